@@ -1,0 +1,508 @@
+//! The API the apps use: a [`Writer`] that publishes messages and a [`Reader`] that reads the
+//! latest ones and waits for new ones.
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::error::{OpenError, ReadError, RemoveError, SendError};
+use crate::layout::{ControlBlock, LAYOUT_VERSION};
+use crate::message::{ImageMessage, Message, RecordKind, TestData};
+use crate::segment::{self, CreationMode, Segment, SegmentLocation};
+use crate::slot::{RecordMeta, SharedSink, Slot};
+use crate::sys;
+
+/// How long [`Reader::wait_for_change`] spins before sleeping in the kernel. Long enough to
+/// catch a writer that is about to publish (a cross-core futex wake-up costs ~50 us on a small
+/// VM), short enough that an idle reader costs nothing measurable.
+const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(50);
+
+fn slot<'a>(segment: &'a Segment, kind: RecordKind) -> Slot<'a> {
+    let control = segment.region.control();
+    Slot {
+        region: &segment.region,
+        control: &control.slots[kind.slot()],
+        layout: segment.layout.slots[kind.slot()],
+        kind,
+    }
+}
+
+/// Wakes readers: bump the change counter, and make the syscall only if someone sleeps.
+fn notify_change(control: &ControlBlock) {
+    // SeqCst on both: with the reader's SeqCst increment of `waiters` and load of `counter`,
+    // either the reader sees the new counter or this load sees the reader's waiter count.
+    control.notify.counter.fetch_add(1, Ordering::SeqCst);
+    if control.notify.waiters.load(Ordering::SeqCst) != 0 {
+        sys::futex_wake_all(&control.notify.counter);
+    }
+}
+
+/// The state of a segment's writer, as a reader sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriterStatus {
+    /// A live process holds the writer lock.
+    Active {
+        /// Its pid.
+        pid: u32,
+    },
+    /// The lock names a process that no longer exists: the writer crashed.
+    Crashed {
+        /// The dead writer's pid.
+        pid: u32,
+    },
+    /// No writer holds the lock: it closed, or none ever attached.
+    Closed,
+}
+
+fn writer_status(control: &ControlBlock) -> WriterStatus {
+    // Relaxed: a snapshot for display; nothing else is read through it.
+    match control.writer.pid.load(Ordering::Relaxed) {
+        0 => WriterStatus::Closed,
+        pid if sys::process_alive(pid) => WriterStatus::Active { pid },
+        pid => WriterStatus::Crashed { pid },
+    }
+}
+
+/// One slot's state in [`SegmentInfo`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotInfo {
+    /// The slot's kind.
+    pub kind: RecordKind,
+    /// Records published so far (the latest record's sequence number).
+    pub published: u64,
+    /// Payload length of the latest record, as its metadata claims (0 if none).
+    pub last_len: u64,
+    /// Writer timestamp of the latest record (0 if none).
+    pub last_timestamp_ns: u64,
+    /// The largest payload the slot holds.
+    pub capacity: usize,
+}
+
+/// A snapshot of a segment's header and slots, for `shm info` and the apps' status lines.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// Where it lives.
+    pub location: SegmentLocation,
+    /// Its layout version.
+    pub layout_version: u32,
+    /// Largest picture record in bytes.
+    pub capacity: usize,
+    /// Size of the whole segment in bytes.
+    pub total_size: usize,
+    /// Random id of this incarnation of the segment.
+    pub instance_id: u64,
+    /// The writer's state.
+    pub writer: WriterStatus,
+    /// How many times writers attached or detached.
+    pub writer_generation: u32,
+    /// Picture slot, then struct slot.
+    pub slots: Vec<SlotInfo>,
+}
+
+fn info(segment: &Segment) -> SegmentInfo {
+    let control = segment.region.control();
+    let slots = RecordKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let slot = slot(segment, kind);
+            let published = slot.published();
+            let meta = &slot.control.buffers[(published & 1) as usize];
+            // Relaxed: a snapshot for display, which may be a record newer than `published`.
+            let (last_len, last_timestamp_ns) = if published == 0 {
+                (0, 0)
+            } else {
+                (
+                    meta.len.load(Ordering::Relaxed),
+                    meta.timestamp_ns.load(Ordering::Relaxed),
+                )
+            };
+            SlotInfo {
+                kind,
+                published,
+                last_len,
+                last_timestamp_ns,
+                capacity: slot.layout.capacity,
+            }
+        })
+        .collect();
+    SegmentInfo {
+        location: segment.location.clone(),
+        layout_version: LAYOUT_VERSION,
+        capacity: segment.layout.capacity,
+        total_size: segment.layout.total_size,
+        instance_id: segment.instance_id(),
+        writer: writer_status(control),
+        // Relaxed: a counter for display.
+        writer_generation: control.writer.generation.load(Ordering::Relaxed),
+        slots,
+    }
+}
+
+/// The one process allowed to publish to a segment.
+///
+/// Created with [`Writer::create`], which takes the segment's writer lock: a second live writer
+/// gets [`OpenError::WriterActive`] naming the first one's pid, and the lock of a writer that
+/// died is taken over. Dropping the writer releases the lock and, for a named segment that this
+/// writer created or published to, removes the segment's name (see the crate docs on lifetime)
+/// unless [`Writer::set_persist`] was called.
+pub struct Writer {
+    segment: Segment,
+    persist: bool,
+    published_any: bool,
+}
+
+impl Writer {
+    /// Creates or opens the segment at `location` and takes its writer lock.
+    ///
+    /// `capacity` is the largest picture record in bytes (see
+    /// [`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY)); it applies when the segment is created.
+    /// An existing segment with a smaller capacity and no live writer is replaced by a new one
+    /// of the requested capacity. A named segment left half-created by a crashed writer is
+    /// replaced too.
+    pub fn create(
+        location: &SegmentLocation,
+        mode: CreationMode,
+        capacity: usize,
+    ) -> Result<Writer, OpenError> {
+        let mut segment = match Segment::open(location, mode, capacity) {
+            Err(err)
+                if mode == CreationMode::CreateOrOpen
+                    && matches!(location, SegmentLocation::Named(_))
+                    && segment::is_abandoned_creation(&err) =>
+            {
+                replace(location, capacity)?
+            }
+            other => other?,
+        };
+        if !segment.created
+            && mode == CreationMode::CreateOrOpen
+            && segment.layout.capacity < capacity
+            && !matches!(
+                writer_status(segment.region.control()),
+                WriterStatus::Active { .. }
+            )
+        {
+            segment = replace(location, capacity)?;
+        }
+        take_lock(&segment)?;
+        Ok(Writer {
+            segment,
+            persist: false,
+            published_any: false,
+        })
+    }
+
+    /// Keeps the segment (and its records) in place after this writer closes.
+    pub fn set_persist(&mut self, persist: bool) {
+        self.persist = persist;
+    }
+
+    /// Whether closing this writer will remove the segment.
+    pub fn removes_on_close(&self) -> bool {
+        !self.persist
+            && matches!(self.segment.location, SegmentLocation::Named(_))
+            && (self.segment.created || self.published_any)
+    }
+
+    /// Where the segment lives.
+    pub fn location(&self) -> &SegmentLocation {
+        &self.segment.location
+    }
+
+    /// Largest picture record in bytes.
+    pub fn capacity(&self) -> usize {
+        self.segment.layout.capacity
+    }
+
+    /// Whether this writer created the segment (rather than opening an existing one).
+    pub fn created(&self) -> bool {
+        self.segment.created
+    }
+
+    /// A snapshot of the segment's header and slots.
+    pub fn info(&self) -> SegmentInfo {
+        info(&self.segment)
+    }
+
+    /// Publishes a message to its kind's slot and wakes waiting readers.
+    ///
+    /// A message larger than the slot is refused with [`SendError::TooLarge`] before anything
+    /// is written: the previous record stays intact.
+    pub fn send<M: Message>(&mut self, message: &M) -> Result<RecordMeta, SendError> {
+        self.publish(M::KIND, message.encoded_len(), |sink| message.encode(sink))
+    }
+
+    /// Publishes a picture from borrowed parts (no copy into an [`ImageMessage`] first).
+    pub fn send_image(&mut self, path: &str, bytes: &[u8]) -> Result<RecordMeta, SendError> {
+        let len = ImageMessage::framed_len(path, bytes.len());
+        self.publish(RecordKind::Image, len, |sink| {
+            ImageMessage::encode_parts(path, bytes, sink)
+        })
+    }
+
+    /// Publishes the struct.
+    pub fn send_struct(&mut self, data: &TestData) -> Result<RecordMeta, SendError> {
+        self.send(data)
+    }
+
+    fn publish(
+        &mut self,
+        kind: RecordKind,
+        len: usize,
+        encode: impl FnOnce(&mut SharedSink<'_>),
+    ) -> Result<RecordMeta, SendError> {
+        let slot = slot(&self.segment, kind);
+        if len > slot.layout.capacity {
+            return Err(SendError::TooLarge {
+                kind_noun: match kind {
+                    RecordKind::Image => "picture",
+                    RecordKind::Struct => "struct",
+                },
+                size: len,
+                capacity: slot.layout.capacity,
+                segment: self.segment.location.to_string(),
+            });
+        }
+        if let Some(len) = self.segment.truncated_file_len() {
+            return Err(SendError::FileTruncated {
+                segment: self.segment.location.to_string(),
+                len,
+            });
+        }
+        let meta = slot.publish(len, encode);
+        self.published_any = true;
+        notify_change(self.segment.region.control());
+        Ok(meta)
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let control = self.segment.region.control();
+        // Release: the next writer's Acquire on the lock sees everything this one published.
+        let _ = control.writer.pid.compare_exchange(
+            std::process::id(),
+            0,
+            Ordering::Release,
+            Ordering::Relaxed,
+        );
+        // Relaxed: a counter readers compare for inequality only.
+        control.writer.generation.fetch_add(1, Ordering::Relaxed);
+        notify_change(control);
+        if self.removes_on_close() {
+            // Already gone (someone ran `shm remove`) is fine; there is nobody to tell otherwise.
+            let _ = self.segment.unlink();
+        }
+    }
+}
+
+/// Removes whatever is at `location` and creates a fresh segment there.
+fn replace(location: &SegmentLocation, capacity: usize) -> Result<Segment, OpenError> {
+    match segment::remove(location) {
+        Ok(()) | Err(RemoveError::NotFound { .. }) => {}
+        Err(RemoveError::Os { source, segment }) => {
+            return Err(OpenError::Os {
+                action: "replace",
+                segment,
+                source,
+            });
+        }
+        Err(RemoveError::NotOurs { segment }) => {
+            return Err(OpenError::Invalid {
+                segment,
+                reason: crate::error::LayoutError::Uninitialised,
+            });
+        }
+    }
+    Segment::open(location, CreationMode::CreateNew, capacity)
+}
+
+/// Takes the writer lock: free, or held by a dead process.
+fn take_lock(segment: &Segment) -> Result<(), OpenError> {
+    let control = segment.region.control();
+    let lock = &control.writer.pid;
+    let me = std::process::id();
+    loop {
+        // Acquire: if the lock is ours after the exchange below, the previous writer's records
+        // (released when it stored 0 or died after publishing) are visible to us.
+        let holder = lock.load(Ordering::Acquire);
+        if holder != 0 && (holder == me || sys::process_alive(holder)) {
+            return Err(OpenError::WriterActive {
+                segment: segment.location.to_string(),
+                pid: holder,
+            });
+        }
+        // AcqRel: acquire the previous holder's stores, release ours to the next holder.
+        if lock
+            .compare_exchange(holder, me, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+        {
+            // Relaxed: a counter readers compare for inequality only.
+            control.writer.generation.fetch_add(1, Ordering::Relaxed);
+            notify_change(control);
+            return Ok(());
+        }
+    }
+}
+
+/// Reads the latest records of a segment and waits for new ones.
+///
+/// A reader never writes records; it only updates the segment's waiter count while it sleeps in
+/// [`Reader::wait_for_change`].
+pub struct Reader {
+    segment: Segment,
+    seen_sequences: [u64; 2],
+    seen_generation: u32,
+    seen_counter: u32,
+}
+
+impl Reader {
+    /// Opens an existing segment; [`OpenError::NotFound`] if no writer created it yet.
+    pub fn open(location: &SegmentLocation) -> Result<Reader, OpenError> {
+        let segment = Segment::open(location, CreationMode::OpenExisting, 0)?;
+        Ok(Reader {
+            segment,
+            seen_sequences: [0; 2],
+            seen_generation: 0,
+            seen_counter: 0,
+        })
+    }
+
+    /// Where the segment lives.
+    pub fn location(&self) -> &SegmentLocation {
+        &self.segment.location
+    }
+
+    /// Largest picture record in bytes.
+    pub fn capacity(&self) -> usize {
+        self.segment.layout.capacity
+    }
+
+    /// A snapshot of the segment's header and slots.
+    pub fn info(&self) -> SegmentInfo {
+        info(&self.segment)
+    }
+
+    /// The writer's state: active, crashed or closed.
+    pub fn writer_status(&self) -> WriterStatus {
+        writer_status(self.segment.region.control())
+    }
+
+    /// Random id of the segment this reader has mapped; a re-created segment has another.
+    pub fn instance_id(&self) -> u64 {
+        self.segment.instance_id()
+    }
+
+    /// Reads the latest record of `M`'s kind into `message`, reusing its allocations.
+    ///
+    /// Returns `Ok(None)` if nothing of that kind was published yet, leaving `message` as it
+    /// was; after an error its contents are unspecified. Only the record's own length is
+    /// copied, and every length is checked first.
+    pub fn read_into<M: Message>(
+        &mut self,
+        message: &mut M,
+    ) -> Result<Option<RecordMeta>, ReadError> {
+        if let Some(len) = self.segment.truncated_file_len() {
+            return Err(ReadError::FileTruncated {
+                segment: self.segment.location.to_string(),
+                len,
+            });
+        }
+        let kind = M::KIND;
+        let read = slot(&self.segment, kind).read(|source| message.decode_into(source))?;
+        Ok(read.map(|((), meta)| {
+            self.seen_sequences[kind.slot()] = meta.sequence;
+            meta
+        }))
+    }
+
+    /// The latest record of `M`'s kind, if any.
+    pub fn latest<M: Message + Default>(&mut self) -> Result<Option<(M, RecordMeta)>, ReadError> {
+        let mut message = M::default();
+        Ok(self.read_into(&mut message)?.map(|meta| (message, meta)))
+    }
+
+    /// The latest picture, if any.
+    pub fn latest_image(&mut self) -> Result<Option<(ImageMessage, RecordMeta)>, ReadError> {
+        self.latest()
+    }
+
+    /// The latest struct, if any.
+    pub fn latest_struct(&mut self) -> Result<Option<(TestData, RecordMeta)>, ReadError> {
+        self.latest()
+    }
+
+    /// Whether a record of `kind` was published that this reader has not read yet.
+    pub fn has_new(&self, kind: RecordKind) -> bool {
+        slot(&self.segment, kind).published() != self.seen_sequences[kind.slot()]
+    }
+
+    fn something_new(&self) -> bool {
+        let control = self.segment.region.control();
+        // Relaxed: compared for inequality only.
+        RecordKind::ALL.into_iter().any(|kind| self.has_new(kind))
+            || control.writer.generation.load(Ordering::Relaxed) != self.seen_generation
+    }
+
+    /// Waits until there is a record this reader has not read, or a writer attached or
+    /// detached, or `timeout` passed. Returns whether something changed.
+    ///
+    /// Spins for up to 50 us (a publish usually lands within that when the writer is busy), then
+    /// sleeps on the segment's change counter (a shared futex on Linux), costing no CPU until a
+    /// writer publishes. A writer that is killed wakes nobody: callers that must notice that use
+    /// a finite timeout and check [`Reader::writer_status`].
+    pub fn wait_for_change(&mut self, timeout: Duration) -> bool {
+        let start = Instant::now();
+        let changed = self.wait_until(start, timeout);
+        let control = self.segment.region.control();
+        // Relaxed: compared for inequality only.
+        self.seen_generation = control.writer.generation.load(Ordering::Relaxed);
+        changed
+    }
+
+    fn wait_until(&mut self, start: Instant, timeout: Duration) -> bool {
+        let notify = &self.segment.region.control().notify;
+        let spin_for = SPIN_BEFORE_SLEEP.min(timeout);
+        let mut spins = 0u32;
+        loop {
+            if self.something_new() {
+                return true;
+            }
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(32) && start.elapsed() >= spin_for {
+                break;
+            }
+            std::hint::spin_loop();
+        }
+        // SeqCst: pairs with the writer's SeqCst counter increment and waiter load in
+        // `notify_change` (see there), so a publish cannot slip between our check and our sleep.
+        notify.waiters.fetch_add(1, Ordering::SeqCst);
+        let changed = loop {
+            let counter = notify.counter.load(Ordering::SeqCst);
+            if counter != self.seen_counter {
+                self.seen_counter = counter;
+                if self.something_new() {
+                    break true;
+                }
+            }
+            let elapsed = start.elapsed();
+            if elapsed >= timeout {
+                break false;
+            }
+            sys::futex_wait(&notify.counter, counter, timeout - elapsed);
+        };
+        // SeqCst: keeps the waiter count exact for the writer's check.
+        notify.waiters.fetch_sub(1, Ordering::SeqCst);
+        changed
+    }
+
+    /// If the segment at this reader's location is now a different one (its writer exited and a
+    /// new one re-created it), switches to it and returns `Ok(true)`.
+    pub fn reopen_if_replaced(&mut self) -> Result<bool, OpenError> {
+        let fresh = Reader::open(&self.segment.location)?;
+        if fresh.instance_id() == self.instance_id() {
+            return Ok(false);
+        }
+        *self = fresh;
+        Ok(true)
+    }
+}

@@ -1,0 +1,315 @@
+//! One error enum per operation; every message is a sentence a user can act on.
+
+use std::io;
+
+use crate::message::RecordKind;
+use crate::size::{ByteSize, suggest_capacity};
+
+/// What is wrong with a segment's header (see [`Layout::validate`](crate::layout::Layout::validate)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    /// The magic is still zero.
+    #[error("it is not initialised: its creator is still setting it up or crashed while doing so")]
+    Uninitialised,
+    /// The magic is some other program's.
+    #[error("it is not a segment of ours (magic number {found:#018x})")]
+    BadMagic {
+        /// The magic found.
+        found: u64,
+    },
+    /// Made by another version of this program.
+    #[error("it has layout version {found}, expected {expected}")]
+    Version {
+        /// Version in the segment.
+        found: u32,
+        /// Version this program understands.
+        expected: u32,
+    },
+    /// The header size field is wrong.
+    #[error("its header claims {found} bytes of control area, expected 4096")]
+    HeaderSize {
+        /// Header size in the segment.
+        found: u32,
+    },
+    /// The capacity is outside what a segment may have.
+    #[error("its capacity of {capacity} bytes is outside the supported range of 4 KiB to 1 GiB")]
+    CapacityOutOfRange {
+        /// The capacity asked for or found.
+        capacity: usize,
+    },
+    /// The total size does not match the capacity.
+    #[error("its header claims {claimed} bytes in all, but its capacity implies {expected}")]
+    TotalSize {
+        /// Total size in the header.
+        claimed: u64,
+        /// Total size implied by the capacity.
+        expected: usize,
+    },
+    /// The mapping is shorter than the header says.
+    #[error("it is {mapped} bytes long but its header needs {needed}: it was truncated")]
+    Truncated {
+        /// Bytes actually mapped.
+        mapped: usize,
+        /// Bytes the header implies.
+        needed: usize,
+    },
+}
+
+/// A record's bytes do not follow its message format.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FrameError {
+    /// The record ends inside a field.
+    #[error("the record ends early: {needed} more bytes needed, {remaining} left")]
+    Truncated {
+        /// Bytes the next field needs.
+        needed: usize,
+        /// Bytes left in the record.
+        remaining: usize,
+    },
+    /// A length prefix is negative.
+    #[error("the {field} is negative ({value})")]
+    NegativeLength {
+        /// Which length.
+        field: &'static str,
+        /// Its value.
+        value: i32,
+    },
+    /// A length prefix claims more bytes than the record holds.
+    #[error("the {field} claims {len} bytes but only {remaining} remain in the record")]
+    LengthTooLarge {
+        /// Which length.
+        field: &'static str,
+        /// Its value.
+        len: usize,
+        /// Bytes left in the record.
+        remaining: usize,
+    },
+    /// The path is not UTF-8.
+    #[error("the picture's path is not valid UTF-8 (bad byte at offset {valid_up_to})")]
+    PathNotUtf8 {
+        /// Length of the valid prefix.
+        valid_up_to: usize,
+    },
+    /// Bytes follow the last field.
+    #[error("{extra} unexpected bytes follow the picture")]
+    TrailingBytes {
+        /// How many.
+        extra: usize,
+    },
+    /// The struct record is not 48 bytes.
+    #[error("the struct record is {len} bytes, expected 48")]
+    StructSize {
+        /// Its length.
+        len: usize,
+    },
+}
+
+/// A segment name that cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NameError {
+    /// Empty name.
+    #[error("the segment name is empty; give a name such as 'shm-exchange'")]
+    Empty,
+    /// Too long for the OS.
+    #[error("the segment name is {len} bytes long; use at most 200")]
+    TooLong {
+        /// Its length.
+        len: usize,
+    },
+    /// A character outside `[A-Za-z0-9._-]`, or a leading dot.
+    #[error(
+        "the segment name '{name}' may only contain letters, digits, '.', '_' and '-', and may not start with '.'"
+    )]
+    BadCharacter {
+        /// The name.
+        name: String,
+    },
+}
+
+/// Creating or opening a segment failed ([`Writer::create`](crate::Writer::create),
+/// [`Reader::open`](crate::Reader::open)).
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// No such segment.
+    #[error("{segment} does not exist yet; start the Writer (or run `shm send-image`) first")]
+    NotFound {
+        /// The segment, as displayed.
+        segment: String,
+    },
+    /// `CreateNew` found one.
+    #[error("{segment} already exists; open it instead, or remove it with `shm remove`")]
+    AlreadyExists {
+        /// The segment, as displayed.
+        segment: String,
+    },
+    /// Another writer holds the lock.
+    #[error(
+        "another writer (pid {pid}) is already writing to {segment}; close it first, or use another segment with --name"
+    )]
+    WriterActive {
+        /// The segment, as displayed.
+        segment: String,
+        /// The live writer's pid.
+        pid: u32,
+    },
+    /// The segment exists but cannot be used.
+    #[error(
+        "{segment} cannot be used: {reason}; remove it with `shm remove` or pick another --name"
+    )]
+    Invalid {
+        /// The segment, as displayed.
+        segment: String,
+        /// What is wrong.
+        reason: LayoutError,
+    },
+    /// The capacity asked for is out of range.
+    #[error("a capacity of {} is not possible; choose between 4 KiB and 1 GiB", ByteSize(*capacity))]
+    Capacity {
+        /// The capacity asked for.
+        capacity: usize,
+    },
+    /// The OS refused access.
+    #[error(
+        "permission denied for {segment}: it belongs to another user; run as that user or use another --name"
+    )]
+    PermissionDenied {
+        /// The segment, as displayed.
+        segment: String,
+    },
+    /// Any other OS failure.
+    #[error("could not {action} {segment}: {source}")]
+    Os {
+        /// What was being done.
+        action: &'static str,
+        /// The segment, as displayed.
+        segment: String,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// Publishing a message failed ([`Writer::send`](crate::Writer::send)); nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The message does not fit the slot.
+    #[error(
+        "{kind_noun} is {} but {segment} holds at most {}; start the Writer with --capacity {}",
+        ByteSize(*size), ByteSize(*capacity), suggest_capacity(*size)
+    )]
+    TooLarge {
+        /// "picture" or "struct".
+        kind_noun: &'static str,
+        /// Encoded size of the message.
+        size: usize,
+        /// The slot's capacity.
+        capacity: usize,
+        /// The segment, as displayed.
+        segment: String,
+    },
+    /// The segment's file was truncated by someone else.
+    #[error("{segment} was truncated to {len} bytes by another program; restart the Writer")]
+    FileTruncated {
+        /// The segment, as displayed.
+        segment: String,
+        /// The file's length now.
+        len: u64,
+    },
+}
+
+/// Reading a record failed ([`Reader::read_into`](crate::Reader::read_into)).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// The record's length field exceeds the slot.
+    #[error(
+        "the {kind} record's length of {len} bytes exceeds the capacity of {capacity} bytes: the segment is corrupt"
+    )]
+    LengthExceedsCapacity {
+        /// Which slot.
+        kind: RecordKind,
+        /// The untrusted length.
+        len: u64,
+        /// The slot's capacity.
+        capacity: usize,
+    },
+    /// The record is marked as another kind.
+    #[error("the {expected} slot holds a record marked as kind {found}: the segment is corrupt")]
+    WrongKind {
+        /// The slot's kind.
+        expected: RecordKind,
+        /// The code found.
+        found: u32,
+    },
+    /// The payload's checksum does not match its metadata.
+    #[error(
+        "the {kind} record fails its checksum (stored {stored:#018x}, computed {computed:#018x}): a program wrote to the segment without the publish protocol"
+    )]
+    ChecksumMismatch {
+        /// Which slot.
+        kind: RecordKind,
+        /// The checksum in the metadata.
+        stored: u64,
+        /// The checksum of the bytes read.
+        computed: u64,
+    },
+    /// The payload does not follow its format.
+    #[error("the {kind} record is malformed: {source}")]
+    Malformed {
+        /// Which slot.
+        kind: RecordKind,
+        /// What is wrong.
+        source: FrameError,
+    },
+    /// The sequence words never settled.
+    #[error(
+        "the {kind} record kept changing while being read for {waited_ms} ms: the segment's sequence words are inconsistent"
+    )]
+    Unstable {
+        /// Which slot.
+        kind: RecordKind,
+        /// How long the reader tried.
+        waited_ms: u64,
+    },
+    /// The segment's file was truncated by someone else.
+    #[error("{segment} was truncated to {len} bytes by another program; ask its Writer to restart")]
+    FileTruncated {
+        /// The segment, as displayed.
+        segment: String,
+        /// The file's length now.
+        len: u64,
+    },
+}
+
+/// Removing a segment failed ([`remove`](crate::remove)).
+#[derive(Debug, thiserror::Error)]
+pub enum RemoveError {
+    /// Nothing to remove.
+    #[error("{segment} does not exist, so there is nothing to remove")]
+    NotFound {
+        /// The segment, as displayed.
+        segment: String,
+    },
+    /// A file that is not a segment.
+    #[error("{segment} is not a segment of ours, so it was left alone; check the path")]
+    NotOurs {
+        /// The segment, as displayed.
+        segment: String,
+    },
+    /// The OS refused.
+    #[error("could not remove {segment}: {source}")]
+    Os {
+        /// The segment, as displayed.
+        segment: String,
+        /// The OS error.
+        source: io::Error,
+    },
+}
+
+/// A size such as `16MiB` could not be parsed ([`parse_size`](crate::parse_size)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "'{input}' is not a size; write a number of bytes, or a number with KiB, MiB or GiB, e.g. 16MiB"
+)]
+pub struct SizeError {
+    /// The text given.
+    pub input: String,
+}

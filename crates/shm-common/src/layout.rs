@@ -1,0 +1,300 @@
+//! The bytes of a segment: a control page of atomics followed by the data buffers.
+//!
+//! ```text
+//! offset 0     ControlBlock (one 4 KiB page, only atomics)
+//!                Header        magic, layout version, sizes, instance id   (written once)
+//!                WriterLock    pid of the writer holding the segment, attach generation
+//!                Notify        change counter (the futex word) and sleeping-waiter count
+//!                SlotControl   picture slot: published count, two buffer descriptors
+//!                SlotControl   struct slot:  published count, two buffer descriptors
+//! offset 4096  picture buffer 0, picture buffer 1   (capacity rounded up to 64 bytes each)
+//!              struct buffer 0,  struct buffer 1    (64 bytes each)
+//! ```
+//!
+//! Every hot word sits on its own 64-byte cache line, so a writer filling one buffer does not
+//! bounce the line a reader polls. Everything read from an existing segment is untrusted:
+//! [`Layout::validate`] checks the header against the mapping before any offset is used.
+
+use std::mem::{align_of, offset_of, size_of};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+
+use crate::error::LayoutError;
+
+/// `b"SHMXCHG1"` read as a little-endian `u64`: marks a segment as one of ours.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"SHMXCHG1");
+/// The version of this layout. Bumped on any incompatible change.
+pub const LAYOUT_VERSION: u32 = 1;
+/// Where the data buffers start: the control block fills the first page.
+pub const DATA_OFFSET: usize = 4096;
+/// Alignment of every data buffer.
+pub const BUFFER_ALIGN: usize = 64;
+/// Capacity of the struct slot's buffers.
+pub const STRUCT_CAPACITY: usize = 64;
+/// Smallest picture capacity a segment may have.
+pub const MIN_CAPACITY: usize = 4096;
+/// Largest picture capacity a segment may have (the framing's lengths are `i32`).
+pub const MAX_CAPACITY: usize = 1 << 30;
+/// Default picture capacity: 10 MiB, as in the original demo.
+pub const DEFAULT_CAPACITY: usize = 10 * 1024 * 1024;
+/// Number of slots: one per [`RecordKind`](crate::RecordKind).
+pub const SLOT_COUNT: usize = 2;
+
+/// Identity and sizes, written once by the creator. `magic` is stored last, with `Release`, so an
+/// opener that sees the magic with `Acquire` also sees every other field.
+#[derive(Default)]
+#[repr(C, align(64))]
+pub struct Header {
+    /// [`MAGIC`] once the segment is fully initialised, zero before.
+    pub magic: AtomicU64,
+    /// [`LAYOUT_VERSION`] of the creator.
+    pub layout_version: AtomicU32,
+    /// Size of the control area in bytes ([`DATA_OFFSET`]).
+    pub header_size: AtomicU32,
+    /// Size of the whole segment in bytes.
+    pub total_size: AtomicU64,
+    /// Capacity of each picture buffer in bytes (the largest picture record).
+    pub capacity: AtomicU64,
+    /// Random number chosen at creation: tells a re-created segment from the old one.
+    pub instance_id: AtomicU64,
+}
+
+/// The single-writer lock.
+#[derive(Default)]
+#[repr(C, align(64))]
+pub struct WriterLock {
+    /// Pid of the writer holding the segment, 0 when none does.
+    pub pid: AtomicU32,
+    /// Incremented each time a writer attaches or detaches.
+    pub generation: AtomicU32,
+}
+
+/// Change notification.
+#[derive(Default)]
+#[repr(C, align(64))]
+pub struct Notify {
+    /// Incremented after every publish and writer attach/detach; readers sleep on it (futex).
+    pub counter: AtomicU32,
+    /// Number of readers asleep on `counter`; a writer makes the wake-up syscall only if non-zero.
+    pub waiters: AtomicU32,
+}
+
+/// Descriptor of one data buffer; its fields are valid only while `seq` is even and unchanged.
+#[derive(Default)]
+#[repr(C, align(64))]
+pub struct BufferMeta {
+    /// `2n` once record `n` is complete in this buffer, `2n - 1` while it is being written.
+    pub seq: AtomicU64,
+    /// Payload length in bytes. Untrusted: checked against the slot's capacity before use.
+    pub len: AtomicU64,
+    /// [`Checksum`](crate::checksum::Checksum) of the payload.
+    pub checksum: AtomicU64,
+    /// Writer's `CLOCK_MONOTONIC` time of the publish, in nanoseconds.
+    pub timestamp_ns: AtomicU64,
+    /// [`RecordKind`](crate::RecordKind) code of the payload.
+    pub kind: AtomicU32,
+}
+
+/// One slot: a published-record counter and two buffers used alternately.
+#[derive(Default)]
+#[repr(C, align(64))]
+pub struct SlotControl {
+    /// Number of records published so far; record `n` lives in buffer `n % 2`.
+    pub published: AtomicU64,
+    /// The two buffers' descriptors.
+    pub buffers: [BufferMeta; 2],
+}
+
+/// Everything in the first page of a segment.
+#[derive(Default)]
+#[repr(C, align(64))]
+pub struct ControlBlock {
+    /// Identity and sizes.
+    pub header: Header,
+    /// Single-writer lock.
+    pub writer: WriterLock,
+    /// Change notification.
+    pub notify: Notify,
+    /// One slot per record kind.
+    pub slots: [SlotControl; SLOT_COUNT],
+}
+
+// The layout is shared between processes and versions: pin it.
+const _: () = {
+    assert!(size_of::<Header>() == 64);
+    assert!(offset_of!(Header, magic) == 0);
+    assert!(offset_of!(Header, layout_version) == 8);
+    assert!(offset_of!(Header, header_size) == 12);
+    assert!(offset_of!(Header, total_size) == 16);
+    assert!(offset_of!(Header, capacity) == 24);
+    assert!(offset_of!(Header, instance_id) == 32);
+    assert!(size_of::<WriterLock>() == 64);
+    assert!(size_of::<Notify>() == 64);
+    assert!(size_of::<BufferMeta>() == 64);
+    assert!(offset_of!(BufferMeta, kind) == 32);
+    assert!(size_of::<SlotControl>() == 192);
+    assert!(offset_of!(ControlBlock, writer) == 64);
+    assert!(offset_of!(ControlBlock, notify) == 128);
+    assert!(offset_of!(ControlBlock, slots) == 192);
+    assert!(size_of::<ControlBlock>() == 576);
+    assert!(align_of::<ControlBlock>() == 64);
+    assert!(size_of::<ControlBlock>() <= DATA_OFFSET);
+};
+
+/// Where a slot's two buffers are and how large each is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotLayout {
+    /// Offset of buffer 0 from the start of the segment.
+    pub offset: usize,
+    /// Bytes between buffer 0 and buffer 1 (the capacity rounded up to [`BUFFER_ALIGN`]).
+    pub stride: usize,
+    /// Largest payload a buffer holds.
+    pub capacity: usize,
+}
+
+impl SlotLayout {
+    /// Offset of buffer `index` (0 or 1).
+    pub fn buffer_offset(&self, index: usize) -> usize {
+        self.offset + (index & 1) * self.stride
+    }
+}
+
+/// Sizes and offsets of a segment, derived from its picture capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Largest picture record in bytes.
+    pub capacity: usize,
+    /// Total size of the segment in bytes.
+    pub total_size: usize,
+    /// Picture slot and struct slot, indexed by [`RecordKind::slot`](crate::RecordKind::slot).
+    pub slots: [SlotLayout; SLOT_COUNT],
+}
+
+impl Layout {
+    /// The layout for a picture capacity, or an error if it is out of range.
+    pub fn for_capacity(capacity: usize) -> Result<Layout, LayoutError> {
+        if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
+            return Err(LayoutError::CapacityOutOfRange { capacity });
+        }
+        let image_stride = capacity.next_multiple_of(BUFFER_ALIGN);
+        let image = SlotLayout {
+            offset: DATA_OFFSET,
+            stride: image_stride,
+            capacity,
+        };
+        let strukt = SlotLayout {
+            offset: DATA_OFFSET + 2 * image_stride,
+            stride: STRUCT_CAPACITY,
+            capacity: STRUCT_CAPACITY,
+        };
+        let end = strukt.offset + 2 * STRUCT_CAPACITY;
+        Ok(Layout {
+            capacity,
+            total_size: end.next_multiple_of(DATA_OFFSET),
+            slots: [image, strukt],
+        })
+    }
+
+    /// Writes the header of a new segment; `magic` last, so openers see all of it or nothing.
+    pub fn initialise(&self, control: &ControlBlock, instance_id: u64) {
+        let header = &control.header;
+        // Relaxed: none of these is read before `magic`, whose Release store below publishes them.
+        header
+            .layout_version
+            .store(LAYOUT_VERSION, Ordering::Relaxed);
+        header
+            .header_size
+            .store(DATA_OFFSET as u32, Ordering::Relaxed);
+        header
+            .total_size
+            .store(self.total_size as u64, Ordering::Relaxed);
+        header
+            .capacity
+            .store(self.capacity as u64, Ordering::Relaxed);
+        header.instance_id.store(instance_id, Ordering::Relaxed);
+        // Release: an opener that loads MAGIC with Acquire sees every store above.
+        header.magic.store(MAGIC, Ordering::Release);
+    }
+
+    /// Reads and checks the header of an existing segment mapped with `mapped_len` bytes.
+    ///
+    /// Checks, in order: the magic (is this ours, and initialised?), the layout version, the
+    /// header size, the capacity's range, and that the total size the header claims matches the
+    /// capacity and fits inside the mapping.
+    pub fn validate(control: &ControlBlock, mapped_len: usize) -> Result<Layout, LayoutError> {
+        let header = &control.header;
+        // Acquire: pairs with the creator's Release store of MAGIC, so the fields below are the
+        // creator's.
+        match header.magic.load(Ordering::Acquire) {
+            MAGIC => {}
+            0 => return Err(LayoutError::Uninitialised),
+            found => return Err(LayoutError::BadMagic { found }),
+        }
+        // Relaxed: ordered by the Acquire load of the magic above.
+        let version = header.layout_version.load(Ordering::Relaxed);
+        if version != LAYOUT_VERSION {
+            return Err(LayoutError::Version {
+                found: version,
+                expected: LAYOUT_VERSION,
+            });
+        }
+        let header_size = header.header_size.load(Ordering::Relaxed);
+        if header_size as usize != DATA_OFFSET {
+            return Err(LayoutError::HeaderSize { found: header_size });
+        }
+        let capacity = header.capacity.load(Ordering::Relaxed);
+        let layout = usize::try_from(capacity)
+            .ok()
+            .and_then(|capacity| Layout::for_capacity(capacity).ok())
+            .ok_or(LayoutError::CapacityOutOfRange {
+                capacity: usize::try_from(capacity).unwrap_or(usize::MAX),
+            })?;
+        let claimed = header.total_size.load(Ordering::Relaxed);
+        if claimed != layout.total_size as u64 {
+            return Err(LayoutError::TotalSize {
+                claimed,
+                expected: layout.total_size,
+            });
+        }
+        if mapped_len < layout.total_size {
+            return Err(LayoutError::Truncated {
+                mapped: mapped_len,
+                needed: layout.total_size,
+            });
+        }
+        Ok(layout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_layout_has_two_picture_buffers_and_two_struct_buffers() {
+        let layout = Layout::for_capacity(DEFAULT_CAPACITY).unwrap();
+        let [image, strukt] = layout.slots;
+        assert_eq!(image.buffer_offset(0), DATA_OFFSET);
+        assert_eq!(image.buffer_offset(1), DATA_OFFSET + DEFAULT_CAPACITY);
+        assert_eq!(strukt.buffer_offset(0), DATA_OFFSET + 2 * DEFAULT_CAPACITY);
+        assert_eq!(strukt.buffer_offset(1), strukt.buffer_offset(0) + 64);
+        assert_eq!(layout.total_size, DATA_OFFSET + 2 * DEFAULT_CAPACITY + 4096);
+    }
+
+    #[test]
+    fn odd_capacity_keeps_buffers_aligned() {
+        let layout = Layout::for_capacity(5000).unwrap();
+        for slot in layout.slots {
+            assert_eq!(slot.buffer_offset(0) % BUFFER_ALIGN, 0);
+            assert_eq!(slot.buffer_offset(1) % BUFFER_ALIGN, 0);
+            assert!(slot.buffer_offset(1) + slot.capacity <= layout.total_size);
+        }
+    }
+
+    #[test]
+    fn capacity_out_of_range_is_refused() {
+        assert!(Layout::for_capacity(0).is_err());
+        assert!(Layout::for_capacity(MIN_CAPACITY - 1).is_err());
+        assert!(Layout::for_capacity(MAX_CAPACITY + 1).is_err());
+        assert!(Layout::for_capacity(MAX_CAPACITY).is_ok());
+    }
+}

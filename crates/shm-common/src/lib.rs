@@ -1,0 +1,135 @@
+//! Hand pictures and structs from one process to another on the same machine through shared
+//! memory: safely (no torn reads, every length checked), quickly (one copy in, one copy out, a
+//! futex wake-up) and with errors a user can act on.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use shm_common::{CreationMode, Reader, SegmentLocation, TestData, Writer, DEFAULT_CAPACITY};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let location = SegmentLocation::default(); // the named segment 'shm-exchange'
+//! let mut writer = Writer::create(&location, CreationMode::CreateOrOpen, DEFAULT_CAPACITY)?;
+//! writer.send_image("/home/me/cat.png", &std::fs::read("/home/me/cat.png")?)?;
+//! writer.send_struct(&TestData::default())?;
+//!
+//! // In another process:
+//! let mut reader = Reader::open(&location)?;
+//! if let Some((data, _meta)) = reader.latest_struct()? {
+//!     assert_eq!(data.to_string(), "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69");
+//! }
+//! reader.wait_for_change(Duration::from_millis(250)); // sleeps until the next publish
+//! # Ok(()) }
+//! ```
+//!
+//! # Segments
+//!
+//! A segment is either named OS shared memory (`/dev/shm/<name>` on Linux, through the
+//! `shared_memory` crate) or a file mapped into memory (through `memmap2`); see
+//! [`SegmentLocation`]. Both are created readable and writable by their owner only (mode 0600).
+//! [`CreationMode`] mirrors the original's `CreateNew`, `CreateOrOpen` and `OpenExisting`.
+//!
+//! # Layout
+//!
+//! ```text
+//! offset 0     control page (4 KiB, atomics only)
+//!                header: magic "SHMXCHG1", layout version, header size, total size,
+//!                        picture capacity, instance id
+//!                writer lock: pid, generation      (own cache line)
+//!                notify: change counter, waiters   (own cache line)
+//!                picture slot: published count, descriptors of buffers 0 and 1
+//!                struct slot:  published count, descriptors of buffers 0 and 1
+//!                (each descriptor: sequence, length, checksum, timestamp, kind; own line)
+//! offset 4096  picture buffer 0 | picture buffer 1 | struct buffer 0 | struct buffer 1
+//! ```
+//!
+//! The picture and the struct have separate slots, so sending one never disturbs the other.
+//! Opening a segment checks the magic, the layout version and the sizes against the mapping
+//! ([`LayoutError`]); afterwards every length read from the segment is checked against the
+//! slot's capacity before anything is allocated or copied.
+//!
+//! # Publish and read, step by step
+//!
+//! Each slot is a double-buffered seqlock. To publish record `n`, the single writer
+//!
+//! 1. picks buffer `n % 2`, the one readers are *not* directed to;
+//! 2. stores `2n - 1` in its sequence word, then a release fence (no data store may become
+//!    visible before the word says "being written");
+//! 3. copies the payload in with relaxed atomic stores, computing the checksum on the way;
+//! 4. stores length, checksum, timestamp and kind, then `2n` in the sequence word (release);
+//! 5. stores `n` in the slot's published count (release);
+//! 6. increments the segment's change counter and, if a reader sleeps, wakes it (futex).
+//!
+//! To read, a reader
+//!
+//! 1. loads the published count `n` (acquire); `0` means nothing was sent yet;
+//! 2. loads buffer `n % 2`'s sequence word (acquire) and goes on only if it is exactly `2n`;
+//! 3. checks the length against the capacity, then copies exactly that many bytes out with
+//!    relaxed atomic loads into its own memory, computing the checksum;
+//! 4. issues an acquire fence and reloads the sequence word: if it is still `2n`, no byte of
+//!    the copy can come from a later write, so the copy is whole; otherwise it starts again;
+//! 5. compares the checksum with the stored one ([`ReadError::ChecksumMismatch`]).
+//!
+//! The writer only ever rewrites the buffer that is not published, so a reader is only
+//! disturbed if a whole record is published *and* the next one begins during its copy: a
+//! continuously rewriting writer cannot starve readers. A reader that keeps failing for a
+//! second (possible only with a corrupt or hostile segment) gets [`ReadError::Unstable`].
+//!
+//! Copies use atomic accesses because the memory is shared with another process: a plain
+//! `memcpy` of bytes that another thread may be writing is a data race in Rust's memory model,
+//! even though the sequence check throws such copies away. Relaxed 8-byte atomic loads compile
+//! to ordinary moves, so this costs a few percent at most.
+//!
+//! # Waiting for a change
+//!
+//! [`Reader::wait_for_change`] spins for up to 50 us, then sleeps on the change counter with a
+//! shared futex (`FUTEX_WAIT` without `FUTEX_PRIVATE_FLAG`, so a writer in another process
+//! wakes it). The writer makes the wake-up syscall only when the waiter count is non-zero.
+//! Elsewhere than Linux the reader polls with 1 ms sleeps.
+//!
+//! # One writer at a time
+//!
+//! The header's lock word holds the writer's pid. [`Writer::create`] takes it if it is zero or
+//! names a process that no longer exists; otherwise it fails with
+//! [`OpenError::WriterActive`], naming the live writer.
+//!
+//! # Lifetime: who removes a segment, and when
+//!
+//! * A named segment lives while its writer lives. When a [`Writer`] is dropped it releases the
+//!   lock and removes the segment's name if it created the segment or published to it, unless
+//!   [`Writer::set_persist`] was called (`--persist` on the command line), in which case the
+//!   segment and its records stay for later readers.
+//! * A writer that fails before publishing anything leaves a segment it did not create exactly
+//!   as it found it: a failed command loses no data.
+//! * Readers never remove a segment. One that has it mapped keeps its last records readable
+//!   after the writer removed the name; [`Reader::writer_status`] tells it the writer is gone
+//!   and [`Reader::reopen_if_replaced`] moves it to a re-created segment.
+//! * A writer that crashes (or is killed) leaves the segment with its last complete records.
+//!   The next writer on that name takes it over (the dead pid's lock is free to take) and with
+//!   it the duty to remove it. A segment whose creator died before finishing its header is
+//!   replaced. An existing segment too small for the requested capacity, with no live writer,
+//!   is replaced by a larger one.
+//! * File-backed segments are files the user named: closing never deletes them. [`remove`]
+//!   (`shm remove`) deletes a named segment, or a file that is empty or one of ours.
+//! * If someone truncates a segment's file, reads and sends report it instead of touching the
+//!   missing pages; a truncation racing with a copy in progress can still raise `SIGBUS`, which
+//!   no check before the copy can exclude.
+
+mod channel;
+pub mod checksum;
+mod error;
+pub mod layout;
+mod message;
+mod segment;
+mod size;
+mod slot;
+mod sys;
+
+pub use channel::{Reader, SegmentInfo, SlotInfo, Writer, WriterStatus};
+pub use error::{
+    FrameError, LayoutError, NameError, OpenError, ReadError, RemoveError, SendError, SizeError,
+};
+pub use layout::{DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY};
+pub use message::{ImageMessage, Message, RecordKind, Sink, Source, TestData};
+pub use segment::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName, remove};
+pub use size::{ByteSize, parse_size, suggest_capacity};
+pub use slot::{RecordMeta, monotonic_ns};

@@ -1,0 +1,421 @@
+//! Typed messages and their byte formats, exactly as the original demo wrote them.
+//!
+//! * [`ImageMessage`]: `[i32 path_len][path: UTF-8][i32 image_len][image bytes]`, little-endian.
+//! * [`TestData`]: `#[repr(C)]` `{ i32 Id, i32 Age, i32 Scores[10] }`, 48 bytes, little-endian.
+//!
+//! Messages encode into a [`Sink`] and decode from a [`Source`]; the channel implements both
+//! directly over shared memory, so a picture is never assembled in a temporary buffer.
+
+use std::fmt;
+
+use bytemuck::{Pod, Zeroable};
+
+use crate::error::FrameError;
+
+/// What a record holds; each kind has its own slot in a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RecordKind {
+    /// A picture: [`ImageMessage`].
+    Image,
+    /// The fixed-layout struct: [`TestData`].
+    Struct,
+}
+
+impl RecordKind {
+    /// Both kinds, in slot order.
+    pub const ALL: [RecordKind; 2] = [RecordKind::Image, RecordKind::Struct];
+
+    /// Index of this kind's slot in a segment.
+    pub fn slot(self) -> usize {
+        match self {
+            RecordKind::Image => 0,
+            RecordKind::Struct => 1,
+        }
+    }
+
+    /// The code stored in a record's metadata.
+    pub fn code(self) -> u32 {
+        match self {
+            RecordKind::Image => 1,
+            RecordKind::Struct => 2,
+        }
+    }
+
+    /// The kind stored under `code`, if any.
+    pub fn from_code(code: u32) -> Option<RecordKind> {
+        RecordKind::ALL.into_iter().find(|kind| kind.code() == code)
+    }
+
+    /// A lower-case name for messages and JSON: `image` or `struct`.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordKind::Image => "image",
+            RecordKind::Struct => "struct",
+        }
+    }
+}
+
+impl fmt::Display for RecordKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where encoded bytes go.
+pub trait Sink {
+    /// Appends bytes.
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+/// Where encoded bytes come from. Every length a decoder reads is checked against
+/// [`Source::remaining`] before anything is allocated or copied.
+pub trait Source {
+    /// Bytes left to read.
+    fn remaining(&self) -> usize;
+    /// Fills `dst` with the next `dst.len()` bytes, or fails if fewer remain.
+    fn read_exact(&mut self, dst: &mut [u8]) -> Result<(), FrameError>;
+}
+
+impl Source for &[u8] {
+    fn remaining(&self) -> usize {
+        self.len()
+    }
+
+    fn read_exact(&mut self, dst: &mut [u8]) -> Result<(), FrameError> {
+        if dst.len() > self.len() {
+            return Err(FrameError::Truncated {
+                needed: dst.len(),
+                remaining: self.len(),
+            });
+        }
+        let (head, tail) = self.split_at(dst.len());
+        dst.copy_from_slice(head);
+        *self = tail;
+        Ok(())
+    }
+}
+
+/// A message with a fixed record kind and byte format.
+pub trait Message {
+    /// The slot it travels in.
+    const KIND: RecordKind;
+    /// Exact number of bytes [`Message::encode`] produces.
+    fn encoded_len(&self) -> usize;
+    /// Writes the message's bytes.
+    fn encode(&self, sink: &mut impl Sink);
+    /// Replaces `self` with the message read from `source`, reusing its allocations.
+    /// Must consume the source exactly; trailing bytes are an error.
+    fn decode_into(&mut self, source: &mut impl Source) -> Result<(), FrameError>;
+}
+
+/// A picture: its path on the sender's machine and the file's original bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImageMessage {
+    /// Full path of the picture file, as the sender saw it.
+    pub path: String,
+    /// The file's bytes, unchanged (PNG stays PNG, JPEG stays JPEG).
+    pub bytes: Vec<u8>,
+}
+
+impl ImageMessage {
+    /// Bytes the framing adds to the path and the picture.
+    pub const FRAMING_OVERHEAD: usize = 8;
+
+    /// Encoded size of a picture message with this path and picture size.
+    pub fn framed_len(path: &str, image_len: usize) -> usize {
+        Self::FRAMING_OVERHEAD
+            .saturating_add(path.len())
+            .saturating_add(image_len)
+    }
+
+    /// Encodes a picture from borrowed parts, in the seed's framing.
+    ///
+    /// The caller guarantees both lengths fit in an `i32` (a segment's capacity does); larger
+    /// lengths are clamped, which a decoder then rejects as a framing error.
+    pub fn encode_parts(path: &str, bytes: &[u8], sink: &mut impl Sink) {
+        sink.put(&len_prefix(path.len()));
+        sink.put(path.as_bytes());
+        sink.put(&len_prefix(bytes.len()));
+        sink.put(bytes);
+    }
+
+    /// Decodes a picture message from a byte slice.
+    pub fn decode(mut bytes: &[u8]) -> Result<ImageMessage, FrameError> {
+        let mut message = ImageMessage::default();
+        message.decode_into(&mut bytes)?;
+        Ok(message)
+    }
+
+    /// Encodes into a new vector.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.encode(&mut out);
+        out
+    }
+}
+
+fn len_prefix(len: usize) -> [u8; 4] {
+    i32::try_from(len).unwrap_or(i32::MAX).to_le_bytes()
+}
+
+fn read_len(source: &mut impl Source, field: &'static str) -> Result<usize, FrameError> {
+    let mut raw = [0u8; 4];
+    source.read_exact(&mut raw)?;
+    let value = i32::from_le_bytes(raw);
+    let len = usize::try_from(value).map_err(|_| FrameError::NegativeLength { field, value })?;
+    if len > source.remaining() {
+        return Err(FrameError::LengthTooLarge {
+            field,
+            len,
+            remaining: source.remaining(),
+        });
+    }
+    Ok(len)
+}
+
+fn read_vec(source: &mut impl Source, len: usize, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    // Shrinking keeps the allocation; growing allocates at most `len`, already checked against
+    // what the source holds.
+    out.resize(len, 0);
+    source.read_exact(out)
+}
+
+impl Message for ImageMessage {
+    const KIND: RecordKind = RecordKind::Image;
+
+    fn encoded_len(&self) -> usize {
+        Self::framed_len(&self.path, self.bytes.len())
+    }
+
+    fn encode(&self, sink: &mut impl Sink) {
+        Self::encode_parts(&self.path, &self.bytes, sink);
+    }
+
+    fn decode_into(&mut self, source: &mut impl Source) -> Result<(), FrameError> {
+        let path_len = read_len(source, "path length")?;
+        let mut path = std::mem::take(&mut self.path).into_bytes();
+        read_vec(source, path_len, &mut path)?;
+        self.path = String::from_utf8(path).map_err(|err| FrameError::PathNotUtf8 {
+            valid_up_to: err.utf8_error().valid_up_to(),
+        })?;
+        let image_len = read_len(source, "picture length")?;
+        read_vec(source, image_len, &mut self.bytes)?;
+        match source.remaining() {
+            0 => Ok(()),
+            extra => Err(FrameError::TrailingBytes { extra }),
+        }
+    }
+}
+
+/// The original demo's fixed-layout struct: `Id`, `Age` and ten `Scores`, 48 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct TestData {
+    /// `Id`, offset 0.
+    pub id: i32,
+    /// `Age`, offset 4.
+    pub age: i32,
+    /// `Scores[10]`, offset 8.
+    pub scores: [i32; 10],
+}
+
+const _: () = {
+    assert!(std::mem::size_of::<TestData>() == 48);
+    assert!(std::mem::offset_of!(TestData, id) == 0);
+    assert!(std::mem::offset_of!(TestData, age) == 4);
+    assert!(std::mem::offset_of!(TestData, scores) == 8);
+};
+
+impl Default for TestData {
+    /// The original's values: `Id=100, Age=20, Scores=60..69`.
+    fn default() -> TestData {
+        TestData {
+            id: 100,
+            age: 20,
+            scores: std::array::from_fn(|i| 60 + i as i32),
+        }
+    }
+}
+
+impl TestData {
+    /// Size of the encoded struct.
+    pub const SIZE: usize = 48;
+
+    /// The little-endian bytes, as the original laid them out.
+    pub fn to_le_bytes(&self) -> [u8; Self::SIZE] {
+        let little = TestData {
+            id: self.id.to_le(),
+            age: self.age.to_le(),
+            scores: self.scores.map(i32::to_le),
+        };
+        bytemuck::cast(little)
+    }
+
+    /// The struct from its little-endian bytes.
+    pub fn from_le_bytes(bytes: [u8; Self::SIZE]) -> TestData {
+        let raw: TestData = bytemuck::cast(bytes);
+        TestData {
+            id: i32::from_le(raw.id),
+            age: i32::from_le(raw.age),
+            scores: raw.scores.map(i32::from_le),
+        }
+    }
+}
+
+impl fmt::Display for TestData {
+    /// `Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69`, as the original's message box.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Id={},Age={},Scores=", self.id, self.age)?;
+        for (i, score) in self.scores.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{score}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Message for TestData {
+    const KIND: RecordKind = RecordKind::Struct;
+
+    fn encoded_len(&self) -> usize {
+        Self::SIZE
+    }
+
+    fn encode(&self, sink: &mut impl Sink) {
+        sink.put(&self.to_le_bytes());
+    }
+
+    fn decode_into(&mut self, source: &mut impl Source) -> Result<(), FrameError> {
+        if source.remaining() != Self::SIZE {
+            return Err(FrameError::StructSize {
+                len: source.remaining(),
+            });
+        }
+        let mut bytes = [0u8; Self::SIZE];
+        source.read_exact(&mut bytes)?;
+        *self = TestData::from_le_bytes(bytes);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The original's struct, byte for byte (sequential layout, packing 1, little-endian).
+    const SEED_STRUCT: [u8; 48] = [
+        100, 0, 0, 0, 20, 0, 0, 0, 60, 0, 0, 0, 61, 0, 0, 0, 62, 0, 0, 0, 63, 0, 0, 0, 64, 0, 0, 0,
+        65, 0, 0, 0, 66, 0, 0, 0, 67, 0, 0, 0, 68, 0, 0, 0, 69, 0, 0, 0,
+    ];
+
+    #[test]
+    fn struct_matches_the_seed_test_vector() {
+        assert_eq!(TestData::default().to_le_bytes(), SEED_STRUCT);
+        assert_eq!(TestData::from_le_bytes(SEED_STRUCT), TestData::default());
+        assert_eq!(
+            TestData::default().to_string(),
+            "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69"
+        );
+    }
+
+    #[test]
+    fn negative_fields_display_like_the_original() {
+        let data = TestData {
+            id: -1,
+            age: 0,
+            scores: [-5; 10],
+        };
+        assert_eq!(
+            data.to_string(),
+            "Id=-1,Age=0,Scores=-5,-5,-5,-5,-5,-5,-5,-5,-5,-5"
+        );
+    }
+
+    #[test]
+    fn image_matches_the_seed_test_vector() {
+        let message = ImageMessage {
+            path: "C:\\图.png".to_owned(),
+            bytes: vec![0x89, b'P', b'N', b'G'],
+        };
+        let mut expected = vec![10, 0, 0, 0];
+        expected.extend_from_slice("C:\\图.png".as_bytes());
+        expected.extend_from_slice(&[4, 0, 0, 0, 0x89, b'P', b'N', b'G']);
+        assert_eq!(message.to_bytes(), expected);
+        assert_eq!(message.encoded_len(), expected.len());
+        assert_eq!(ImageMessage::decode(&expected).unwrap(), message);
+    }
+
+    #[test]
+    fn hostile_framing_is_rejected_without_allocating_its_claims() {
+        let huge_path = [0xff, 0xff, 0xff, 0x7f, b'a'];
+        assert!(matches!(
+            ImageMessage::decode(&huge_path),
+            Err(FrameError::LengthTooLarge {
+                len: 0x7fff_ffff,
+                ..
+            })
+        ));
+        let negative = [0, 0, 0, 0x80];
+        assert!(matches!(
+            ImageMessage::decode(&negative),
+            Err(FrameError::NegativeLength { .. })
+        ));
+        let bad_utf8 = [2, 0, 0, 0, 0xc3, 0x28, 0, 0, 0, 0];
+        assert!(matches!(
+            ImageMessage::decode(&bad_utf8),
+            Err(FrameError::PathNotUtf8 { valid_up_to: 0 })
+        ));
+        let trailing = [0, 0, 0, 0, 0, 0, 0, 0, 9];
+        assert!(matches!(
+            ImageMessage::decode(&trailing),
+            Err(FrameError::TrailingBytes { extra: 1 })
+        ));
+        assert!(matches!(
+            ImageMessage::decode(&[1, 0]),
+            Err(FrameError::Truncated { .. })
+        ));
+        let mut data = TestData::default();
+        assert!(matches!(
+            data.decode_into(&mut &[0u8; 47][..]),
+            Err(FrameError::StructSize { len: 47 })
+        ));
+    }
+
+    proptest! {
+        #[test]
+        fn image_framing_round_trips(path in ".{0,300}", bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
+            let message = ImageMessage { path, bytes };
+            let encoded = message.to_bytes();
+            prop_assert_eq!(encoded.len(), message.encoded_len());
+            prop_assert_eq!(ImageMessage::decode(&encoded).unwrap(), message);
+        }
+
+        #[test]
+        fn long_paths_round_trip(path in "[a-z/é漢]{1000,5000}") {
+            let message = ImageMessage { path, bytes: vec![1, 2, 3] };
+            prop_assert_eq!(ImageMessage::decode(&message.to_bytes()).unwrap(), message);
+        }
+
+        #[test]
+        fn decoding_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = ImageMessage::decode(&bytes);
+        }
+
+        #[test]
+        fn struct_round_trips(id in any::<i32>(), age in any::<i32>(), scores in any::<[i32; 10]>()) {
+            let data = TestData { id, age, scores };
+            let mut decoded = TestData::default();
+            decoded.decode_into(&mut &data.to_le_bytes()[..]).unwrap();
+            prop_assert_eq!(decoded, data);
+        }
+    }
+}
