@@ -259,6 +259,14 @@ pub enum ReadError {
         /// What is wrong.
         source: FrameError,
     },
+    /// The sequence words contradict the published count.
+    #[error(
+        "the {kind} slot's sequence words are inconsistent: the segment is corrupt or was written without the publish protocol"
+    )]
+    Inconsistent {
+        /// Which slot.
+        kind: RecordKind,
+    },
     /// The sequence words never settled.
     #[error(
         "the {kind} record kept changing while being read for {waited_ms} ms: the segment's sequence words are inconsistent"

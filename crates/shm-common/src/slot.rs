@@ -84,10 +84,12 @@ impl Slot<'_> {
             .max(1);
         let index = (sequence & 1) as usize;
         let meta = &self.control.buffers[index];
-        // Relaxed store of the odd value, then a Release fence: no data store below can become
-        // visible before the odd sequence word (the seqlock writer's fence).
+        // Release store of the odd value: a reader that sees it also sees `published` at
+        // `sequence - 1` or later (so it can tell a busy writer from a corrupt segment). Then a
+        // Release fence: no data store below can become visible before the odd sequence word
+        // (the seqlock writer's fence).
         meta.seq
-            .store(sequence.wrapping_mul(2).wrapping_sub(1), Ordering::Relaxed);
+            .store(sequence.wrapping_mul(2).wrapping_sub(1), Ordering::Release);
         fence(Ordering::Release);
 
         let mut sink = SharedSink {
@@ -145,7 +147,9 @@ impl Slot<'_> {
                 // Acquire fence: every load above happens before the re-check, so if the writer
                 // touched this buffer meanwhile, the re-check sees a newer sequence word.
                 fence(Ordering::Acquire);
-                let after = meta.seq.load(Ordering::Relaxed);
+                // Acquire: if this sees a newer odd word, the reload of `published` below sees
+                // the record the writer published before starting it.
+                let after = meta.seq.load(Ordering::Acquire);
                 if after == before {
                     let (value, computed) = outcome?;
                     if computed != stored_checksum {
@@ -164,6 +168,11 @@ impl Slot<'_> {
                     };
                     return Ok(Some((value, record)));
                 }
+            }
+            // A writer only touches buffer `n % 2` after publishing `n + 1`. If `published` is
+            // still `n`, the sequence words contradict each other: the segment is corrupt.
+            if self.published() == sequence {
+                return Err(ReadError::Inconsistent { kind: self.kind });
             }
             backoff(attempt, &mut started, self.kind)?;
         }

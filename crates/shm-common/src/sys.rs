@@ -104,6 +104,9 @@ impl SharedRegion {
 
     /// `count` 8-byte words at `offset`, or `None` if out of bounds or misaligned.
     pub(crate) fn words(&self, offset: usize, count: usize) -> Option<&[AtomicU64]> {
+        if count == 0 {
+            return Some(&[]);
+        }
         let end = count.checked_mul(8)?.checked_add(offset)?;
         if end > self.len() || !offset.is_multiple_of(8) {
             return None;

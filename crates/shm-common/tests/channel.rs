@@ -1,0 +1,452 @@
+//! In-process tests of the channel over real segments (named ones in /dev/shm and files).
+
+use std::os::unix::fs::{FileExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use proptest::prelude::*;
+use shm_common::{
+    CreationMode, DEFAULT_CAPACITY, ImageMessage, MIN_CAPACITY, Message, OpenError, ReadError,
+    Reader, RecordKind, SegmentLocation, SegmentName, SendError, TestData, Writer, WriterStatus,
+};
+
+/// A named segment unique to this test, removed when the guard drops (even on panic).
+struct TestSegment {
+    location: SegmentLocation,
+    name: String,
+}
+
+impl TestSegment {
+    fn new(tag: &str) -> TestSegment {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("shm-test-{}-{tag}-{n}", std::process::id());
+        TestSegment {
+            location: SegmentLocation::Named(SegmentName::new(name.clone()).unwrap()),
+            name,
+        }
+    }
+
+    fn dev_shm_path(&self) -> PathBuf {
+        Path::new("/dev/shm").join(&self.name)
+    }
+}
+
+impl Drop for TestSegment {
+    fn drop(&mut self) {
+        let _ = shm_common::remove(&self.location);
+    }
+}
+
+fn writer(segment: &SegmentLocation, capacity: usize) -> Writer {
+    Writer::create(segment, CreationMode::CreateOrOpen, capacity).unwrap()
+}
+
+fn picture(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+#[test]
+fn picture_and_struct_travel_in_separate_slots() {
+    let segment = TestSegment::new("slots");
+    let mut writer = writer(&segment.location, DEFAULT_CAPACITY);
+    let bytes = picture(1_000_003, 7);
+    writer.send_image("/图片/猫.png", &bytes).unwrap();
+    let data = TestData {
+        id: 7,
+        age: 42,
+        scores: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+    };
+    writer.send_struct(&data).unwrap();
+
+    let mut reader = Reader::open(&segment.location).unwrap();
+    let (image, meta) = reader.latest_image().unwrap().unwrap();
+    assert_eq!(image.path, "/图片/猫.png");
+    assert_eq!(image.bytes, bytes);
+    assert_eq!(meta.kind, RecordKind::Image);
+    assert_eq!(meta.len, image.encoded_len());
+    let (read_data, _) = reader.latest_struct().unwrap().unwrap();
+    assert_eq!(read_data, data);
+
+    // Sending a struct again does not disturb the picture, and vice versa.
+    writer.send_struct(&TestData::default()).unwrap();
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.bytes, bytes);
+    writer.send_image("small", b"xyz").unwrap();
+    assert_eq!(
+        reader.latest_struct().unwrap().unwrap().0.to_string(),
+        "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69"
+    );
+}
+
+#[test]
+fn reading_an_empty_slot_gives_none() {
+    let segment = TestSegment::new("empty");
+    let _writer = writer(&segment.location, MIN_CAPACITY);
+    let mut reader = Reader::open(&segment.location).unwrap();
+    assert!(reader.latest_image().unwrap().is_none());
+    assert!(reader.latest_struct().unwrap().is_none());
+    assert!(!reader.has_new(RecordKind::Image));
+}
+
+#[test]
+fn oversize_picture_is_refused_with_both_sizes_and_the_previous_one_stays() {
+    let segment = TestSegment::new("oversize");
+    let mut writer = writer(&segment.location, MIN_CAPACITY);
+    writer.send_image("ok.png", &picture(3000, 1)).unwrap();
+    let err = writer.send_image("big.png", &picture(5000, 2)).unwrap_err();
+    assert!(matches!(
+        err,
+        SendError::TooLarge {
+            size: 5015,
+            capacity: 4096,
+            ..
+        }
+    ));
+    let message = err.to_string();
+    assert_eq!(
+        message,
+        format!(
+            "picture is 4.9 KiB but segment '{}' holds at most 4 KiB; start the Writer with --capacity 1MiB",
+            segment.name
+        )
+    );
+    let mut reader = Reader::open(&segment.location).unwrap();
+    let (image, meta) = reader.latest_image().unwrap().unwrap();
+    assert_eq!(image.path, "ok.png");
+    assert_eq!(image.bytes, picture(3000, 1));
+    assert_eq!(meta.sequence, 1);
+}
+
+#[test]
+fn reader_before_writer_gets_a_clear_error() {
+    let segment = TestSegment::new("nowriter");
+    let err = Reader::open(&segment.location).err().unwrap();
+    assert!(matches!(err, OpenError::NotFound { .. }));
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "segment '{}' does not exist yet; start the Writer (or run `shm send-image`) first",
+            segment.name
+        )
+    );
+}
+
+#[test]
+fn second_writer_is_refused_with_the_first_ones_pid() {
+    let segment = TestSegment::new("rival");
+    let first = writer(&segment.location, MIN_CAPACITY);
+    let err = Writer::create(&segment.location, CreationMode::CreateOrOpen, MIN_CAPACITY)
+        .err()
+        .unwrap();
+    let pid = std::process::id();
+    assert!(matches!(err, OpenError::WriterActive { pid: p, .. } if p == pid));
+    assert!(
+        err.to_string()
+            .contains(&format!("another writer (pid {pid})"))
+    );
+    drop(first);
+    // Once the first is gone, a writer can attach.
+    let _second = writer(&segment.location, MIN_CAPACITY);
+}
+
+#[test]
+fn create_new_refuses_an_existing_segment() {
+    let segment = TestSegment::new("createnew");
+    let _writer = writer(&segment.location, MIN_CAPACITY);
+    let err = Writer::create(&segment.location, CreationMode::CreateNew, MIN_CAPACITY)
+        .err()
+        .unwrap();
+    assert!(matches!(err, OpenError::AlreadyExists { .. }));
+}
+
+#[test]
+fn named_segments_are_owner_only_and_removed_by_their_writer() {
+    let segment = TestSegment::new("lifetime");
+    let mut writer = writer(&segment.location, MIN_CAPACITY);
+    let mode = std::fs::metadata(segment.dev_shm_path())
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    writer.send_image("a", b"b").unwrap();
+    let mut reader = Reader::open(&segment.location).unwrap();
+    assert!(matches!(
+        reader.writer_status(),
+        WriterStatus::Active { .. }
+    ));
+    drop(writer);
+    assert!(
+        !segment.dev_shm_path().exists(),
+        "the writer removes its segment"
+    );
+    // The reader keeps its mapping, and its last records, and sees that the writer is gone.
+    assert_eq!(reader.writer_status(), WriterStatus::Closed);
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.bytes, b"b");
+}
+
+#[test]
+fn persisted_segments_outlive_their_writer() {
+    let segment = TestSegment::new("persist");
+    let mut writer = writer(&segment.location, MIN_CAPACITY);
+    writer.set_persist(true);
+    writer.send_struct(&TestData::default()).unwrap();
+    drop(writer);
+    assert!(segment.dev_shm_path().exists());
+    let mut reader = Reader::open(&segment.location).unwrap();
+    assert_eq!(
+        reader.latest_struct().unwrap().unwrap().0,
+        TestData::default()
+    );
+    assert_eq!(reader.writer_status(), WriterStatus::Closed);
+}
+
+#[test]
+fn a_writer_that_publishes_nothing_leaves_an_existing_segment_alone() {
+    let segment = TestSegment::new("failedsend");
+    let mut first = writer(&segment.location, MIN_CAPACITY);
+    first.set_persist(true);
+    first.send_image("keep.png", b"keep").unwrap();
+    drop(first);
+    let mut second = writer(&segment.location, MIN_CAPACITY);
+    assert!(second.send_image("huge", &picture(10_000, 0)).is_err());
+    drop(second);
+    let mut reader = Reader::open(&segment.location).unwrap();
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.path, "keep.png");
+}
+
+#[test]
+fn a_larger_capacity_replaces_a_smaller_abandoned_segment() {
+    let segment = TestSegment::new("grow");
+    let mut first = writer(&segment.location, MIN_CAPACITY);
+    first.set_persist(true);
+    drop(first);
+    let mut second = writer(&segment.location, 1 << 20);
+    assert_eq!(second.capacity(), 1 << 20);
+    second.send_image("big", &picture(500_000, 3)).unwrap();
+    // A smaller request reuses the larger segment as it is.
+    second.set_persist(true);
+    drop(second);
+    let third = writer(&segment.location, MIN_CAPACITY);
+    assert_eq!(third.capacity(), 1 << 20);
+}
+
+#[test]
+fn wait_for_change_wakes_on_publish_and_times_out_when_idle() {
+    let segment = TestSegment::new("wait");
+    let mut writer = writer(&segment.location, MIN_CAPACITY);
+    let mut reader = Reader::open(&segment.location).unwrap();
+    // The writer's attach is a change; consume it.
+    reader.wait_for_change(Duration::from_millis(10));
+    assert!(!reader.wait_for_change(Duration::from_millis(30)));
+
+    let sender = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        writer.send_struct(&TestData::default()).unwrap();
+        writer
+    });
+    assert!(reader.wait_for_change(Duration::from_secs(20)));
+    assert!(reader.has_new(RecordKind::Struct));
+    assert!(reader.latest_struct().unwrap().is_some());
+    assert!(!reader.has_new(RecordKind::Struct));
+    let writer = sender.join().unwrap();
+    drop(writer);
+    // The writer's exit is a change too.
+    assert!(reader.wait_for_change(Duration::from_secs(20)));
+    assert_eq!(reader.writer_status(), WriterStatus::Closed);
+}
+
+#[test]
+fn reader_moves_to_a_recreated_segment() {
+    let segment = TestSegment::new("reopen");
+    let mut first = writer(&segment.location, MIN_CAPACITY);
+    first.send_image("one", b"1").unwrap();
+    let mut reader = Reader::open(&segment.location).unwrap();
+    assert!(!reader.reopen_if_replaced().unwrap());
+    drop(first);
+    let mut second = writer(&segment.location, MIN_CAPACITY);
+    second.send_image("two", b"2").unwrap();
+    assert!(reader.reopen_if_replaced().unwrap());
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.path, "two");
+}
+
+// ---- File-backed segments: also let the tests damage the bytes on purpose. ----
+
+/// Offsets in the control page (see `shm_common::layout`).
+const MAGIC_AT: u64 = 0;
+const VERSION_AT: u64 = 8;
+const LOCK_PID_AT: u64 = 64;
+const IMAGE_SLOT_AT: u64 = 192;
+/// Record 1 lives in buffer 1: its descriptor's length field.
+const RECORD1_LEN_AT: u64 = IMAGE_SLOT_AT + 64 + 64 + 8;
+const DATA_AT: u64 = 4096;
+
+fn file_segment(dir: &tempfile::TempDir) -> SegmentLocation {
+    SegmentLocation::File(dir.path().join("segment"))
+}
+
+fn file_path(location: &SegmentLocation) -> &Path {
+    match location {
+        SegmentLocation::File(path) => path,
+        SegmentLocation::Named(_) => unreachable!(),
+    }
+}
+
+fn poke(location: &SegmentLocation, offset: u64, bytes: &[u8]) {
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(file_path(location))
+        .unwrap();
+    file.write_all_at(bytes, offset).unwrap();
+}
+
+#[test]
+fn file_backed_segments_round_trip_and_stay_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = file_segment(&dir);
+    let mut writer = writer(&location, MIN_CAPACITY);
+    let mode = std::fs::metadata(file_path(&location))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o600);
+    writer.send_image("f.png", b"file-backed").unwrap();
+    drop(writer);
+    assert!(file_path(&location).exists(), "files are the user's: kept");
+    let mut reader = Reader::open(&location).unwrap();
+    assert_eq!(
+        reader.latest_image().unwrap().unwrap().0.bytes,
+        b"file-backed"
+    );
+}
+
+#[test]
+fn foreign_and_old_segments_are_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = file_segment(&dir);
+    drop(writer(&location, MIN_CAPACITY));
+
+    poke(&location, VERSION_AT, &3u32.to_le_bytes());
+    let err = Reader::open(&location).err().unwrap();
+    assert!(
+        err.to_string().contains("layout version 3, expected 1"),
+        "{err}"
+    );
+
+    poke(&location, MAGIC_AT, b"NOTOURS!");
+    let err = Reader::open(&location).err().unwrap();
+    assert!(err.to_string().contains("not a segment of ours"), "{err}");
+    // A writer does not clobber a foreign file either.
+    assert!(Writer::create(&location, CreationMode::CreateOrOpen, MIN_CAPACITY).is_err());
+    // Nor does `remove`.
+    assert!(shm_common::remove(&location).is_err());
+    assert!(file_path(&location).exists());
+
+    std::fs::write(file_path(&location), b"short").unwrap();
+    let err = Reader::open(&location).err().unwrap();
+    assert!(matches!(err, OpenError::Invalid { .. }), "{err}");
+}
+
+#[test]
+fn corrupt_lengths_and_checksums_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = file_segment(&dir);
+    let mut writer = writer(&location, MIN_CAPACITY);
+    writer.send_image("c.png", &picture(1000, 9)).unwrap();
+    let mut reader = Reader::open(&location).unwrap();
+    assert!(reader.latest_image().unwrap().is_some());
+
+    // A writer bypassing the protocol changes a payload byte: the checksum catches it.
+    poke(&location, DATA_AT + 4096 + 64 + 20, &[0xAA]);
+    let err = reader.latest_image().unwrap_err();
+    assert!(matches!(err, ReadError::ChecksumMismatch { .. }), "{err}");
+
+    // A hostile length field: refused before anything is allocated.
+    poke(&location, RECORD1_LEN_AT, &u64::MAX.to_le_bytes());
+    let err = reader.latest_image().unwrap_err();
+    assert!(err.to_string().contains("exceeds the capacity"), "{err}");
+}
+
+#[test]
+fn a_truncated_file_is_reported_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = file_segment(&dir);
+    let mut writer = writer(&location, MIN_CAPACITY);
+    writer.send_image("t.png", b"t").unwrap();
+    let mut reader = Reader::open(&location).unwrap();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(file_path(&location))
+        .unwrap()
+        .set_len(100)
+        .unwrap();
+    let err = reader.latest_image().unwrap_err();
+    assert!(
+        matches!(err, ReadError::FileTruncated { len: 100, .. }),
+        "{err}"
+    );
+    let err = writer.send_image("u.png", b"u").unwrap_err();
+    assert!(
+        matches!(err, SendError::FileTruncated { len: 100, .. }),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_lock_of_a_dead_writer_is_taken_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = file_segment(&dir);
+    let mut first = writer(&location, MIN_CAPACITY);
+    first.send_image("before.png", b"before").unwrap();
+    drop(first);
+    // A process that has exited: its pid is free.
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    poke(&location, LOCK_PID_AT, &dead_pid.to_le_bytes());
+    let reader = Reader::open(&location).unwrap();
+    assert_eq!(
+        reader.writer_status(),
+        WriterStatus::Crashed { pid: dead_pid }
+    );
+
+    let mut second = writer(&location, MIN_CAPACITY);
+    assert_eq!(
+        reader.writer_status(),
+        WriterStatus::Active {
+            pid: std::process::id()
+        }
+    );
+    second.send_image("after.png", b"after").unwrap();
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Arbitrary bytes anywhere in the control page or the first data bytes: opening and
+    /// reading report errors, never panic, hang or over-allocate.
+    #[test]
+    fn hostile_control_pages_never_panic(
+        writes in proptest::collection::vec((0u64..4200, any::<[u8; 8]>()), 1..12),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let location = file_segment(&dir);
+        let mut writer = writer(&location, MIN_CAPACITY);
+        writer.send_image("p.png", &picture(700, 5)).unwrap();
+        writer.send_struct(&TestData::default()).unwrap();
+        drop(writer);
+        for (offset, bytes) in &writes {
+            poke(&location, *offset, bytes);
+        }
+        if let Ok(mut reader) = Reader::open(&location) {
+            if let Ok(Some((image, _))) = reader.latest_image() {
+                prop_assert!(image.bytes.len() <= MIN_CAPACITY);
+            }
+            let _ = reader.latest_struct();
+            let _ = reader.info();
+            let _ = reader.writer_status();
+        }
+    }
+}
