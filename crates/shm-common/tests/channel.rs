@@ -1,4 +1,5 @@
 //! In-process tests of the channel over real segments (named ones in /dev/shm and files).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -7,8 +8,8 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use shm_common::{
-    CreationMode, DEFAULT_CAPACITY, ImageMessage, MIN_CAPACITY, Message, OpenError, ReadError,
-    Reader, RecordKind, SegmentLocation, SegmentName, SendError, TestData, Writer, WriterStatus,
+    CreationMode, DEFAULT_CAPACITY, MIN_CAPACITY, Message, OpenError, ReadError, Reader,
+    RecordKind, SegmentLocation, SegmentName, SendError, TestData, Writer, WriterStatus,
 };
 
 /// A named segment unique to this test, removed when the guard drops (even on panic).
