@@ -1,1 +1,110 @@
-fn main() {}
+//! `shm`: send, read, inspect and remove shared-memory segments from scripts and tests.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use shm_common::{SegmentLocation, SegmentName, parse_size};
+
+/// Exchange pictures and structs through shared memory, like the Writer and Reader apps.
+#[derive(Parser, Debug)]
+#[command(name = "shm", version, about)]
+struct Cli {
+    #[command(flatten)]
+    segment: SegmentArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Which segment to use: a named one (default) or a file.
+#[derive(Args, Debug)]
+struct SegmentArgs {
+    /// Name of the shared-memory segment (/dev/shm/NAME on Linux).
+    #[arg(long, global = true, default_value = shm_common::DEFAULT_SEGMENT_NAME, conflicts_with = "file")]
+    name: SegmentName,
+    /// Use a file-backed segment at this path instead of a named one.
+    #[arg(long, global = true, value_name = "PATH")]
+    file: Option<PathBuf>,
+}
+
+impl SegmentArgs {
+    fn location(&self) -> SegmentLocation {
+        match &self.file {
+            Some(path) => SegmentLocation::File(path.clone()),
+            None => SegmentLocation::Named(self.name.clone()),
+        }
+    }
+}
+
+/// Options of the commands that write.
+#[derive(Args, Debug)]
+struct SendArgs {
+    /// Largest picture the segment holds when this command creates it (e.g. 16MiB).
+    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "10MiB")]
+    capacity: usize,
+    /// Leave the segment and its records in place after this command exits.
+    #[arg(long)]
+    persist: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Send a picture file's path and bytes.
+    SendImage {
+        /// The picture file (sent as it is, not re-encoded).
+        #[arg(value_name = "FILE")]
+        picture: PathBuf,
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// Send the fixed-layout struct.
+    SendStruct {
+        /// Id field.
+        #[arg(long, default_value_t = 100, allow_negative_numbers = true)]
+        id: i32,
+        /// Age field.
+        #[arg(long, default_value_t = 20, allow_negative_numbers = true)]
+        age: i32,
+        /// Ten scores, comma-separated (default 60,61,...,69).
+        #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+        scores: Option<Vec<i32>>,
+        #[command(flatten)]
+        send: SendArgs,
+    },
+    /// Read the latest picture.
+    ReadImage {
+        /// Write the picture's bytes to this file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Print one JSON object: path, len, sha256, age_us.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read the latest struct and print it like the original's message box.
+    ReadStruct {
+        /// Print one JSON object instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Describe the segment: layout, capacity, writer, records.
+    Info {
+        /// Print one JSON object instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the segment (readers that have it open keep their copy until they close it).
+    Remove,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::run(&cli.segment.location(), cli.command) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("shm: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
