@@ -229,7 +229,11 @@ fn info_text(info: &SegmentInfo) -> String {
     let mut text = String::new();
     let (pid, _, state) = writer_fields(info.writer);
     let now = shm_common::monotonic_ns();
-    let _ = writeln!(text, "{} (layout version {})", info.location, info.layout_version);
+    let _ = writeln!(
+        text,
+        "{} (layout version {})",
+        info.location, info.layout_version
+    );
     let _ = writeln!(
         text,
         "capacity: {} per picture, {} in all",
@@ -250,7 +254,9 @@ fn info_text(info: &SegmentInfo) -> String {
                 format!("{}:", slot.kind),
                 slot.published,
                 ByteSize(usize::try_from(slot.last_len).unwrap_or(usize::MAX)),
-                format_duration(Duration::from_nanos(now.saturating_sub(slot.last_timestamp_ns)))
+                format_duration(Duration::from_nanos(
+                    now.saturating_sub(slot.last_timestamp_ns)
+                ))
             )
         };
     }
@@ -258,10 +264,12 @@ fn info_text(info: &SegmentInfo) -> String {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
-        let _ = write!(out, "{byte:02x}");
-        out
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut out, byte| {
+            let _ = write!(out, "{byte:02x}");
+            out
+        })
 }
 
 fn format_duration(duration: Duration) -> String {

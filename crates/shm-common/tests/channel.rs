@@ -2,43 +2,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::os::unix::fs::{FileExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::path::Path;
 use std::time::Duration;
 
 use proptest::prelude::*;
 use shm_common::{
     CreationMode, DEFAULT_CAPACITY, MIN_CAPACITY, Message, OpenError, ReadError, Reader,
-    RecordKind, SegmentLocation, SegmentName, SendError, TestData, Writer, WriterStatus,
+    RecordKind, SegmentLocation, SendError, TestData, Writer, WriterStatus,
 };
-
-/// A named segment unique to this test, removed when the guard drops (even on panic).
-struct TestSegment {
-    location: SegmentLocation,
-    name: String,
-}
-
-impl TestSegment {
-    fn new(tag: &str) -> TestSegment {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = format!("shm-test-{}-{tag}-{n}", std::process::id());
-        TestSegment {
-            location: SegmentLocation::Named(SegmentName::new(name.clone()).unwrap()),
-            name,
-        }
-    }
-
-    fn dev_shm_path(&self) -> PathBuf {
-        Path::new("/dev/shm").join(&self.name)
-    }
-}
-
-impl Drop for TestSegment {
-    fn drop(&mut self) {
-        let _ = shm_common::remove(&self.location);
-    }
-}
+use shm_testkit::TestSegment;
 
 fn writer(segment: &SegmentLocation, capacity: usize) -> Writer {
     Writer::create(segment, CreationMode::CreateOrOpen, capacity).unwrap()

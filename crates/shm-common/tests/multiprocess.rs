@@ -1,0 +1,245 @@
+//! Multi-process tests: real writer and reader processes on unique named segments.
+//!
+//! The children are this very test binary, re-run with `--exact child_process --ignored` and the
+//! role in `SHM_CHILD_ROLE`; they print one `RESULT {json}` line the parent parses.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use shm_common::{
+    CreationMode, ImageMessage, MIN_CAPACITY, OpenError, Reader, SegmentLocation, SegmentName,
+    TestData, Writer, WriterStatus,
+};
+use shm_testkit::TestSegment;
+
+const CAPACITY: usize = 1 << 20;
+
+/// A self-checking picture: its path names the counter and length, its bytes follow from them.
+fn payload(counter: u64) -> (String, Vec<u8>) {
+    let len = 1 + (counter.wrapping_mul(2_654_435_761) % 300_000) as usize;
+    let path = format!("/stress/{counter}/{len}.bin");
+    let bytes = (0..len)
+        .map(|i| (counter as usize).wrapping_mul(131).wrapping_add(i) as u8 ^ (i >> 8) as u8)
+        .collect();
+    (path, bytes)
+}
+
+fn payload_is_intact(image: &ImageMessage) -> bool {
+    let mut parts = image.path.trim_start_matches("/stress/").split('/');
+    let Some(Ok(counter)) = parts.next().map(str::parse::<u64>) else {
+        return false;
+    };
+    let (path, bytes) = payload(counter);
+    path == image.path && bytes == image.bytes
+}
+
+fn struct_for(counter: u64) -> TestData {
+    let id = counter as i32;
+    TestData {
+        id,
+        age: id ^ 0x5555,
+        scores: std::array::from_fn(|i| id.wrapping_add(i as i32)),
+    }
+}
+
+fn struct_is_intact(data: &TestData) -> bool {
+    *data == struct_for(data.id as u32 as u64)
+}
+
+fn open_reader(location: &SegmentLocation) -> Reader {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match Reader::open(location) {
+            Ok(reader) => return reader,
+            Err(OpenError::NotFound { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(err) => panic!("reader cannot open: {err}"),
+        }
+    }
+}
+
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_default()
+}
+
+/// Entry point of the child processes; does nothing unless `SHM_CHILD_ROLE` is set.
+#[test]
+#[ignore = "entry point for the child processes the other tests spawn"]
+fn child_process() {
+    let name = SegmentName::new(env("SHM_CHILD_SEGMENT")).unwrap();
+    let location = SegmentLocation::Named(name);
+    let seconds: f64 = env("SHM_CHILD_SECONDS").parse().unwrap_or(3.0);
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    match env("SHM_CHILD_ROLE").as_str() {
+        "writer" => {
+            let mut writer =
+                Writer::create(&location, CreationMode::CreateOrOpen, CAPACITY).unwrap();
+            writer.set_persist(true);
+            let mut counter = 0u64;
+            while Instant::now() < until {
+                counter += 1;
+                let (path, bytes) = payload(counter);
+                writer.send_image(&path, &bytes).unwrap();
+                if counter % 4 == 0 {
+                    writer.send_struct(&struct_for(counter)).unwrap();
+                }
+            }
+            println!("RESULT {{\"sent\":{counter}}}");
+        }
+        "reader" => {
+            let mut reader = open_reader(&location);
+            let started = Instant::now();
+            let half = Duration::from_secs_f64(seconds / 2.0);
+            let (mut halves, mut bad, mut distinct, mut last) = ([0u64; 2], 0u64, 0u64, 0u64);
+            let mut image = ImageMessage::default();
+            while Instant::now() < until {
+                let half_index = usize::from(started.elapsed() >= half);
+                match reader.read_into(&mut image) {
+                    Ok(Some(meta)) => {
+                        halves[half_index] += 1;
+                        if !payload_is_intact(&image) {
+                            bad += 1;
+                        }
+                        if meta.sequence != last {
+                            distinct += 1;
+                            last = meta.sequence;
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        eprintln!("read error: {err}");
+                        bad += 1;
+                    }
+                }
+                match reader.latest_struct() {
+                    Ok(Some((data, _))) if !struct_is_intact(&data) => bad += 1,
+                    Err(err) => {
+                        eprintln!("struct read error: {err}");
+                        bad += 1;
+                    }
+                    _ => {}
+                }
+            }
+            println!(
+                "RESULT {{\"first_half\":{},\"second_half\":{},\"bad\":{bad},\"distinct\":{distinct}}}",
+                halves[0], halves[1]
+            );
+        }
+        _ => {}
+    }
+}
+
+fn spawn_child(role: &str, segment: &TestSegment, seconds: f64) -> Child {
+    Command::new(std::env::current_exe().unwrap())
+        .args([
+            "child_process",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("SHM_CHILD_ROLE", role)
+        .env("SHM_CHILD_SEGMENT", &segment.name)
+        .env("SHM_CHILD_SECONDS", seconds.to_string())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn result_of(child: Child) -> HashMap<String, u64> {
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "child failed: {:?}", output.status);
+    let line = BufReader::new(&output.stdout[..])
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.split_once("RESULT ").map(|(_, json)| json.to_owned()))
+        .expect("child printed no RESULT line");
+    serde_json::from_str(&line).unwrap()
+}
+
+#[test]
+fn readers_never_accept_torn_records_while_a_writer_rewrites_flat_out() {
+    let segment = TestSegment::new("stress");
+    let seconds = 3.0;
+    let writer = spawn_child("writer", &segment, seconds);
+    let readers = [
+        spawn_child("reader", &segment, seconds),
+        spawn_child("reader", &segment, seconds),
+    ];
+    let sent = result_of(writer)["sent"];
+    assert!(sent > 10, "the writer sent only {sent} records");
+    for reader in readers {
+        let result = result_of(reader);
+        println!("writer sent {sent}; reader: {result:?}");
+        assert_eq!(result["bad"], 0, "a reader accepted a torn or bad record");
+        assert!(
+            result["first_half"] > 0 && result["second_half"] > 0,
+            "a reader starved: {result:?}"
+        );
+        assert!(
+            result["distinct"] > 1,
+            "a reader saw no progress: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn a_killed_writer_leaves_its_last_complete_record_and_is_replaced() {
+    let segment = TestSegment::new("kill9");
+    for round in 0..3u64 {
+        let mut writer = spawn_child("writer", &segment, 60.0);
+        let writer_pid = writer.id();
+        let reader = open_reader(&segment.location);
+        // Let it publish a varying number of records, then kill it mid-stream.
+        let target = 20 + round * 37;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while reader.info().slots[0].published < target {
+            assert!(Instant::now() < deadline, "the writer published too little");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+
+        // A rival writer is refused, naming the live one.
+        let rival = Writer::create(&segment.location, CreationMode::CreateOrOpen, CAPACITY);
+        assert!(
+            matches!(rival, Err(OpenError::WriterActive { pid, .. }) if pid == writer_pid),
+            "a second writer was not refused"
+        );
+
+        writer.kill().unwrap(); // SIGKILL
+        writer.wait().unwrap();
+
+        let mut reader = open_reader(&segment.location);
+        assert_eq!(
+            reader.writer_status(),
+            WriterStatus::Crashed { pid: writer_pid }
+        );
+        let (image, meta) = reader
+            .latest_image()
+            .unwrap()
+            .expect("the last record survives");
+        assert!(payload_is_intact(&image), "the last record is damaged");
+        assert!(meta.sequence >= target);
+        if let Some((data, _)) = reader.latest_struct().unwrap() {
+            assert!(struct_is_intact(&data));
+        }
+
+        // A new writer takes over the dead one's segment; a new reader sees its records.
+        let mut next = Writer::create(&segment.location, CreationMode::CreateOrOpen, MIN_CAPACITY)
+            .expect("a new writer takes over");
+        assert_eq!(next.capacity(), CAPACITY, "the existing segment is reused");
+        next.send_image("after-the-crash.png", b"fresh").unwrap();
+        next.set_persist(true);
+        let mut fresh_reader = Reader::open(&segment.location).unwrap();
+        let (image, meta) = fresh_reader.latest_image().unwrap().unwrap();
+        assert_eq!(image.path, "after-the-crash.png");
+        assert_eq!(meta.sequence, reader.info().slots[0].published);
+        assert!(matches!(
+            fresh_reader.writer_status(),
+            WriterStatus::Active { .. }
+        ));
+    }
+}

@@ -1,0 +1,188 @@
+//! Test helpers shared by the workspace's crates.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use shm_common::{SegmentLocation, SegmentName};
+
+/// A named segment unique to this test and process, removed when dropped (even on panic).
+pub struct TestSegment {
+    /// Its location, to pass to writers and readers.
+    pub location: SegmentLocation,
+    /// Its bare name, to pass to `--name`.
+    pub name: String,
+}
+
+impl TestSegment {
+    /// A fresh name: `shm-test-<pid>-<tag>-<n>`.
+    pub fn new(tag: &str) -> TestSegment {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = format!("shm-test-{}-{tag}-{n}", std::process::id());
+        TestSegment {
+            location: SegmentLocation::Named(SegmentName::new(name.clone()).unwrap()),
+            name,
+        }
+    }
+
+    /// Where Linux shows it.
+    pub fn dev_shm_path(&self) -> PathBuf {
+        Path::new("/dev/shm").join(&self.name)
+    }
+}
+
+impl Drop for TestSegment {
+    fn drop(&mut self) {
+        let _ = shm_common::remove(&self.location);
+    }
+}
+
+/// What the manifest expects of a picture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    /// Decodes.
+    Ok,
+    /// Is refused with an error.
+    Error,
+    /// Either.
+    Any,
+}
+
+/// One row of `manifest.csv`.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// Absolute path of the file.
+    pub path: PathBuf,
+    /// Path relative to the corpus, as in the manifest.
+    pub relative: String,
+    /// Width if it decodes.
+    pub width: Option<u32>,
+    /// Height if it decodes.
+    pub height: Option<u32>,
+    /// What decoding must do.
+    pub expect: Expect,
+    /// SHA-256 of the RGBA8 pixels, where defined.
+    pub rgba8_sha256: Option<String>,
+}
+
+/// An image corpus: a folder with a `manifest.csv`.
+pub struct Corpus {
+    /// The folder.
+    pub root: PathBuf,
+    /// Its manifest's rows.
+    pub entries: Vec<Entry>,
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+impl Corpus {
+    /// The full shared corpus (`../shared/testdata/images` beside the repository, or
+    /// `$SHM_TESTDATA`), or `None` after printing why the caller skips it.
+    pub fn shared(test: &str) -> Option<Corpus> {
+        let root = std::env::var_os("SHM_TESTDATA")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| workspace_root().join("../shared/testdata/images"));
+        if root.join("manifest.csv").is_file() {
+            Some(Corpus::load(&root))
+        } else {
+            println!(
+                "{test}: skipping the full image corpus: {} not found (it sits beside the repository in CI)",
+                root.display()
+            );
+            None
+        }
+    }
+
+    /// The subset committed under `testdata/images`.
+    pub fn bundled() -> Corpus {
+        Corpus::load(&workspace_root().join("testdata/images"))
+    }
+
+    /// The shared corpus if present, else the bundled subset.
+    pub fn best(test: &str) -> Corpus {
+        Corpus::shared(test).unwrap_or_else(Corpus::bundled)
+    }
+
+    fn load(root: &Path) -> Corpus {
+        let manifest = std::fs::read_to_string(root.join("manifest.csv")).unwrap();
+        let entries = manifest
+            .lines()
+            .skip(1)
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| {
+                let fields = split_csv(line);
+                let number = |i: usize| fields.get(i).and_then(|f| f.parse().ok());
+                let relative = fields[0].clone();
+                Entry {
+                    path: root.join(&relative),
+                    relative,
+                    width: number(1),
+                    height: number(2),
+                    expect: match fields[3].as_str() {
+                        "ok" => Expect::Ok,
+                        "error" => Expect::Error,
+                        _ => Expect::Any,
+                    },
+                    rgba8_sha256: fields.get(4).filter(|h| !h.is_empty()).cloned(),
+                }
+            })
+            .collect();
+        Corpus {
+            root: root.to_path_buf(),
+            entries,
+        }
+    }
+
+    /// The entry whose relative path ends with `suffix`.
+    pub fn find(&self, suffix: &str) -> &Entry {
+        self.entries
+            .iter()
+            .find(|entry| entry.relative.ends_with(suffix))
+            .unwrap_or_else(|| panic!("{suffix} is not in {}", self.root.display()))
+    }
+}
+
+/// Splits one CSV line, honouring double quotes.
+fn split_csv(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                chars.next();
+                fields.last_mut().unwrap().push('"');
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => fields.push(String::new()),
+            c => fields.last_mut().unwrap().push(c),
+        }
+    }
+    fields
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_bundled_manifest_lists_files_that_exist() {
+        let corpus = Corpus::bundled();
+        assert_eq!(corpus.entries.len(), 14);
+        for entry in &corpus.entries {
+            assert!(entry.path.is_file(), "{}", entry.path.display());
+        }
+        let hopper = corpus.find("valid/jpeg/hopper.jpg");
+        assert_eq!((hopper.width, hopper.height), (Some(128), Some(128)));
+        assert_eq!(corpus.find("empty.png").expect, Expect::Error);
+    }
+
+    #[test]
+    fn quoted_csv_fields_keep_their_commas() {
+        assert_eq!(split_csv(r#"a,"b,c",d"#), vec!["a", "b,c", "d"]);
+        assert_eq!(split_csv(r#""x""y",z"#), vec![r#"x"y"#, "z"]);
+    }
+}
