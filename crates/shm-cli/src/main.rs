@@ -41,9 +41,10 @@ impl SegmentArgs {
 /// Options of the commands that write.
 #[derive(Args, Debug)]
 struct SendArgs {
-    /// Largest picture the segment holds when this command creates it (e.g. 16MiB).
-    #[arg(long, value_name = "BYTES", value_parser = parse_size, default_value = "10MiB")]
-    capacity: usize,
+    /// Largest picture the segment holds (e.g. 16MiB). A new segment gets 10MiB without it;
+    /// an existing one keeps its size unless this asks for more.
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    capacity: Option<usize>,
     /// Leave the segment and its records in place after this command exits.
     #[arg(long)]
     persist: bool,

@@ -137,6 +137,28 @@ fn info(segment: &Segment) -> SegmentInfo {
     }
 }
 
+/// The picture capacity a [`Writer`] asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Capacity {
+    /// [`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY) for a new segment; an existing segment is
+    /// used with whatever capacity it has.
+    #[default]
+    Default,
+    /// This many bytes for a new segment; an existing smaller one without a live writer is
+    /// re-created this large (its latest records carried over).
+    AtLeast(usize),
+}
+
+impl Capacity {
+    /// The capacity a new segment gets.
+    pub fn bytes(self) -> usize {
+        match self {
+            Capacity::Default => crate::layout::DEFAULT_CAPACITY,
+            Capacity::AtLeast(bytes) => bytes,
+        }
+    }
+}
+
 /// The one process allowed to publish to a segment.
 ///
 /// Created with [`Writer::create`], which takes the segment's writer lock: a second live writer
@@ -153,42 +175,66 @@ pub struct Writer {
 impl Writer {
     /// Creates or opens the segment at `location` and takes its writer lock.
     ///
-    /// `capacity` is the largest picture record in bytes (see
-    /// [`DEFAULT_CAPACITY`](crate::DEFAULT_CAPACITY)); it applies when the segment is created.
-    /// An existing segment with a smaller capacity and no live writer is replaced by a new one
-    /// of the requested capacity. A named segment left half-created by a crashed writer is
-    /// replaced too.
+    /// A new segment gets the [`Capacity`] asked for. An existing one keeps its own, unless
+    /// [`Capacity::AtLeast`] asks for more and no live writer holds it: then it is re-created
+    /// at the requested capacity and its latest picture and struct are carried over. A named
+    /// segment left half-created by a crashed writer is replaced.
     pub fn create(
         location: &SegmentLocation,
         mode: CreationMode,
-        capacity: usize,
+        capacity: Capacity,
     ) -> Result<Writer, OpenError> {
-        let mut segment = match Segment::open(location, mode, capacity) {
+        let bytes = capacity.bytes();
+        let segment = match Segment::open(location, mode, bytes) {
             Err(err)
                 if mode == CreationMode::CreateOrOpen
                     && matches!(location, SegmentLocation::Named(_))
                     && segment::is_abandoned_creation(&err) =>
             {
-                replace(location, capacity)?
+                replace(location, bytes)?
             }
             other => other?,
         };
-        if !segment.created
+        let too_small = matches!(capacity, Capacity::AtLeast(_))
+            && !segment.created
             && mode == CreationMode::CreateOrOpen
-            && segment.layout.capacity < capacity
+            && segment.layout.capacity < bytes
             && !matches!(
                 writer_status(segment.region.control()),
                 WriterStatus::Active { .. }
-            )
-        {
-            segment = replace(location, capacity)?;
+            );
+        if !too_small {
+            take_lock(&segment)?;
+            return Ok(Writer::around(segment));
         }
+        let mut old = Reader {
+            segment,
+            seen_sequences: [0; 2],
+            seen_generation: 0,
+            seen_counter: 0,
+        };
+        let image = old.latest_image().ok().flatten();
+        let data = old.latest_struct().ok().flatten();
+        drop(old);
+        let segment = replace(location, bytes)?;
         take_lock(&segment)?;
-        Ok(Writer {
+        let mut writer = Writer::around(segment);
+        // Both fit: the new capacity is larger than the one they were sent with.
+        if let Some((image, _)) = image {
+            let _ = writer.send(&image);
+        }
+        if let Some((data, _)) = data {
+            let _ = writer.send(&data);
+        }
+        Ok(writer)
+    }
+
+    fn around(segment: Segment) -> Writer {
+        Writer {
             segment,
             persist: false,
             published_any: false,
-        })
+        }
     }
 
     /// Keeps the segment (and its records) in place after this writer closes.

@@ -4,11 +4,11 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use shm_common::{CreationMode, Reader, SegmentLocation, TestData, Writer, DEFAULT_CAPACITY};
+//! use shm_common::{Capacity, CreationMode, Reader, SegmentLocation, TestData, Writer};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let location = SegmentLocation::default(); // the named segment 'shm-exchange'
-//! let mut writer = Writer::create(&location, CreationMode::CreateOrOpen, DEFAULT_CAPACITY)?;
+//! let mut writer = Writer::create(&location, CreationMode::CreateOrOpen, Capacity::Default)?;
 //! writer.send_image("/home/me/cat.png", &std::fs::read("/home/me/cat.png")?)?;
 //! writer.send_struct(&TestData::default())?;
 //!
@@ -106,8 +106,9 @@
 //! * A writer that crashes (or is killed) leaves the segment with its last complete records.
 //!   The next writer on that name takes it over (the dead pid's lock is free to take) and with
 //!   it the duty to remove it. A segment whose creator died before finishing its header is
-//!   replaced. An existing segment too small for the requested capacity, with no live writer,
-//!   is replaced by a larger one.
+//!   replaced. An existing segment smaller than an explicitly requested
+//!   [`Capacity::AtLeast`], with no live writer, is re-created that large with its latest
+//!   picture and struct carried over.
 //! * File-backed segments are files the user named: closing never deletes them. [`remove`]
 //!   (`shm remove`) deletes a named segment, or a file that is empty or one of ours.
 //! * If someone truncates a segment's file, reads and sends report it instead of touching the
@@ -124,7 +125,7 @@ mod size;
 mod slot;
 mod sys;
 
-pub use channel::{Reader, SegmentInfo, SlotInfo, Writer, WriterStatus};
+pub use channel::{Capacity, Reader, SegmentInfo, SlotInfo, Writer, WriterStatus};
 pub use error::{
     FrameError, LayoutError, NameError, OpenError, ReadError, RemoveError, SendError, SizeError,
 };

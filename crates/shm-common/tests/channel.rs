@@ -7,13 +7,18 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use shm_common::{
-    CreationMode, DEFAULT_CAPACITY, MIN_CAPACITY, Message, OpenError, ReadError, Reader,
+    Capacity, CreationMode, DEFAULT_CAPACITY, MIN_CAPACITY, Message, OpenError, ReadError, Reader,
     RecordKind, SegmentLocation, SendError, TestData, Writer, WriterStatus,
 };
 use shm_testkit::TestSegment;
 
 fn writer(segment: &SegmentLocation, capacity: usize) -> Writer {
-    Writer::create(segment, CreationMode::CreateOrOpen, capacity).unwrap()
+    Writer::create(
+        segment,
+        CreationMode::CreateOrOpen,
+        Capacity::AtLeast(capacity),
+    )
+    .unwrap()
 }
 
 fn picture(len: usize, seed: u8) -> Vec<u8> {
@@ -111,9 +116,13 @@ fn reader_before_writer_gets_a_clear_error() {
 fn second_writer_is_refused_with_the_first_ones_pid() {
     let segment = TestSegment::new("rival");
     let first = writer(&segment.location, MIN_CAPACITY);
-    let err = Writer::create(&segment.location, CreationMode::CreateOrOpen, MIN_CAPACITY)
-        .err()
-        .unwrap();
+    let err = Writer::create(
+        &segment.location,
+        CreationMode::CreateOrOpen,
+        Capacity::AtLeast(MIN_CAPACITY),
+    )
+    .err()
+    .unwrap();
     let pid = std::process::id();
     assert!(matches!(err, OpenError::WriterActive { pid: p, .. } if p == pid));
     assert!(
@@ -129,9 +138,13 @@ fn second_writer_is_refused_with_the_first_ones_pid() {
 fn create_new_refuses_an_existing_segment() {
     let segment = TestSegment::new("createnew");
     let _writer = writer(&segment.location, MIN_CAPACITY);
-    let err = Writer::create(&segment.location, CreationMode::CreateNew, MIN_CAPACITY)
-        .err()
-        .unwrap();
+    let err = Writer::create(
+        &segment.location,
+        CreationMode::CreateNew,
+        Capacity::AtLeast(MIN_CAPACITY),
+    )
+    .err()
+    .unwrap();
     assert!(matches!(err, OpenError::AlreadyExists { .. }));
 }
 
@@ -191,13 +204,33 @@ fn a_writer_that_publishes_nothing_leaves_an_existing_segment_alone() {
 }
 
 #[test]
-fn a_larger_capacity_replaces_a_smaller_abandoned_segment() {
+fn an_explicit_larger_capacity_recreates_an_abandoned_segment_keeping_its_records() {
     let segment = TestSegment::new("grow");
     let mut first = writer(&segment.location, MIN_CAPACITY);
     first.set_persist(true);
+    first.send_image("small.png", b"small").unwrap();
+    first.send_struct(&TestData::default()).unwrap();
     drop(first);
+
+    // The default capacity uses the existing segment as it is.
+    let mut default = Writer::create(
+        &segment.location,
+        CreationMode::CreateOrOpen,
+        Capacity::Default,
+    )
+    .unwrap();
+    assert_eq!(default.capacity(), MIN_CAPACITY);
+    default.set_persist(true);
+    drop(default);
+
     let mut second = writer(&segment.location, 1 << 20);
     assert_eq!(second.capacity(), 1 << 20);
+    let mut reader = Reader::open(&segment.location).unwrap();
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.bytes, b"small");
+    assert_eq!(
+        reader.latest_struct().unwrap().unwrap().0,
+        TestData::default()
+    );
     second.send_image("big", &picture(500_000, 3)).unwrap();
     // A smaller request reuses the larger segment as it is.
     second.set_persist(true);
@@ -312,7 +345,14 @@ fn foreign_and_old_segments_are_named_as_such() {
     let err = Reader::open(&location).err().unwrap();
     assert!(err.to_string().contains("not a segment of ours"), "{err}");
     // A writer does not clobber a foreign file either.
-    assert!(Writer::create(&location, CreationMode::CreateOrOpen, MIN_CAPACITY).is_err());
+    assert!(
+        Writer::create(
+            &location,
+            CreationMode::CreateOrOpen,
+            Capacity::AtLeast(MIN_CAPACITY)
+        )
+        .is_err()
+    );
     // Nor does `remove`.
     assert!(shm_common::remove(&location).is_err());
     assert!(file_path(&location).exists());

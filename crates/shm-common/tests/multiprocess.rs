@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use shm_common::{
-    CreationMode, ImageMessage, MIN_CAPACITY, OpenError, Reader, SegmentLocation, SegmentName,
-    TestData, Writer, WriterStatus,
+    Capacity, CreationMode, ImageMessage, MIN_CAPACITY, OpenError, Reader, SegmentLocation,
+    SegmentName, TestData, Writer, WriterStatus,
 };
 use shm_testkit::TestSegment;
 
@@ -76,15 +76,19 @@ fn child_process() {
     let until = Instant::now() + Duration::from_secs_f64(seconds);
     match env("SHM_CHILD_ROLE").as_str() {
         "writer" => {
-            let mut writer =
-                Writer::create(&location, CreationMode::CreateOrOpen, CAPACITY).unwrap();
+            let mut writer = Writer::create(
+                &location,
+                CreationMode::CreateOrOpen,
+                Capacity::AtLeast(CAPACITY),
+            )
+            .unwrap();
             writer.set_persist(true);
             let mut counter = 0u64;
             while Instant::now() < until {
                 counter += 1;
                 let (path, bytes) = payload(counter);
                 writer.send_image(&path, &bytes).unwrap();
-                if counter % 4 == 0 {
+                if counter.is_multiple_of(4) {
                     writer.send_struct(&struct_for(counter)).unwrap();
                 }
             }
@@ -203,7 +207,11 @@ fn a_killed_writer_leaves_its_last_complete_record_and_is_replaced() {
         }
 
         // A rival writer is refused, naming the live one.
-        let rival = Writer::create(&segment.location, CreationMode::CreateOrOpen, CAPACITY);
+        let rival = Writer::create(
+            &segment.location,
+            CreationMode::CreateOrOpen,
+            Capacity::AtLeast(CAPACITY),
+        );
         assert!(
             matches!(rival, Err(OpenError::WriterActive { pid, .. }) if pid == writer_pid),
             "a second writer was not refused"
@@ -228,8 +236,12 @@ fn a_killed_writer_leaves_its_last_complete_record_and_is_replaced() {
         }
 
         // A new writer takes over the dead one's segment; a new reader sees its records.
-        let mut next = Writer::create(&segment.location, CreationMode::CreateOrOpen, MIN_CAPACITY)
-            .expect("a new writer takes over");
+        let mut next = Writer::create(
+            &segment.location,
+            CreationMode::CreateOrOpen,
+            Capacity::AtLeast(MIN_CAPACITY),
+        )
+        .expect("a new writer takes over");
         assert_eq!(next.capacity(), CAPACITY, "the existing segment is reused");
         next.send_image("after-the-crash.png", b"fresh").unwrap();
         next.set_persist(true);

@@ -1,0 +1,293 @@
+//! The `shm` command as scripts use it: real processes, unique segments, exit codes and output.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use shm_testkit::{Corpus, TestSegment};
+
+fn shm(segment: &TestSegment, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(args)
+        .args(["--name", &segment.name])
+        .output()
+        .unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[track_caller]
+fn succeeds(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "shm failed: {}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    output
+}
+
+/// A failure: exit code 1 and exactly one line on stderr, no panic.
+#[track_caller]
+fn fails(output: Output) -> String {
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let message = stderr(&output);
+    assert_eq!(message.lines().count(), 1, "{message}");
+    assert!(message.starts_with("shm: "), "{message}");
+    assert!(!message.contains("panicked"), "{message}");
+    message
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_str(stdout(output).trim()).unwrap()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+fn round_trip_every_picture(corpus: &Corpus) {
+    let segment = TestSegment::new("corpus");
+    let out_dir = tempfile::tempdir().unwrap();
+    for (i, entry) in corpus.entries.iter().enumerate() {
+        let file = entry.path.to_str().unwrap();
+        succeeds(shm(&segment, &["send-image", file, "--persist"]));
+        let out = out_dir.path().join(format!("{i}.out"));
+        let read = succeeds(shm(
+            &segment,
+            &["read-image", "--json", "--out", out.to_str().unwrap()],
+        ));
+        let original = std::fs::read(&entry.path).unwrap();
+        assert_eq!(
+            std::fs::read(&out).unwrap(),
+            original,
+            "{} changed in transit",
+            entry.relative
+        );
+        let read = json(&read);
+        assert_eq!(
+            read["path"],
+            std::path::absolute(&entry.path).unwrap().to_str().unwrap()
+        );
+        assert_eq!(read["len"], original.len());
+        assert_eq!(read["sha256"], sha256_hex(&original));
+        assert!(read["age_us"].as_u64().is_some());
+    }
+    succeeds(shm(&segment, &["remove"]));
+    println!(
+        "{} pictures from {} round-tripped byte-identical",
+        corpus.entries.len(),
+        corpus.root.display()
+    );
+}
+
+#[test]
+fn every_bundled_picture_round_trips_byte_identical() {
+    round_trip_every_picture(&Corpus::bundled());
+}
+
+#[test]
+fn every_picture_of_the_shared_corpus_round_trips_byte_identical() {
+    if let Some(corpus) = Corpus::shared("every_picture_of_the_shared_corpus_round_trips") {
+        assert!(corpus.entries.len() >= 100);
+        round_trip_every_picture(&corpus);
+    }
+}
+
+#[test]
+fn reading_before_any_writer_is_a_clear_error() {
+    let segment = TestSegment::new("cli-nowriter");
+    let message = fails(shm(&segment, &["read-image"]));
+    assert_eq!(
+        message.trim(),
+        format!(
+            "shm: segment '{}' does not exist yet; start the Writer (or run `shm send-image`) first",
+            segment.name
+        )
+    );
+    fails(shm(&segment, &["read-struct"]));
+    fails(shm(&segment, &["info"]));
+}
+
+#[test]
+fn an_oversize_picture_is_refused_with_both_sizes_and_the_previous_one_stays() {
+    let segment = TestSegment::new("cli-oversize");
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small.png");
+    let large = dir.path().join("large.png");
+    std::fs::write(&small, vec![1u8; 1000]).unwrap();
+    std::fs::write(&large, vec![2u8; 100_000]).unwrap();
+    succeeds(shm(
+        &segment,
+        &[
+            "send-image",
+            small.to_str().unwrap(),
+            "--capacity",
+            "64KiB",
+            "--persist",
+        ],
+    ));
+    let message = fails(shm(
+        &segment,
+        &["send-image", large.to_str().unwrap(), "--capacity", "64KiB"],
+    ));
+    assert!(
+        message.contains(&format!("picture is 97.7 KiB but segment '{}' holds at most 64 KiB; start the Writer with --capacity 1MiB", segment.name)),
+        "{message}"
+    );
+    let read = json(&succeeds(shm(&segment, &["read-image", "--json"])));
+    assert_eq!(read["len"], 1000);
+    assert!(read["path"].as_str().unwrap().ends_with("small.png"));
+}
+
+#[test]
+fn structs_round_trip_with_defaults_and_edited_fields() {
+    let segment = TestSegment::new("cli-struct");
+    fails(shm(
+        &segment,
+        &["send-struct", "--persist", "--scores", "1,2,3"],
+    ));
+    succeeds(shm(&segment, &["send-struct", "--persist"]));
+    let text = stdout(&succeeds(shm(&segment, &["read-struct"])));
+    assert_eq!(text, "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69\n");
+    succeeds(shm(
+        &segment,
+        &[
+            "send-struct",
+            "--persist",
+            "--id",
+            "-7",
+            "--age",
+            "33",
+            "--scores=-1,0,1,2,3,4,5,6,7,2147483647",
+        ],
+    ));
+    let read = json(&succeeds(shm(&segment, &["read-struct", "--json"])));
+    assert_eq!(read["id"], -7);
+    assert_eq!(read["age"], 33);
+    assert_eq!(read["scores"][9], 2147483647);
+    assert_eq!(
+        read["text"],
+        "Id=-7,Age=33,Scores=-1,0,1,2,3,4,5,6,7,2147483647"
+    );
+    assert_eq!(read["sequence"], 2);
+}
+
+#[test]
+fn without_persist_the_segment_goes_with_the_command() {
+    let segment = TestSegment::new("cli-lifetime");
+    let sent = succeeds(shm(&segment, &["send-struct"]));
+    assert!(stdout(&sent).contains("pass --persist to keep it"));
+    assert!(!segment.dev_shm_path().exists());
+    fails(shm(&segment, &["read-struct"]));
+
+    succeeds(shm(&segment, &["send-struct", "--persist"]));
+    assert!(segment.dev_shm_path().exists());
+    succeeds(shm(&segment, &["read-struct"]));
+    // A persisted segment taken over by a plain send goes when that send exits.
+    succeeds(shm(&segment, &["send-struct"]));
+    assert!(!segment.dev_shm_path().exists());
+}
+
+#[test]
+fn info_describes_layout_writer_and_records() {
+    let segment = TestSegment::new("cli-info");
+    let picture = Corpus::bundled().find("basn2c08.png").path.clone();
+    succeeds(shm(
+        &segment,
+        &[
+            "send-image",
+            picture.to_str().unwrap(),
+            "--persist",
+            "--capacity",
+            "1MiB",
+        ],
+    ));
+    succeeds(shm(&segment, &["send-struct", "--persist"]));
+    let info = json(&succeeds(shm(&segment, &["info", "--json"])));
+    assert_eq!(info["layout_version"], 1);
+    assert_eq!(info["capacity"], 1 << 20);
+    assert_eq!(info["writer_alive"], false);
+    assert_eq!(info["writer_state"], "closed");
+    assert_eq!(info["image"]["sequence"], 1);
+    let framed = 8
+        + std::path::absolute(&picture)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .len()
+        + 145;
+    assert_eq!(info["image"]["last_len"], framed);
+    assert_eq!(info["struct"]["last_len"], 48);
+    let text = stdout(&succeeds(shm(&segment, &["info"])));
+    assert!(text.contains("capacity: 1 MiB per picture"), "{text}");
+    assert!(text.contains("writer:   none (closed)"), "{text}");
+    succeeds(shm(&segment, &["remove"]));
+    let message = fails(shm(&segment, &["remove"]));
+    assert!(message.contains("does not exist, so there is nothing to remove"));
+}
+
+#[test]
+fn bad_input_files_get_their_own_messages() {
+    let segment = TestSegment::new("cli-badfile");
+    let message = fails(shm(&segment, &["send-image", "/definitely/not/here.png"]));
+    assert!(message.contains("picture file '/definitely/not/here.png' does not exist"));
+    let dir = tempfile::tempdir().unwrap();
+    let message = fails(shm(&segment, &["send-image", dir.path().to_str().unwrap()]));
+    assert!(
+        message.contains("is a directory, not a picture file"),
+        "{message}"
+    );
+    assert!(
+        !segment.dev_shm_path().exists(),
+        "a failed send creates nothing"
+    );
+}
+
+#[test]
+fn file_backed_segments_work_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seg");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_shm"))
+            .args(args)
+            .args(["--file", file.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let picture = Corpus::bundled().find("hopper.gif").path.clone();
+    let sent = run(&["send-image", picture.to_str().unwrap()]);
+    assert!(sent.status.success(), "{}", stderr(&sent));
+    let read = run(&["read-image", "--json"]);
+    assert_eq!(json(&read)["len"], std::fs::read(&picture).unwrap().len());
+    assert!(run(&["remove"]).status.success());
+    assert!(!Path::new(&file).exists());
+}
+
+#[test]
+fn usage_errors_exit_2_without_panicking() {
+    for args in [
+        &["frobnicate"][..],
+        &["send-image"],
+        &["read-image", "--name", "a/b"],
+        &["send-struct", "--id", "x"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_shm"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(!stderr(&output).contains("panicked"));
+    }
+}
