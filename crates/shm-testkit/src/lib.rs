@@ -75,7 +75,8 @@ pub struct Corpus {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize().unwrap_or(root)
 }
 
 impl Corpus {
@@ -85,6 +86,7 @@ impl Corpus {
         let root = std::env::var_os("SHM_TESTDATA")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace_root().join("../shared/testdata/images"));
+        let root = root.canonicalize().unwrap_or(root);
         if root.join("manifest.csv").is_file() {
             Some(Corpus::load(&root))
         } else {

@@ -1,2 +1,0 @@
-//! Criterion benchmarks: placeholder replaced below.
-fn main() {}
