@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use shm_common::{
-    ByteSize, Capacity, CreationMode, ImageMessage, Reader, RecordKind, RecordMeta, SegmentInfo,
+    ByteSize, CreationMode, ImageMessage, Reader, RecordKind, RecordMeta, SegmentInfo,
     SegmentLocation, TestData, Writer, WriterStatus,
 };
 
@@ -38,8 +38,11 @@ pub fn run(location: &SegmentLocation, command: Command) -> Result<()> {
 }
 
 fn open_writer(location: &SegmentLocation, send: &SendArgs) -> Result<Writer> {
-    let capacity = send.capacity.map_or(Capacity::Default, Capacity::AtLeast);
-    let mut writer = Writer::create(location, CreationMode::CreateOrOpen, capacity)?;
+    let mut writer = Writer::create(
+        location,
+        CreationMode::CreateOrOpen,
+        send.capacity.capacity(),
+    )?;
     writer.set_persist(send.persist);
     Ok(writer)
 }

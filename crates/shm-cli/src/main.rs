@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use shm_common::{SegmentLocation, SegmentName, parse_size};
+use shm_common::{CapacityArgs, SegmentArgs};
 
 /// Exchange pictures and structs through shared memory, like the Writer and Reader apps.
 #[derive(Parser, Debug)]
@@ -18,33 +18,11 @@ struct Cli {
     command: Command,
 }
 
-/// Which segment to use: a named one (default) or a file.
-#[derive(Args, Debug)]
-struct SegmentArgs {
-    /// Name of the shared-memory segment (/dev/shm/NAME on Linux).
-    #[arg(long, global = true, default_value = shm_common::DEFAULT_SEGMENT_NAME, conflicts_with = "file")]
-    name: SegmentName,
-    /// Use a file-backed segment at this path instead of a named one.
-    #[arg(long, global = true, value_name = "PATH")]
-    file: Option<PathBuf>,
-}
-
-impl SegmentArgs {
-    fn location(&self) -> SegmentLocation {
-        match &self.file {
-            Some(path) => SegmentLocation::File(path.clone()),
-            None => SegmentLocation::Named(self.name.clone()),
-        }
-    }
-}
-
 /// Options of the commands that write.
 #[derive(Args, Debug)]
 struct SendArgs {
-    /// Largest picture the segment holds (e.g. 16MiB). A new segment gets 10MiB without it;
-    /// an existing one keeps its size unless this asks for more.
-    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
-    capacity: Option<usize>,
+    #[command(flatten)]
+    capacity: CapacityArgs,
     /// Leave the segment and its records in place after this command exits.
     #[arg(long)]
     persist: bool,

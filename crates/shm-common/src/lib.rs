@@ -115,6 +115,8 @@
 //!   missing pages; a truncation racing with a copy in progress can still raise `SIGBUS`, which
 //!   no check before the copy can exclude.
 
+#[cfg(feature = "clap")]
+mod args;
 mod channel;
 pub mod checksum;
 mod error;
@@ -125,6 +127,8 @@ mod size;
 mod slot;
 mod sys;
 
+#[cfg(feature = "clap")]
+pub use args::{CapacityArgs, SegmentArgs};
 pub use channel::{Capacity, Reader, SegmentInfo, SlotInfo, Writer, WriterStatus};
 pub use error::{
     FrameError, LayoutError, NameError, OpenError, ReadError, RemoveError, SendError, SizeError,
