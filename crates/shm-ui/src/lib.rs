@@ -5,11 +5,13 @@ mod events;
 mod fonts;
 mod i18n;
 mod view;
+mod window;
 
 pub use events::EventLog;
 pub use fonts::{CJK_FONT, install_cjk_font};
 pub use i18n::{Language, Texts};
 pub use view::{Status, language_picker, picture_view, show_status, to_color_image};
+pub use window::WindowArgs;
 
 /// How long to wait between checks for something that no event announces (a writer that was
 /// killed, a finished file dialog).

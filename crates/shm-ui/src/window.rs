@@ -1,0 +1,86 @@
+//! Flags and window set-up both apps share.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use crate::events::EventLog;
+
+/// `--events FILE` and `--position X,Y`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct WindowArgs {
+    /// Append a JSON line to this file for everything the window sends, receives, shows or
+    /// fails at.
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<PathBuf>,
+    /// Where to put the window's top-left corner on the screen, e.g. 0,0.
+    #[arg(long, value_name = "X,Y", value_parser = parse_position)]
+    pub position: Option<[f32; 2]>,
+}
+
+fn parse_position(text: &str) -> Result<[f32; 2], String> {
+    let parse = |part: &str| part.trim().parse::<f32>().ok().filter(|v| v.is_finite());
+    match text.split_once(',') {
+        Some((x, y)) => match (parse(x), parse(y)) {
+            (Some(x), Some(y)) => Ok([x, y]),
+            _ => Err(format!(
+                "'{text}' is not a position; write X,Y in pixels, e.g. 0,0"
+            )),
+        },
+        None => Err(format!(
+            "'{text}' is not a position; write X,Y in pixels, e.g. 0,0"
+        )),
+    }
+}
+
+impl WindowArgs {
+    /// The event log the flags ask for; `Err` is a message for stderr.
+    pub fn event_log(&self, app: &'static str) -> Result<EventLog, String> {
+        match &self.events {
+            Some(path) => EventLog::open(app, path)
+                .map_err(|err| format!("cannot open the event log '{}': {err}", path.display())),
+            None => Ok(EventLog::disabled(app)),
+        }
+    }
+
+    /// Opens the window titled `title` and runs `app` in it until it is closed.
+    pub fn run<A: eframe::App + 'static>(
+        &self,
+        title: &str,
+        app_id: &str,
+        app: impl FnOnce(&eframe::CreationContext<'_>) -> A + 'static,
+    ) -> ExitCode {
+        let mut viewport = egui::ViewportBuilder::default()
+            .with_title(title)
+            .with_app_id(app_id)
+            .with_inner_size([880.0, 600.0])
+            .with_drag_and_drop(true);
+        if let Some(position) = self.position {
+            viewport = viewport.with_position(position);
+        }
+        let native = eframe::NativeOptions {
+            viewport,
+            ..Default::default()
+        };
+        match eframe::run_native(title, native, Box::new(|cc| Ok(Box::new(app(cc))))) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(err) => {
+                eprintln!("{app_id}: cannot open a window: {err}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_parse_as_x_comma_y() {
+        assert_eq!(parse_position("0,0"), Ok([0.0, 0.0]));
+        assert_eq!(parse_position(" 920 , 40.5"), Ok([920.0, 40.5]));
+        assert!(parse_position("920").is_err());
+        assert!(parse_position("a,b").is_err());
+        assert!(parse_position("NaN,1").is_err());
+    }
+}
