@@ -166,23 +166,37 @@ pub fn decode(bytes: &[u8], max_side: u32) -> Result<DecodedPicture, DecodeError
         .decode()
         .map_err(|err| classify(err, name, declared))?;
     let (width, height) = (image.width(), image.height());
-    let max_side = max_side.max(1);
-    let downscaled = width > max_side || height > max_side;
-    let rgba = if downscaled {
-        image
-            .resize(max_side, max_side, image::imageops::FilterType::Triangle)
-            .into_rgba8()
-    } else {
-        DynamicImage::into_rgba8(image)
-    };
-    Ok(DecodedPicture {
-        rgba,
+    let mut picture = DecodedPicture {
+        rgba: DynamicImage::into_rgba8(image),
         width,
         height,
         format,
-        decode_time: started.elapsed(),
-        downscaled,
-    })
+        decode_time: Duration::ZERO,
+        downscaled: false,
+    };
+    picture.fit_within(max_side);
+    picture.decode_time = started.elapsed();
+    Ok(picture)
+}
+
+impl DecodedPicture {
+    /// Scales the pixels down, keeping the aspect ratio, so neither side exceeds `max_side`.
+    pub fn fit_within(&mut self, max_side: u32) {
+        let max_side = max_side.max(1);
+        let (width, height) = self.rgba.dimensions();
+        if width <= max_side && height <= max_side {
+            return;
+        }
+        let scale = f64::from(max_side) / f64::from(width.max(height));
+        let scaled = |side: u32| ((f64::from(side) * scale).round() as u32).clamp(1, max_side);
+        self.rgba = image::imageops::resize(
+            &self.rgba,
+            scaled(width),
+            scaled(height),
+            image::imageops::FilterType::Triangle,
+        );
+        self.downscaled = true;
+    }
 }
 
 fn classify(err: ImageError, format: &'static str, declared: Option<(u32, u32)>) -> DecodeError {

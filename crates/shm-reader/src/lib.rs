@@ -77,7 +77,7 @@ pub struct ReaderApp {
     latest_struct: Option<TestData>,
     popup: Option<String>,
     status: Status,
-    max_side_sent: bool,
+    max_side_sent: Option<u32>,
 }
 
 impl ReaderApp {
@@ -104,7 +104,7 @@ impl ReaderApp {
             latest_struct: None,
             popup: None,
             status: Status::default(),
-            max_side_sent: false,
+            max_side_sent: None,
         }
     }
 
@@ -159,7 +159,9 @@ impl ReaderApp {
     fn show_picture(&mut self, ctx: &egui::Context, received: Received) {
         let language = self.language();
         match received.decoded {
-            Ok(decoded) => {
+            Ok(mut decoded) => {
+                // The limit can change (another monitor) while the worker decodes.
+                decoded.fit_within(shm_ui::max_texture_side(ctx));
                 let format = shm_picture::format_name(decoded.format);
                 self.options.events.record(
                     "shown",
@@ -324,10 +326,10 @@ fn format_duration(duration: Duration) -> String {
 impl eframe::App for ReaderApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        if !self.max_side_sent {
-            let side = u32::try_from(ctx.input(|input| input.max_texture_side)).unwrap_or(u32::MAX);
-            self.worker.send(Command::SetMaxSide(side));
-            self.max_side_sent = true;
+        let max_side = shm_ui::max_texture_side(&ctx);
+        if self.max_side_sent != Some(max_side) {
+            self.worker.send(Command::SetMaxSide(max_side));
+            self.max_side_sent = Some(max_side);
         }
         while let Ok(event) = self.worker.events.try_recv() {
             self.apply(&ctx, event);

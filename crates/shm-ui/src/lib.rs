@@ -10,7 +10,9 @@ mod window;
 pub use events::EventLog;
 pub use fonts::{CJK_FONT, install_cjk_font};
 pub use i18n::{Language, Texts};
-pub use view::{Status, language_picker, picture_view, show_status, to_color_image};
+pub use view::{
+    Status, language_picker, max_texture_side, picture_view, show_status, to_color_image,
+};
 pub use window::WindowArgs;
 
 /// How long to wait between checks for something that no event announces (a writer that was

@@ -5,6 +5,11 @@ use shm_picture::DecodedPicture;
 
 use crate::i18n::Language;
 
+/// The largest texture side the GPU takes: larger pictures must be scaled down first.
+pub fn max_texture_side(ctx: &egui::Context) -> u32 {
+    u32::try_from(ctx.input(|input| input.max_texture_side)).unwrap_or(u32::MAX)
+}
+
 /// Pixels ready for a texture.
 pub fn to_color_image(picture: &DecodedPicture) -> ColorImage {
     let (width, height) = picture.rgba.dimensions();

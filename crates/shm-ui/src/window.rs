@@ -61,13 +61,28 @@ impl WindowArgs {
             viewport,
             ..Default::default()
         };
-        match eframe::run_native(title, native, Box::new(|cc| Ok(Box::new(app(cc))))) {
+        let app_id_owned = app_id.to_owned();
+        let creator = move |cc: &eframe::CreationContext<'_>| {
+            close_on_termination_signals(&cc.egui_ctx, &app_id_owned);
+            Ok(Box::new(app(cc)) as Box<dyn eframe::App>)
+        };
+        match eframe::run_native(title, native, Box::new(creator)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(err) => {
                 eprintln!("{app_id}: cannot open a window: {err}");
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+/// Ctrl-C, SIGTERM and SIGHUP close the window the normal way, so the app's `Drop`s run (the
+/// Writer releases its lock and removes its segment) instead of the process just dying.
+fn close_on_termination_signals(ctx: &egui::Context, app_id: &str) {
+    let ctx = ctx.clone();
+    let handler = move || ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+    if let Err(err) = ctrlc::set_handler(handler) {
+        eprintln!("{app_id}: Ctrl-C will end the window without cleaning up: {err}");
     }
 }
 

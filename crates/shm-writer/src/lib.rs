@@ -219,8 +219,7 @@ impl WriterApp {
             }
         };
         let path_text = path.to_string_lossy().into_owned();
-        let max_side = u32::try_from(ctx.input(|input| input.max_texture_side)).unwrap_or(u32::MAX);
-        let decoded = match shm_picture::decode(&bytes, max_side) {
+        let decoded = match shm_picture::decode(&bytes, shm_ui::max_texture_side(ctx)) {
             Ok(decoded) => decoded,
             Err(err) => return self.fail(language.not_a_picture(&path_text, &err.to_string())),
         };

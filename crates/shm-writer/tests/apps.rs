@@ -489,3 +489,52 @@ fn without_a_dialog_backend_the_writer_says_so() {
         shows(writer, "此系统没有可用的文件对话框")
     });
 }
+
+#[test]
+fn a_picture_named_on_the_command_line_opens_and_travels_byte_for_byte() {
+    let segment = TestSegment::new("apps-cli-arg");
+    let picture = Corpus::bundled().find("peacock.default.jpeg").path.clone();
+    let options = WriterOptions {
+        location: segment.location.clone(),
+        picture: Some(picture.clone()),
+        ..WriterOptions::default()
+    };
+    let mut writer = Harness::builder()
+        .with_size([1100.0, 720.0])
+        .with_context_setup(shm_ui::install_cjk_font)
+        .build_eframe(move |cc| WriterApp::new(cc, options));
+    assert_shows(&writer, "JPEG，100×75 像素");
+    writer.get_by_label("咻一下").click();
+    writer.run();
+    let mut reader = shm_common::Reader::open(&segment.location).unwrap();
+    let (image, _) = reader.latest_image().unwrap().unwrap();
+    assert_eq!(image.path, picture.display().to_string());
+    assert_eq!(
+        image.bytes,
+        std::fs::read(&picture).unwrap(),
+        "the file's bytes, not re-encoded"
+    );
+}
+
+#[test]
+fn pictures_beyond_the_texture_limit_are_shown_scaled_down() {
+    let segment = TestSegment::new("apps-downscale");
+    let mut writer = Writer::create(
+        &segment.location,
+        CreationMode::CreateOrOpen,
+        Capacity::Default,
+    )
+    .unwrap();
+    let mut reader = reader_app(&segment.location);
+    reader.input_mut().max_texture_side = Some(1024);
+    reader.run();
+    let wide = image::RgbaImage::from_pixel(1500, 300, image::Rgba([200, 30, 30, 255]));
+    let mut png = std::io::Cursor::new(Vec::new());
+    wide.write_to(&mut png, image::ImageFormat::Png).unwrap();
+    writer.send_image("/wide.png", png.get_ref()).unwrap();
+    reader.get_by_label("咻一下").click();
+    wait_for(&mut reader, "the scaled-down picture", |reader| {
+        shows(reader, "已缩小")
+    });
+    assert_shows(&reader, "1500 × 300");
+}
