@@ -4,18 +4,52 @@
 
 mod worker;
 
+use std::process::ExitCode;
 use std::time::Duration;
 
 use egui::{RichText, TextEdit, TextureHandle, TextureOptions, Ui};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shm_common::{ByteSize, SegmentLocation, TestData, WriterStatus};
-use shm_ui::{EventLog, Language, Status};
+use shm_common::{ByteSize, SegmentArgs, SegmentLocation, TestData, WriterStatus};
+use shm_ui::{EventLog, Language, Status, WindowArgs};
 
 use worker::{Command, Event, Received, WorkerHandle};
 
 /// The window's title, as in the original.
 pub const TITLE: &str = "Reader";
+
+/// The Reader's command line.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(
+    name = "shm-reader",
+    version,
+    about = "The Reader window: show what the Writer sends, on a click (咻一下, Struct) or live"
+)]
+pub struct Args {
+    /// Which segment: `--name` or `--file`.
+    #[command(flatten)]
+    pub segment: SegmentArgs,
+    /// `--events` and `--position`.
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// Opens the Reader window and runs it until it is closed.
+pub fn run(args: Args) -> ExitCode {
+    let events = match args.window.event_log("reader") {
+        Ok(events) => events,
+        Err(message) => {
+            eprintln!("shm-reader: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = ReaderOptions {
+        location: args.segment.location(),
+        events,
+    };
+    args.window
+        .run(TITLE, "shm-reader", |cc| ReaderApp::new(cc, options))
+}
 
 /// What the Reader is started with (its command-line flags).
 #[derive(Clone)]

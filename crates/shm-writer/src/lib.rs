@@ -3,6 +3,7 @@
 //! with Struct. Every outcome, good or bad, is a sentence in the status line.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 use std::sync::mpsc::{self, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -11,10 +12,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use shm_common::{
-    Capacity, CreationMode, OpenError, SegmentLocation, SendError, TestData, Writer,
-    suggest_capacity,
+    Capacity, CapacityArgs, CreationMode, OpenError, SegmentArgs, SegmentLocation, SendError,
+    TestData, Writer, suggest_capacity,
 };
-use shm_ui::{EventLog, Language, Status};
+use shm_ui::{EventLog, Language, Status, WindowArgs};
 
 /// The window's title, as in the original.
 pub const TITLE: &str = "Writer";
@@ -22,6 +23,46 @@ pub const TITLE: &str = "Writer";
 /// A file dialog that answers sooner than this was not shown to a person: there is no dialog
 /// backend (no desktop portal, no zenity) on this system.
 const NO_DIALOG_WITHIN: Duration = Duration::from_millis(300);
+
+/// The Writer's command line.
+#[derive(clap::Parser, Debug, Clone)]
+#[command(
+    name = "shm-writer",
+    version,
+    about = "The Writer window: pick a picture and send it with 咻一下, or send the struct"
+)]
+pub struct Args {
+    /// A picture to open at start.
+    pub picture: Option<PathBuf>,
+    /// Which segment: `--name` or `--file`.
+    #[command(flatten)]
+    pub segment: SegmentArgs,
+    /// `--capacity`.
+    #[command(flatten)]
+    pub capacity: CapacityArgs,
+    /// `--events` and `--position`.
+    #[command(flatten)]
+    pub window: WindowArgs,
+}
+
+/// Opens the Writer window and runs it until it is closed.
+pub fn run(args: Args) -> ExitCode {
+    let events = match args.window.event_log("writer") {
+        Ok(events) => events,
+        Err(message) => {
+            eprintln!("shm-writer: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let options = WriterOptions {
+        location: args.segment.location(),
+        capacity: args.capacity.capacity(),
+        picture: args.picture,
+        events,
+    };
+    args.window
+        .run(TITLE, "shm-writer", |cc| WriterApp::new(cc, options))
+}
 
 /// What the Writer is started with (its command-line flags).
 #[derive(Clone)]
