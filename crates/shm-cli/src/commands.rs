@@ -29,6 +29,9 @@ pub fn run(location: &SegmentLocation, command: Command) -> Result<()> {
         Command::ReadImage { out, json } => read_image(location, out.as_deref(), json),
         Command::ReadStruct { json } => read_struct(location, json),
         Command::Info { json } => info(location, json),
+        Command::Watch { json, count } => watch(location, json, count),
+        Command::Bench(args) => crate::bench::run(&args),
+        Command::BenchPeer(args) => crate::bench::peer(&args),
         Command::Remove => {
             shm_common::remove(location)?;
             println!("removed {location}");
@@ -117,6 +120,73 @@ fn send_struct(
         meta.sequence,
         lifetime_note(&writer)
     );
+    Ok(())
+}
+
+/// Follows the segment: one line per new record, across writer restarts.
+fn watch(location: &SegmentLocation, as_json: bool, count: Option<u64>) -> Result<()> {
+    let mut announced = false;
+    let mut reader = loop {
+        match Reader::open(location) {
+            Ok(reader) => break reader,
+            Err(shm_common::OpenError::NotFound { .. }) => {
+                if !announced {
+                    eprintln!("shm: waiting for a writer to create {location}…");
+                    announced = true;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(err) => return Err(err.into()),
+        }
+    };
+    let mut image = ImageMessage::default();
+    let mut printed = 0u64;
+    while count.is_none_or(|count| printed < count) {
+        if !reader.wait_for_change(Duration::from_millis(250)) {
+            if !matches!(reader.writer_status(), WriterStatus::Active { .. }) {
+                // A writer that removed its segment on exit: keep waiting for the next one.
+                match reader.reopen_if_replaced() {
+                    Ok(_) | Err(shm_common::OpenError::NotFound { .. }) => {}
+                    Err(err) => return Err(err.into()),
+                }
+            }
+            continue;
+        }
+        for kind in RecordKind::ALL {
+            if !reader.has_new(kind) || count.is_some_and(|count| printed >= count) {
+                continue;
+            }
+            let (meta, detail) = match kind {
+                RecordKind::Image => match reader.read_into(&mut image)? {
+                    Some(meta) => (meta, image.path.clone()),
+                    None => continue,
+                },
+                RecordKind::Struct => match reader.latest_struct()? {
+                    Some((data, meta)) => (meta, data.to_string()),
+                    None => continue,
+                },
+            };
+            let latency = meta.age();
+            if as_json {
+                let object = json!({
+                    "kind": kind.name(),
+                    "sequence": meta.sequence,
+                    "len": meta.len,
+                    "latency_us": u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+                    "detail": detail,
+                });
+                println!("{object}");
+            } else {
+                println!(
+                    "{kind:<6} #{:<6} {:>10}  latency {:>10}  {detail}",
+                    meta.sequence,
+                    ByteSize(meta.len).to_string(),
+                    format_duration(latency)
+                );
+            }
+            printed += 1;
+        }
+    }
     Ok(())
 }
 

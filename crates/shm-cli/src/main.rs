@@ -1,5 +1,6 @@
 //! `shm`: send, read, inspect and remove shared-memory segments from scripts and tests.
 
+mod bench;
 mod commands;
 
 use std::path::PathBuf;
@@ -75,6 +76,21 @@ enum Command {
     },
     /// Delete the segment (readers that have it open keep their copy until they close it).
     Remove,
+    /// Print one line per new record as it arrives: kind, size, latency (waits for a writer).
+    Watch {
+        /// Print JSON lines instead.
+        #[arg(long)]
+        json: bool,
+        /// Exit after this many records.
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Measure shm against a pipe, a Unix socket and TCP between two processes, with the
+    /// memcpy floor, in one run (under a minute).
+    Bench(bench::BenchArgs),
+    /// One side of `shm bench` (started by it).
+    #[command(hide = true)]
+    BenchPeer(bench::PeerArgs),
 }
 
 fn main() -> ExitCode {

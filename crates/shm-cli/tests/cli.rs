@@ -291,3 +291,91 @@ fn usage_errors_exit_2_without_panicking() {
         assert!(!stderr(&output).contains("panicked"));
     }
 }
+
+#[test]
+fn bench_json_has_every_key_as_a_number() {
+    let output = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args([
+            "bench",
+            "--json",
+            "--messages",
+            "200",
+            "--large-messages",
+            "3",
+            "--frame-seconds",
+            "0.3",
+            "--idle-seconds",
+            "0.3",
+        ])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let result = json(&output);
+    for key in [
+        "memcpy_10mib_ms",
+        "shm_10mib_oneway_ms",
+        "pipe_10mib_oneway_ms",
+        "uds_10mib_oneway_ms",
+        "tcp_10mib_oneway_ms",
+        "shm_48b_rtt_us",
+        "uds_48b_rtt_us",
+        "pipe_48b_rtt_us",
+        "tcp_48b_rtt_us",
+        "shm_1080p_fps",
+        "idle_reader_cpu_percent",
+    ] {
+        let value = result[key].as_f64();
+        assert!(
+            value.is_some_and(|v| v.is_finite() && v >= 0.0),
+            "{key}: {:?}",
+            result[key]
+        );
+    }
+    assert!(
+        result["shm_1080p_fps"].as_f64().unwrap() > 0.0,
+        "no frame arrived"
+    );
+}
+
+#[test]
+fn watch_prints_one_line_per_new_record_and_waits_for_the_writer() {
+    let segment = TestSegment::new("cli-watch");
+    let watcher = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(["watch", "--json", "--count", "2", "--name", &segment.name])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    succeeds(shm(&segment, &["send-struct", "--persist", "--id", "5"]));
+    let picture = Corpus::bundled().find("basn2c08.png").path.clone();
+    // The watcher may read the struct before the picture arrives, or both at once: either way
+    // it prints each once.
+    succeeds(shm(
+        &segment,
+        &["send-image", picture.to_str().unwrap(), "--persist"],
+    ));
+    let output = watcher.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("waiting for a writer"),
+        "{}",
+        stderr(&output)
+    );
+    let lines: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let kinds: Vec<&str> = lines
+        .iter()
+        .map(|line| line["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.contains(&"struct") && kinds.contains(&"image"),
+        "{kinds:?}"
+    );
+    for line in &lines {
+        assert!(line["latency_us"].as_u64().is_some());
+    }
+}

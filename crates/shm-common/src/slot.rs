@@ -302,10 +302,37 @@ fn copy_in(
     let (src_words, src_tail) = rest.split_at(words * 8);
     store_bytes(region.bytes(offset, head)?, src_head, checksum);
     let dst_words = region.words(offset + head, words)?;
-    for (dst, chunk) in dst_words.iter().zip(src_words.chunks_exact(8)) {
-        let mut bytes = [0u8; 8];
-        bytes.copy_from_slice(chunk);
-        let native = u64::from_ne_bytes(bytes);
+    let mut pairs = dst_words.iter().zip(src_words.chunks_exact(8));
+    while !checksum.at_block_boundary() {
+        let Some((dst, chunk)) = pairs.next() else {
+            break;
+        };
+        let native = native_word(chunk);
+        checksum.word(u64::from_le(native));
+        // Relaxed: ordered by the seqlock fences in `Slot::publish`.
+        dst.store(native, Ordering::Relaxed);
+    }
+    let done = words - pairs.len();
+    let blocks = dst_words[done..]
+        .chunks_exact(4)
+        .zip(src_words[done * 8..].chunks_exact(32));
+    let whole = blocks.len() * 4;
+    // A local copy of the state, indexed only by constants, stays in registers.
+    let mut sum = *checksum;
+    for (dst, chunk) in blocks {
+        let native: [u64; 4] = std::array::from_fn(|i| native_word(&chunk[i * 8..i * 8 + 8]));
+        sum.block(native.map(u64::from_le));
+        for (dst, word) in dst.iter().zip(native) {
+            // Relaxed: ordered by the seqlock fences in `Slot::publish`.
+            dst.store(word, Ordering::Relaxed);
+        }
+    }
+    *checksum = sum;
+    for (dst, chunk) in dst_words[done + whole..]
+        .iter()
+        .zip(src_words[(done + whole) * 8..].chunks_exact(8))
+    {
+        let native = native_word(chunk);
         checksum.word(u64::from_le(native));
         // Relaxed: ordered by the seqlock fences in `Slot::publish`.
         dst.store(native, Ordering::Relaxed);
@@ -317,6 +344,12 @@ fn copy_in(
         checksum,
     );
     Some(())
+}
+
+fn native_word(chunk: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(chunk);
+    u64::from_ne_bytes(bytes)
 }
 
 fn store_bytes(dst: &[AtomicU8], src: &[u8], checksum: &mut Checksum) {
@@ -339,10 +372,35 @@ fn copy_out(
     let (dst_words, dst_tail) = rest.split_at_mut(words * 8);
     load_bytes(region.bytes(offset, head)?, dst_head, checksum);
     let src_words: &[AtomicU64] = region.words(offset + head, words)?;
-    for (src, chunk) in src_words.iter().zip(dst_words.chunks_exact_mut(8)) {
+    let mut done = 0;
+    while done < words && !checksum.at_block_boundary() {
         // Relaxed: the reader's Acquire fence and sequence re-check decide whether it counts.
-        let native = src.load(Ordering::Relaxed);
-        chunk.copy_from_slice(&native.to_ne_bytes());
+        let native = src_words[done].load(Ordering::Relaxed);
+        dst_words[done * 8..done * 8 + 8].copy_from_slice(&native.to_ne_bytes());
+        checksum.word(u64::from_le(native));
+        done += 1;
+    }
+    let blocks = src_words[done..]
+        .chunks_exact(4)
+        .zip(dst_words[done * 8..].chunks_exact_mut(32));
+    let whole = blocks.len() * 4;
+    // A local copy of the state, indexed only by constants, stays in registers.
+    let mut sum = *checksum;
+    for (src, chunk) in blocks {
+        // Relaxed: the reader's Acquire fence and sequence re-check decide whether it counts.
+        let native: [u64; 4] = std::array::from_fn(|i| src[i].load(Ordering::Relaxed));
+        let mut bytes = [0u8; 32];
+        for (i, word) in native.iter().enumerate() {
+            bytes[i * 8..i * 8 + 8].copy_from_slice(&word.to_ne_bytes());
+        }
+        chunk.copy_from_slice(&bytes);
+        sum.block(native.map(u64::from_le));
+    }
+    *checksum = sum;
+    for index in done + whole..words {
+        // Relaxed: the reader's Acquire fence and sequence re-check decide whether it counts.
+        let native = src_words[index].load(Ordering::Relaxed);
+        dst_words[index * 8..index * 8 + 8].copy_from_slice(&native.to_ne_bytes());
         checksum.word(u64::from_le(native));
     }
     let tail_offset = offset + head + words * 8;

@@ -1,0 +1,696 @@
+//! `shm bench`: the same transfers between two real processes over shared memory, a pipe, a
+//! Unix stream socket and TCP on loopback, with the memcpy floor measured in the same run.
+//!
+//! The peer process is this executable again (`shm bench-peer ROLE ...`, hidden). Every
+//! transport moves the same bytes the same way: the sender stamps each message with the
+//! machine-wide monotonic clock, the receiver has the whole message in its own buffer before
+//! it takes its own timestamp, so one-way times need no clock synchronisation.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use shm_common::{
+    Capacity, CreationMode, ImageMessage, Reader, RecordKind, SegmentLocation, SegmentName,
+    TestData, Writer, monotonic_ns,
+};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+/// The two directions of a byte stream to a peer.
+type Duplex = (Box<dyn Read>, Box<dyn Write>);
+
+/// Bytes of the large one-way message.
+const LARGE: usize = 10 * 1024 * 1024;
+/// Bytes of one 1920x1080 RGBA frame.
+const FRAME: usize = 1920 * 1080 * 4;
+/// Bytes of the small round-trip message (the struct).
+const SMALL: usize = 48;
+/// Untimed messages before each measurement: page faults, caches, branch predictors.
+const WARM_UP: usize = 5;
+
+/// What `shm bench` measures and how much.
+#[derive(Clone, Debug, clap::Args)]
+pub struct BenchArgs {
+    /// Round trips of the 48-byte struct per transport.
+    #[arg(long, default_value_t = 20_000)]
+    pub messages: usize,
+    /// One-way 10 MiB messages per transport.
+    #[arg(long, default_value_t = 60)]
+    pub large_messages: usize,
+    /// Seconds of the 1080p frame stream.
+    #[arg(long, default_value_t = 3.0)]
+    pub frame_seconds: f64,
+    /// Seconds the idle Reader waits in live mode while its CPU time is measured.
+    #[arg(long, default_value_t = 10.0)]
+    pub idle_seconds: f64,
+    /// Pin this process and its peer to these two CPUs, e.g. 0,1.
+    #[arg(long, value_name = "A,B", value_delimiter = ',', num_args = 2)]
+    pub cpus: Option<Vec<usize>>,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The peer's roles.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum PeerRole {
+    /// Echo 48-byte messages over shared memory.
+    ShmEcho,
+    /// Receive 10 MiB messages over shared memory, acknowledging each with its latency.
+    ShmSink,
+    /// Receive frames over shared memory, checking each, acknowledging each.
+    ShmFrames,
+    /// Wait in live mode on shared memory and report the CPU time used.
+    ShmIdle,
+    /// Echo 48-byte messages over a stream (stdin/stdout, a Unix socket or TCP).
+    StreamEcho,
+    /// Receive 10 MiB messages over a stream, acknowledging each with its latency.
+    StreamSink,
+}
+
+/// The hidden `shm bench-peer` command.
+#[derive(Clone, Debug, clap::Args)]
+pub struct PeerArgs {
+    /// What to do.
+    #[arg(value_enum)]
+    pub role: PeerRole,
+    /// Base name of the segments (shared-memory roles).
+    #[arg(long)]
+    pub segment: Option<String>,
+    /// Connect to this Unix socket instead of using stdin/stdout.
+    #[arg(long)]
+    pub unix: Option<PathBuf>,
+    /// Connect to this TCP port on 127.0.0.1 instead of using stdin/stdout.
+    #[arg(long)]
+    pub tcp: Option<u16>,
+    /// Seconds (idle role).
+    #[arg(long, default_value_t = 10.0)]
+    pub seconds: f64,
+    /// CPU to pin to.
+    #[arg(long)]
+    pub cpu: Option<usize>,
+}
+
+fn pin(cpu: Option<usize>) {
+    if let Some(id) = cpu
+        && !core_affinity::set_for_current(core_affinity::CoreId { id })
+    {
+        eprintln!("shm bench: could not pin to CPU {id}; measuring unpinned");
+    }
+}
+
+/// Median and 99th percentile, in the unit the samples are in.
+fn percentiles(samples: &mut [f64]) -> (f64, f64) {
+    if samples.is_empty() {
+        return (f64::NAN, f64::NAN);
+    }
+    samples.sort_by(f64::total_cmp);
+    let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.99))
+}
+
+struct Peer {
+    child: Child,
+}
+
+impl Peer {
+    fn spawn(args: &[String], cpu: Option<usize>, piped: bool) -> Result<Peer> {
+        let mut command = Command::new(std::env::current_exe()?);
+        command.arg("bench-peer").args(args);
+        if let Some(cpu) = cpu {
+            command.args(["--cpu", &cpu.to_string()]);
+        }
+        if piped {
+            command.stdin(Stdio::piped()).stdout(Stdio::piped());
+        } else {
+            command.stdout(Stdio::piped());
+        }
+        Ok(Peer {
+            child: command.spawn()?,
+        })
+    }
+
+    fn pipes(&mut self) -> Result<(ChildStdin, ChildStdout)> {
+        let stdin = self.child.stdin.take().ok_or("the peer has no stdin")?;
+        let stdout = self.child.stdout.take().ok_or("the peer has no stdout")?;
+        Ok((stdin, stdout))
+    }
+
+    /// Waits for the peer and returns the JSON line it printed last.
+    fn finish(mut self) -> Result<Value> {
+        let mut report = String::new();
+        if let Some(stdout) = self.child.stdout.take() {
+            for line in BufReader::new(stdout).lines() {
+                report = line?;
+            }
+        }
+        let status = self.child.wait()?;
+        if !status.success() {
+            return Err(format!("the benchmark peer failed ({status})").into());
+        }
+        Ok(if report.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&report)?
+        })
+    }
+}
+
+fn segment(base: &str, suffix: &str) -> Result<SegmentLocation> {
+    Ok(SegmentLocation::Named(SegmentName::new(format!(
+        "{base}-{suffix}"
+    ))?))
+}
+
+fn open_reader(location: &SegmentLocation) -> Result<Reader> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        match Reader::open(location) {
+            Ok(reader) => return Ok(reader),
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            Err(err) => return Err(err.into()),
+        }
+    }
+}
+
+/// Waits for a new struct and returns it.
+fn next_struct(reader: &mut Reader) -> Result<TestData> {
+    loop {
+        if reader.has_new(RecordKind::Struct)
+            && let Some((data, _)) = reader.latest_struct()?
+        {
+            return Ok(data);
+        }
+        reader.wait_for_change(Duration::from_secs(1));
+    }
+}
+
+fn split_ns(ns: u64) -> [i32; 2] {
+    [(ns >> 32) as i32, ns as u32 as i32]
+}
+
+fn join_ns(parts: [i32; 2]) -> u64 {
+    (u64::from(parts[0] as u32) << 32) | u64::from(parts[1] as u32)
+}
+
+/// Runs one peer role (the hidden `shm bench-peer`).
+pub fn peer(args: &PeerArgs) -> Result<()> {
+    pin(args.cpu);
+    let base = args.segment.clone().unwrap_or_default();
+    match args.role {
+        PeerRole::ShmEcho => {
+            let mut reader = open_reader(&segment(&base, "ping")?)?;
+            let mut writer = Writer::create(
+                &segment(&base, "pong")?,
+                CreationMode::CreateOrOpen,
+                Capacity::AtLeast(4096),
+            )?;
+            loop {
+                let data = next_struct(&mut reader)?;
+                writer.send_struct(&data)?;
+                if data.id < 0 {
+                    return Ok(());
+                }
+            }
+        }
+        PeerRole::ShmSink | PeerRole::ShmFrames => {
+            let mut reader = open_reader(&segment(&base, "ping")?)?;
+            let mut writer = Writer::create(
+                &segment(&base, "pong")?,
+                CreationMode::CreateOrOpen,
+                Capacity::AtLeast(4096),
+            )?;
+            let mut message = ImageMessage::default();
+            let started = Instant::now();
+            let mut received = 0u64;
+            loop {
+                if reader.has_new(RecordKind::Image) {
+                    let Some(meta) = reader.read_into(&mut message)? else {
+                        continue;
+                    };
+                    let latency =
+                        monotonic_ns().saturating_sub(message.path.parse::<u64>().unwrap_or(0));
+                    received += 1;
+                    let [high, low] = split_ns(latency);
+                    let mut scores = [0; 10];
+                    scores[0] = high;
+                    scores[1] = low;
+                    writer.send_struct(&TestData {
+                        id: meta.sequence as i32,
+                        age: 0,
+                        scores,
+                    })?;
+                }
+                if reader.has_new(RecordKind::Struct)
+                    && let Some((data, _)) = reader.latest_struct()?
+                    && data.id < 0
+                {
+                    break;
+                }
+                reader.wait_for_change(Duration::from_secs(1));
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            println!("{}", json!({ "received": received, "seconds": seconds }));
+            Ok(())
+        }
+        PeerRole::ShmIdle => {
+            let mut reader = open_reader(&segment(&base, "ping")?)?;
+            let before = own_cpu_seconds();
+            let started = Instant::now();
+            let until = started + Duration::from_secs_f64(args.seconds);
+            let mut last_check = Instant::now();
+            // The Reader app's live loop: 50 ms waits, the writer's liveness every 200 ms.
+            while Instant::now() < until {
+                reader.wait_for_change(Duration::from_millis(50));
+                if last_check.elapsed() >= Duration::from_millis(200) {
+                    let _ = reader.writer_status();
+                    last_check = Instant::now();
+                }
+            }
+            let cpu = own_cpu_seconds() - before;
+            let wall = started.elapsed().as_secs_f64();
+            println!("{}", json!({ "cpu_percent": 100.0 * cpu / wall }));
+            Ok(())
+        }
+        PeerRole::StreamEcho | PeerRole::StreamSink => {
+            let (mut input, mut output) = peer_stream(args)?;
+            if matches!(args.role, PeerRole::StreamEcho) {
+                let mut message = [0u8; SMALL];
+                while input.read_exact(&mut message).is_ok() {
+                    output.write_all(&message)?;
+                    output.flush()?;
+                }
+            } else {
+                let mut buffer = vec![0u8; LARGE];
+                let mut header = [0u8; 16];
+                while input.read_exact(&mut header).is_ok() {
+                    let len =
+                        usize::try_from(u64::from_le_bytes(header[..8].try_into()?))?.min(LARGE);
+                    let sent = u64::from_le_bytes(header[8..].try_into()?);
+                    input.read_exact(&mut buffer[..len])?;
+                    let latency = monotonic_ns().saturating_sub(sent);
+                    output.write_all(&latency.to_le_bytes())?;
+                    output.flush()?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+fn peer_stream(args: &PeerArgs) -> Result<Duplex> {
+    if let Some(path) = &args.unix {
+        let stream = UnixStream::connect(path)?;
+        return Ok((Box::new(stream.try_clone()?), Box::new(stream)));
+    }
+    if let Some(port) = args.tcp {
+        let stream = TcpStream::connect(("127.0.0.1", port))?;
+        stream.set_nodelay(true)?;
+        return Ok((Box::new(stream.try_clone()?), Box::new(stream)));
+    }
+    Ok((
+        Box::new(std::io::stdin().lock()),
+        Box::new(std::io::stdout().lock()),
+    ))
+}
+
+/// CPU seconds (user + system) this process has used, from /proc/self/stat.
+fn own_cpu_seconds() -> f64 {
+    let ticks_per_second = 100.0; // USER_HZ on Linux
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|stat| {
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let user: f64 = fields.get(11)?.parse().ok()?;
+            let system: f64 = fields.get(12)?.parse().ok()?;
+            Some((user + system) / ticks_per_second)
+        })
+        .unwrap_or(0.0)
+}
+
+/// A stream transport the parent talks over.
+enum Transport {
+    Pipe,
+    Unix,
+    Tcp,
+}
+
+impl Transport {
+    /// Starts a peer in `role` and connects to it.
+    fn connect(&self, role: &str, cpu: Option<usize>) -> Result<(Peer, Duplex)> {
+        match self {
+            Transport::Pipe => {
+                let mut peer = Peer::spawn(&[role.to_owned()], cpu, true)?;
+                let (stdin, stdout) = peer.pipes()?;
+                Ok((peer, (Box::new(stdout), Box::new(stdin))))
+            }
+            Transport::Unix => {
+                let path =
+                    std::env::temp_dir().join(format!("shm-bench-{}.sock", std::process::id()));
+                let _ = std::fs::remove_file(&path);
+                let listener = UnixListener::bind(&path)?;
+                let peer = Peer::spawn(
+                    &[
+                        role.to_owned(),
+                        "--unix".to_owned(),
+                        path.display().to_string(),
+                    ],
+                    cpu,
+                    false,
+                )?;
+                let (stream, _) = listener.accept()?;
+                let _ = std::fs::remove_file(&path);
+                Ok((peer, (Box::new(stream.try_clone()?), Box::new(stream))))
+            }
+            Transport::Tcp => {
+                let listener = TcpListener::bind(("127.0.0.1", 0))?;
+                let port = listener.local_addr()?.port();
+                let peer = Peer::spawn(
+                    &[role.to_owned(), "--tcp".to_owned(), port.to_string()],
+                    cpu,
+                    false,
+                )?;
+                let (stream, _) = listener.accept()?;
+                stream.set_nodelay(true)?;
+                Ok((peer, (Box::new(stream.try_clone()?), Box::new(stream))))
+            }
+        }
+    }
+}
+
+/// 48-byte round trips over a stream: (median, p99) in microseconds.
+fn stream_rtt(transport: &Transport, messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
+    let (peer, (mut input, mut output)) = transport.connect("stream-echo", cpu)?;
+    let mut message = [7u8; SMALL];
+    let mut samples = Vec::with_capacity(messages);
+    for i in 0..messages + WARM_UP {
+        let started = Instant::now();
+        output.write_all(&message)?;
+        output.flush()?;
+        input.read_exact(&mut message)?;
+        if i >= WARM_UP {
+            samples.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    drop(output);
+    drop(input);
+    peer.finish()?;
+    Ok(percentiles(&mut samples))
+}
+
+/// 10 MiB one way over a stream: (median, p99) in milliseconds.
+fn stream_large(transport: &Transport, messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
+    let (peer, (mut input, mut output)) = transport.connect("stream-sink", cpu)?;
+    let payload = vec![0x5au8; LARGE];
+    let mut samples = Vec::with_capacity(messages);
+    let mut ack = [0u8; 8];
+    for i in 0..messages + WARM_UP {
+        let mut header = [0u8; 16];
+        header[..8].copy_from_slice(&(LARGE as u64).to_le_bytes());
+        header[8..].copy_from_slice(&monotonic_ns().to_le_bytes());
+        output.write_all(&header)?;
+        output.write_all(&payload)?;
+        output.flush()?;
+        input.read_exact(&mut ack)?;
+        if i >= WARM_UP {
+            samples.push(u64::from_le_bytes(ack) as f64 / 1e6);
+        }
+    }
+    drop(output);
+    drop(input);
+    peer.finish()?;
+    Ok(percentiles(&mut samples))
+}
+
+struct ShmPair {
+    base: String,
+    writer: Writer,
+    reader: Option<Reader>,
+}
+
+impl ShmPair {
+    fn new(tag: &str, capacity: usize) -> Result<ShmPair> {
+        let base = format!("shm-bench-{}-{tag}", std::process::id());
+        let writer = Writer::create(
+            &segment(&base, "ping")?,
+            CreationMode::CreateNew,
+            Capacity::AtLeast(capacity),
+        )?;
+        Ok(ShmPair {
+            base,
+            writer,
+            reader: None,
+        })
+    }
+
+    fn reader(&mut self) -> Result<&mut Reader> {
+        if self.reader.is_none() {
+            self.reader = Some(open_reader(&segment(&self.base, "pong")?)?);
+        }
+        self.reader.as_mut().ok_or_else(|| "no reader".into())
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        self.writer.send_struct(&TestData {
+            id: -1,
+            ..TestData::default()
+        })?;
+        Ok(())
+    }
+}
+
+/// 48-byte round trips over shared memory: (median, p99) in microseconds.
+fn shm_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
+    let mut pair = ShmPair::new("rtt", 4096)?;
+    let peer = Peer::spawn(
+        &[
+            "shm-echo".to_owned(),
+            "--segment".to_owned(),
+            pair.base.clone(),
+        ],
+        cpu,
+        false,
+    )?;
+    let mut samples = Vec::with_capacity(messages);
+    let mut data = TestData::default();
+    for i in 0..messages + WARM_UP {
+        data.id = i as i32;
+        let started = Instant::now();
+        pair.writer.send_struct(&data)?;
+        let echoed = next_struct(pair.reader()?)?;
+        if echoed.id != data.id {
+            return Err(format!("the echo returned {} for {}", echoed.id, data.id).into());
+        }
+        if i >= WARM_UP {
+            samples.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    pair.stop()?;
+    peer.finish()?;
+    Ok(percentiles(&mut samples))
+}
+
+/// 10 MiB one way over shared memory: (median, p99) in milliseconds.
+fn shm_large(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
+    let mut pair = ShmPair::new("large", LARGE + 4096)?;
+    let peer = Peer::spawn(
+        &[
+            "shm-sink".to_owned(),
+            "--segment".to_owned(),
+            pair.base.clone(),
+        ],
+        cpu,
+        false,
+    )?;
+    let payload = vec![0x5au8; LARGE];
+    let mut samples = Vec::with_capacity(messages);
+    for i in 0..messages + WARM_UP {
+        let sent = monotonic_ns().to_string();
+        let meta = pair.writer.send_image(&sent, &payload)?;
+        let ack = loop {
+            let ack = next_struct(pair.reader()?)?;
+            if ack.id == meta.sequence as i32 {
+                break ack;
+            }
+        };
+        if i >= WARM_UP {
+            samples.push(join_ns([ack.scores[0], ack.scores[1]]) as f64 / 1e6);
+        }
+    }
+    pair.stop()?;
+    peer.finish()?;
+    Ok(percentiles(&mut samples))
+}
+
+/// 1080p RGBA frames streamed over shared memory, the reader checking each (its checksum is
+/// verified on every read) and acknowledging it; at most two frames in flight, so the writer
+/// never overwrites a frame being read. Returns frames per second received.
+fn shm_frames(seconds: f64, cpu: Option<usize>) -> Result<f64> {
+    let mut pair = ShmPair::new("frames", FRAME + 4096)?;
+    let peer = Peer::spawn(
+        &[
+            "shm-frames".to_owned(),
+            "--segment".to_owned(),
+            pair.base.clone(),
+        ],
+        cpu,
+        false,
+    )?;
+    let frame: Vec<u8> = (0..FRAME).map(|i| (i % 251) as u8).collect();
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut acked = 0u64;
+    let mut sent = 0u64;
+    while Instant::now() < until {
+        while sent >= acked + 2 {
+            acked = acked.max(next_struct(pair.reader()?)?.id as u64);
+        }
+        pair.writer
+            .send_image(&monotonic_ns().to_string(), &frame)?;
+        sent += 1;
+    }
+    pair.stop()?;
+    let report = peer.finish()?;
+    let received = report["received"].as_f64().unwrap_or(0.0);
+    let elapsed = report["seconds"].as_f64().unwrap_or(seconds);
+    Ok(received / elapsed)
+}
+
+/// CPU use of a Reader idling in live mode, in percent of one core.
+fn idle_reader(seconds: f64, cpu: Option<usize>) -> Result<f64> {
+    let pair = ShmPair::new("idle", 4096)?;
+    let peer = Peer::spawn(
+        &[
+            "shm-idle".to_owned(),
+            "--segment".to_owned(),
+            pair.base.clone(),
+            "--seconds".to_owned(),
+            seconds.to_string(),
+        ],
+        cpu,
+        false,
+    )?;
+    let report = peer.finish()?;
+    drop(pair);
+    Ok(report["cpu_percent"].as_f64().unwrap_or(f64::NAN))
+}
+
+/// memcpy of 10 MiB in one thread, median in milliseconds.
+fn memcpy_floor(messages: usize) -> f64 {
+    let source = vec![0x5au8; LARGE];
+    let mut target = vec![0u8; LARGE];
+    let mut samples: Vec<f64> = (0..messages + WARM_UP)
+        .map(|_| {
+            let started = Instant::now();
+            target.copy_from_slice(std::hint::black_box(&source));
+            std::hint::black_box(&target);
+            started.elapsed().as_secs_f64() * 1e3
+        })
+        .skip(WARM_UP)
+        .collect();
+    percentiles(&mut samples).0
+}
+
+/// Runs every measurement and prints the table or the JSON object.
+pub fn run(args: &BenchArgs) -> Result<()> {
+    let (own_cpu, peer_cpu) = match args.cpus.as_deref() {
+        Some([own, peer]) => (Some(*own), Some(*peer)),
+        _ => (None, None),
+    };
+    pin(own_cpu);
+    let progress = |what: &str| {
+        if !args.json {
+            eprintln!("  measuring {what}…");
+        }
+    };
+    let mut results = serde_json::Map::new();
+    let mut table = Vec::new();
+
+    progress("48-byte round trips");
+    let rtts = [
+        ("shm", shm_rtt(args.messages, peer_cpu)?),
+        (
+            "pipe",
+            stream_rtt(&Transport::Pipe, args.messages, peer_cpu)?,
+        ),
+        (
+            "uds",
+            stream_rtt(&Transport::Unix, args.messages, peer_cpu)?,
+        ),
+        ("tcp", stream_rtt(&Transport::Tcp, args.messages, peer_cpu)?),
+    ];
+    table.push("48-byte struct, round trip        median        p99".to_owned());
+    for (name, (median, p99)) in rtts {
+        results.insert(format!("{name}_48b_rtt_us"), json!(median));
+        results.insert(format!("{name}_48b_rtt_p99_us"), json!(p99));
+        table.push(format!(
+            "  {name:<8}                   {median:>9.2} µs {p99:>9.2} µs"
+        ));
+    }
+
+    progress("10 MiB one way");
+    let memcpy = memcpy_floor(args.large_messages);
+    results.insert("memcpy_10mib_ms".to_owned(), json!(memcpy));
+    let larges = [
+        ("shm", shm_large(args.large_messages, peer_cpu)?),
+        (
+            "pipe",
+            stream_large(&Transport::Pipe, args.large_messages, peer_cpu)?,
+        ),
+        (
+            "uds",
+            stream_large(&Transport::Unix, args.large_messages, peer_cpu)?,
+        ),
+        (
+            "tcp",
+            stream_large(&Transport::Tcp, args.large_messages, peer_cpu)?,
+        ),
+    ];
+    table.push("10 MiB picture, one way           median        p99".to_owned());
+    table.push(format!("  memcpy (one copy, floor)   {memcpy:>9.3} ms"));
+    for (name, (median, p99)) in larges {
+        results.insert(format!("{name}_10mib_oneway_ms"), json!(median));
+        results.insert(format!("{name}_10mib_oneway_p99_ms"), json!(p99));
+        table.push(format!(
+            "  {name:<8}                   {median:>9.3} ms {p99:>9.3} ms   ({:.2} x two memcpy)",
+            median / (2.0 * memcpy)
+        ));
+    }
+
+    progress("1080p frames");
+    let fps = shm_frames(args.frame_seconds, peer_cpu)?;
+    results.insert("shm_1080p_fps".to_owned(), json!(fps));
+    table.push(format!(
+        "1920x1080 RGBA frames over shm     {fps:>9.0} frames/s"
+    ));
+
+    progress("an idle Reader");
+    let idle = idle_reader(args.idle_seconds, peer_cpu)?;
+    results.insert("idle_reader_cpu_percent".to_owned(), json!(idle));
+    table.push(format!(
+        "idle Reader in live mode           {idle:>9.3} % of one core"
+    ));
+
+    if args.json {
+        println!("{}", Value::Object(results));
+    } else {
+        let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+        println!(
+            "shm bench: {cpus} CPUs, {} round trips, {} x 10 MiB, frames for {} s, idle for {} s{}",
+            args.messages,
+            args.large_messages,
+            args.frame_seconds,
+            args.idle_seconds,
+            args.cpus
+                .as_ref()
+                .map_or_else(String::new, |cpus| format!(", pinned to CPUs {cpus:?}"))
+        );
+        for line in table {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
