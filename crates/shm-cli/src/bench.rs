@@ -454,6 +454,13 @@ impl ShmPair {
         self.reader.as_mut().ok_or_else(|| "no reader".into())
     }
 
+    /// Starts the peer process in `role` on this pair's segments.
+    fn spawn_peer(&self, role: &str, extra: &[String], cpu: Option<usize>) -> Result<Peer> {
+        let mut args = vec![role.to_owned(), "--segment".to_owned(), self.base.clone()];
+        args.extend_from_slice(extra);
+        Peer::spawn(&args, cpu, false)
+    }
+
     fn stop(&mut self) -> Result<()> {
         self.writer.send_struct(&TestData {
             id: -1,
@@ -466,15 +473,7 @@ impl ShmPair {
 /// 48-byte round trips over shared memory: (median, p99) in microseconds.
 fn shm_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
     let mut pair = ShmPair::new("rtt", 4096)?;
-    let peer = Peer::spawn(
-        &[
-            "shm-echo".to_owned(),
-            "--segment".to_owned(),
-            pair.base.clone(),
-        ],
-        cpu,
-        false,
-    )?;
+    let peer = pair.spawn_peer("shm-echo", &[], cpu)?;
     let mut samples = Vec::with_capacity(messages);
     let mut data = TestData::default();
     for i in 0..messages + WARM_UP {
@@ -497,15 +496,7 @@ fn shm_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
 /// 10 MiB one way over shared memory: (median, p99) in milliseconds.
 fn shm_large(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
     let mut pair = ShmPair::new("large", LARGE + 4096)?;
-    let peer = Peer::spawn(
-        &[
-            "shm-sink".to_owned(),
-            "--segment".to_owned(),
-            pair.base.clone(),
-        ],
-        cpu,
-        false,
-    )?;
+    let peer = pair.spawn_peer("shm-sink", &[], cpu)?;
     let payload = vec![0x5au8; LARGE];
     let mut samples = Vec::with_capacity(messages);
     for i in 0..messages + WARM_UP {
@@ -531,15 +522,7 @@ fn shm_large(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
 /// never overwrites a frame being read. Returns frames per second received.
 fn shm_frames(seconds: f64, cpu: Option<usize>) -> Result<f64> {
     let mut pair = ShmPair::new("frames", FRAME + 4096)?;
-    let peer = Peer::spawn(
-        &[
-            "shm-frames".to_owned(),
-            "--segment".to_owned(),
-            pair.base.clone(),
-        ],
-        cpu,
-        false,
-    )?;
+    let peer = pair.spawn_peer("shm-frames", &[], cpu)?;
     let frame: Vec<u8> = (0..FRAME).map(|i| (i % 251) as u8).collect();
     let until = Instant::now() + Duration::from_secs_f64(seconds);
     let mut acked = 0u64;
@@ -562,16 +545,10 @@ fn shm_frames(seconds: f64, cpu: Option<usize>) -> Result<f64> {
 /// CPU use of a Reader idling in live mode, in percent of one core.
 fn idle_reader(seconds: f64, cpu: Option<usize>) -> Result<f64> {
     let pair = ShmPair::new("idle", 4096)?;
-    let peer = Peer::spawn(
-        &[
-            "shm-idle".to_owned(),
-            "--segment".to_owned(),
-            pair.base.clone(),
-            "--seconds".to_owned(),
-            seconds.to_string(),
-        ],
+    let peer = pair.spawn_peer(
+        "shm-idle",
+        &["--seconds".to_owned(), seconds.to_string()],
         cpu,
-        false,
     )?;
     let report = peer.finish()?;
     drop(pair);

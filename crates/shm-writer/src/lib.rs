@@ -227,6 +227,19 @@ impl WriterApp {
         }
     }
 
+    /// Attaches if needed; on failure puts the reason in the status line.
+    fn connect_or_say_why(&mut self) -> bool {
+        if self.connect() {
+            return true;
+        }
+        let message = self
+            .connect_error
+            .as_ref()
+            .map(|err| self.open_error_text(err));
+        self.fail(message.unwrap_or_default());
+        false
+    }
+
     fn open_error_text(&self, err: &OpenError) -> String {
         match err {
             OpenError::WriterActive { pid, .. } => {
@@ -300,12 +313,8 @@ impl WriterApp {
         if self.picture.is_none() {
             return self.fail(language.texts().choose_first.to_owned());
         }
-        if !self.connect() {
-            let message = self
-                .connect_error
-                .as_ref()
-                .map(|err| self.open_error_text(err));
-            return self.fail(message.unwrap_or_default());
+        if !self.connect_or_say_why() {
+            return;
         }
         let (Some(writer), Some(picture)) = (self.writer.as_mut(), self.picture.as_ref()) else {
             return;
@@ -357,12 +366,8 @@ impl WriterApp {
             Ok(data) => data,
             Err(message) => return self.fail(message),
         };
-        if !self.connect() {
-            let message = self
-                .connect_error
-                .as_ref()
-                .map(|err| self.open_error_text(err));
-            return self.fail(message.unwrap_or_default());
+        if !self.connect_or_say_why() {
+            return;
         }
         let Some(writer) = self.writer.as_mut() else {
             return;
