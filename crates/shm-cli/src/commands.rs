@@ -26,7 +26,9 @@ pub fn run(location: &SegmentLocation, command: Command) -> Result<()> {
             scores,
             send,
         } => send_struct(location, id, age, scores, &send),
-        Command::ReadImage { out, json } => read_image(location, out.as_deref(), json),
+        Command::ReadImage { out, json, decode } => {
+            read_image(location, out.as_deref(), json, decode)
+        }
         Command::ReadStruct { json } => read_struct(location, json),
         Command::Info { json } => info(location, json),
         Command::Watch { json, count } => watch(location, json, count),
@@ -202,7 +204,12 @@ fn age_us(meta: &RecordMeta) -> u64 {
     u64::try_from(meta.age().as_micros()).unwrap_or(u64::MAX)
 }
 
-fn read_image(location: &SegmentLocation, out: Option<&Path>, as_json: bool) -> Result<()> {
+fn read_image(
+    location: &SegmentLocation,
+    out: Option<&Path>,
+    as_json: bool,
+    decode: bool,
+) -> Result<()> {
     let mut reader = Reader::open(location)?;
     let mut image = ImageMessage::default();
     let meta = reader
@@ -213,19 +220,40 @@ fn read_image(location: &SegmentLocation, out: Option<&Path>, as_json: bool) -> 
         std::fs::write(out, &image.bytes)
             .map_err(|err| format!("cannot write '{}': {err}", out.display()))?;
     }
+    let decoded = if decode {
+        let picture = shm_picture::decode(&image.bytes, u32::MAX)
+            .map_err(|err| format!("the picture '{}' cannot be decoded: {err}", image.path))?;
+        Some(picture)
+    } else {
+        None
+    };
     let sha256 = hex(&Sha256::digest(&image.bytes));
     if as_json {
-        let object = json!({
+        let mut object = json!({
             "path": image.path,
             "len": image.bytes.len(),
             "sha256": sha256,
             "age_us": age,
             "sequence": meta.sequence,
         });
+        if let Some(picture) = &decoded {
+            object["width"] = json!(picture.width);
+            object["height"] = json!(picture.height);
+            object["format"] = json!(shm_picture::format_name(picture.format));
+            object["decode_ms"] = json!(picture.decode_time.as_secs_f64() * 1e3);
+        }
         println!("{object}");
     } else {
+        let pixels = decoded.as_ref().map_or_else(String::new, |picture| {
+            format!(
+                ", {} {}x{}",
+                shm_picture::format_name(picture.format),
+                picture.width,
+                picture.height
+            )
+        });
         println!(
-            "{}  ({}, sha256 {sha256}, record {}, sent {} ago)",
+            "{}  ({}{pixels}, sha256 {sha256}, record {}, sent {} ago)",
             image.path,
             ByteSize(image.bytes.len()),
             meta.sequence,

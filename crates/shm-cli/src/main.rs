@@ -58,9 +58,13 @@ enum Command {
         /// Write the picture's bytes to this file.
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
-        /// Print one JSON object: path, len, sha256, age_us.
+        /// Print one JSON object: path, len, sha256, age_us (and width, height, format).
         #[arg(long)]
         json: bool,
+        /// Also decode the picture, exactly as the Reader does (same function, same memory
+        /// limits), and print its width, height and format; fail if it cannot be decoded.
+        #[arg(long)]
+        decode: bool,
     },
     /// Read the latest struct and print it like the original's message box.
     ReadStruct {

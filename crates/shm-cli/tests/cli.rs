@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use serde_json::Value;
-use shm_testkit::{Corpus, TestSegment};
+use shm_testkit::{Corpus, Expect, TestSegment};
 
 fn shm(segment: &TestSegment, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_shm"))
@@ -377,5 +377,201 @@ fn watch_prints_one_line_per_new_record_and_waits_for_the_writer() {
     );
     for line in &lines {
         assert!(line["latency_us"].as_u64().is_some());
+    }
+}
+
+fn decode_every_picture(corpus: &Corpus) {
+    let segment = TestSegment::new("cli-decode");
+    for entry in &corpus.entries {
+        succeeds(shm(
+            &segment,
+            &["send-image", entry.path.to_str().unwrap(), "--persist"],
+        ));
+        let output = shm(&segment, &["read-image", "--decode", "--json"]);
+        match (entry.expect, output.status.success()) {
+            (Expect::Ok | Expect::Any, true) => {
+                let read = json(&output);
+                assert_eq!(
+                    read["width"].as_u64(),
+                    entry.width.map(u64::from),
+                    "{}",
+                    entry.relative
+                );
+                assert_eq!(
+                    read["height"].as_u64(),
+                    entry.height.map(u64::from),
+                    "{}",
+                    entry.relative
+                );
+                assert!(read["format"].as_str().is_some_and(|f| !f.is_empty()));
+            }
+            (Expect::Error | Expect::Any, false) => {
+                let message = fails(output);
+                assert!(
+                    message.contains("cannot be decoded: the "),
+                    "{}: {message}",
+                    entry.relative
+                );
+            }
+            (expect, _) => panic!(
+                "{}: expected {expect:?}: {}{}",
+                entry.relative,
+                stdout(&output),
+                stderr(&output)
+            ),
+        }
+    }
+    println!(
+        "{} pictures decoded by `shm read-image --decode` as their manifest says",
+        corpus.entries.len()
+    );
+}
+
+#[test]
+fn read_image_decode_follows_the_bundled_manifest() {
+    decode_every_picture(&Corpus::bundled());
+}
+
+#[test]
+fn read_image_decode_follows_the_shared_manifest() {
+    if let Some(corpus) = Corpus::shared("read_image_decode_follows_the_shared_manifest") {
+        decode_every_picture(&corpus);
+    }
+}
+
+#[test]
+fn hostile_file_segments_get_specific_messages_not_crashes() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("seg");
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_shm"))
+            .args(args)
+            .args(["--file", file.to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let picture = Corpus::bundled().find("basn2c08.png").path.clone();
+    assert!(
+        run(&["send-image", picture.to_str().unwrap()])
+            .status
+            .success()
+    );
+    let poke = |offset: u64, bytes: &[u8]| {
+        let handle = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+        handle.write_all_at(bytes, offset).unwrap();
+    };
+    // The record's length field (record 1 is in buffer 1 of the picture slot).
+    poke(192 + 128 + 8, &u64::MAX.to_le_bytes());
+    assert!(fails(run(&["read-image"])).contains("exceeds the capacity"));
+    poke(8, &3u32.to_le_bytes());
+    assert!(fails(run(&["read-image"])).contains("layout version 3, expected 1"));
+    poke(0, b"NOTOURS!");
+    assert!(fails(run(&["info"])).contains("not a segment of ours"));
+    std::fs::write(&file, b"").unwrap();
+    assert!(fails(run(&["read-struct"])).contains("not initialised"));
+}
+
+#[test]
+fn unusual_paths_travel_intact() {
+    let segment = TestSegment::new("cli-paths");
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(&Corpus::bundled().find("basn2c08.png").path).unwrap();
+
+    let mut long = dir.path().to_path_buf();
+    for i in 0..20 {
+        long.push(format!("目录-{i}-{}", "x".repeat(30)));
+    }
+    std::fs::create_dir_all(&long).unwrap();
+    let long_file = long.join("图片 (1).png");
+    std::fs::write(&long_file, &bytes).unwrap();
+    assert!(long_file.to_str().unwrap().len() > 800);
+    succeeds(shm(
+        &segment,
+        &["send-image", long_file.to_str().unwrap(), "--persist"],
+    ));
+    let read = json(&succeeds(shm(&segment, &["read-image", "--json"])));
+    assert_eq!(read["path"], long_file.to_str().unwrap());
+
+    // A file name that is not UTF-8 travels with a replacement character (the framing's path
+    // is UTF-8); its bytes are untouched.
+    use std::os::unix::ffi::OsStrExt;
+    let odd = dir
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"pic-\xff.png"));
+    std::fs::write(&odd, &bytes).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .arg("send-image")
+        .arg(&odd)
+        .args(["--persist", "--name", &segment.name])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let read = json(&succeeds(shm(&segment, &["read-image", "--json"])));
+    assert!(
+        read["path"].as_str().unwrap().ends_with("pic-\u{FFFD}.png"),
+        "{}",
+        read["path"]
+    );
+    assert_eq!(read["sha256"], sha256_hex(&bytes));
+}
+
+#[test]
+fn other_users_cannot_open_a_segment() {
+    let setpriv = Path::new("/usr/bin/setpriv");
+    // /proc/self/status names the real uid.
+    let root = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0"));
+    if !root || !setpriv.exists() {
+        println!(
+            "other_users_cannot_open_a_segment: skipped, it needs root and setpriv to act as another user"
+        );
+        return;
+    }
+    let segment = TestSegment::new("cli-perm");
+    succeeds(shm(&segment, &["send-struct", "--persist"]));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(
+        dir.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let file = dir.path().join("seg");
+    let sent = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(["send-struct", "--persist", "--file", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(sent.status.success());
+    let as_nobody = |location: &[&str]| {
+        Command::new(setpriv)
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                env!("CARGO_BIN_EXE_shm"),
+                "read-struct",
+            ])
+            .args(location)
+            .output()
+            .unwrap()
+    };
+    for location in [
+        &["--name", segment.name.as_str()][..],
+        &["--file", file.to_str().unwrap()],
+    ] {
+        let output = as_nobody(location);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{location:?}: {}",
+            stdout(&output)
+        );
+        assert!(
+            stderr(&output).contains("permission denied"),
+            "{location:?}: {}",
+            stderr(&output)
+        );
     }
 }

@@ -199,6 +199,11 @@ impl DecodedPicture {
     }
 }
 
+/// A decoder's message on one line: messages end up in one-line status bars and stderr.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 fn classify(err: ImageError, format: &'static str, declared: Option<(u32, u32)>) -> DecodeError {
     match err {
         ImageError::Limits(_) => match declared {
@@ -211,11 +216,11 @@ fn classify(err: ImageError, format: &'static str, declared: Option<(u32, u32)>)
         },
         ImageError::Unsupported(detail) => DecodeError::Unsupported {
             format,
-            detail: detail.to_string(),
+            detail: one_line(&detail.to_string()),
         },
         other => DecodeError::Damaged {
             format,
-            detail: other.to_string(),
+            detail: one_line(&other.to_string()),
         },
     }
 }
