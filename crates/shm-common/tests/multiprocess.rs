@@ -191,16 +191,38 @@ fn readers_never_accept_torn_records_while_a_writer_rewrites_flat_out() {
     }
 }
 
+/// Rounds of the kill test: a few by default; `SHM_KILL_ROUNDS=100` for the stress run.
+fn kill_rounds() -> u64 {
+    std::env::var("SHM_KILL_ROUNDS")
+        .ok()
+        .and_then(|rounds| rounds.parse().ok())
+        .unwrap_or(4)
+}
+
 #[test]
 fn a_killed_writer_leaves_its_last_complete_record_and_is_replaced() {
     let segment = TestSegment::new("kill9");
-    for round in 0..3u64 {
+    // A small generator, seeded differently each run, picks the moments.
+    let mut random = u64::from(std::process::id()).wrapping_mul(6_364_136_223_846_793_005) | 1;
+    let mut next = move || {
+        random = random
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        random >> 33
+    };
+    let rounds = kill_rounds();
+    for _ in 0..rounds {
         let mut writer = spawn_child("writer", &segment, 60.0);
         let writer_pid = writer.id();
         let reader = open_reader(&segment.location);
-        // Let it publish a varying number of records, then kill it mid-stream.
-        let target = 20 + round * 37;
         let deadline = Instant::now() + Duration::from_secs(30);
+        // The segment outlives each round: wait for this round's writer to hold it.
+        while reader.writer_status() != (WriterStatus::Active { pid: writer_pid }) {
+            assert!(Instant::now() < deadline, "the writer never attached");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        // Let it publish a random number of records, then kill it at a random moment.
+        let target = reader.info().slots[0].published + 1 + next() % 80;
         while reader.info().slots[0].published < target {
             assert!(Instant::now() < deadline, "the writer published too little");
             std::thread::sleep(Duration::from_millis(1));
@@ -217,6 +239,7 @@ fn a_killed_writer_leaves_its_last_complete_record_and_is_replaced() {
             "a second writer was not refused"
         );
 
+        std::thread::sleep(Duration::from_micros(next() % 3000));
         writer.kill().unwrap(); // SIGKILL
         writer.wait().unwrap();
 
