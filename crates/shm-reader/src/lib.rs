@@ -84,6 +84,8 @@ enum Link {
     Connected {
         capacity: usize,
         writer: WriterStatus,
+        /// A Writer was active at some point: a closed one has "exited" rather than "not come".
+        had_writer: bool,
     },
     Failed(String),
 }
@@ -156,14 +158,22 @@ impl ReaderApp {
                 writer,
                 reconnected,
             } => {
-                self.link = Link::Connected { capacity, writer };
+                self.link = Link::Connected {
+                    capacity,
+                    writer,
+                    had_writer: matches!(writer, WriterStatus::Active { .. }),
+                };
                 if reconnected {
                     self.status = Status::info(language.reconnected(active_pid(writer)));
                 }
             }
             Event::Writer(status) => {
-                if let Link::Connected { writer, .. } = &mut self.link {
+                if let Link::Connected {
+                    writer, had_writer, ..
+                } = &mut self.link
+                {
                     *writer = status;
+                    *had_writer |= matches!(status, WriterStatus::Active { .. });
                 }
                 // The top line tells the writer's state; an older message would contradict it.
                 self.status = Status::default();
@@ -243,9 +253,16 @@ impl ReaderApp {
         match &self.link {
             Link::Waiting => Status::info(language.waiting(location)),
             Link::Failed(message) => Status::error(language.failed(message)),
-            Link::Connected { capacity, writer } => match writer {
+            Link::Connected {
+                capacity,
+                writer,
+                had_writer,
+            } => match writer {
                 WriterStatus::Active { pid } => {
                     Status::info(language.connected(location, *capacity, Some(*pid)))
+                }
+                WriterStatus::Closed if !had_writer => {
+                    Status::info(language.connected(location, *capacity, None))
                 }
                 WriterStatus::Closed => Status::error(language.writer_exited()),
                 WriterStatus::Crashed { pid } => Status::error(language.writer_crashed(*pid)),

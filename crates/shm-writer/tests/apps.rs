@@ -538,3 +538,46 @@ fn pictures_beyond_the_texture_limit_are_shown_scaled_down() {
     });
     assert_shows(&reader, "1500 × 300");
 }
+
+#[test]
+fn the_reader_reports_a_damaged_segment_in_words() {
+    use std::os::unix::fs::FileExt;
+    let dir = tempfile::tempdir().unwrap();
+    let location = SegmentLocation::File(dir.path().join("segment"));
+    let mut writer = Writer::create(
+        &location,
+        CreationMode::CreateOrOpen,
+        Capacity::AtLeast(4096),
+    )
+    .unwrap();
+    writer
+        .send_image(
+            "/ok.png",
+            &std::fs::read(&Corpus::bundled().find("basn2c08.png").path).unwrap(),
+        )
+        .unwrap();
+    drop(writer);
+    let poke = |offset: u64, bytes: &[u8]| {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join("segment"))
+            .unwrap();
+        file.write_all_at(bytes, offset).unwrap();
+    };
+    // The record's length field (record 1, buffer 1 of the picture slot).
+    poke(192 + 128 + 8, &u64::MAX.to_le_bytes());
+    let mut reader = reader_app(&location);
+    wait_for(&mut reader, "the connection", |reader| {
+        shows(reader, "已打开共享内存文件")
+    });
+    reader.get_by_label("咻一下").click();
+    wait_for(&mut reader, "the corruption report", |reader| {
+        shows(reader, "exceeds the capacity")
+    });
+
+    poke(0, b"NOTOURS!");
+    let mut fresh = reader_app(&location);
+    wait_for(&mut fresh, "the foreign segment report", |reader| {
+        shows(reader, "not a segment of ours")
+    });
+}
