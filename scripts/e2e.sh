@@ -78,7 +78,9 @@ cleanup() {
     [ -n "${ATSPI_PID:-}" ] && kill "$ATSPI_PID" 2>/dev/null
     [ -n "${XVFB_PID:-}" ] && kill "$XVFB_PID" 2>/dev/null
     for name in e2e-main e2e-early e2e-small; do rm -f "/dev/shm/$name-$$"; done
-    rm -rf "$WORK"
+    # A desktop portal, where one is installed, may have mounted its document store here.
+    fusermount -uz "$XDG_RUNTIME_DIR/doc" 2>/dev/null
+    rm -rf "$WORK" 2>/dev/null
 }
 trap cleanup EXIT
 
@@ -168,8 +170,8 @@ R_LOG="$ARTIFACTS/reader-events.jsonl"
 echo "e2e: 1. a picture goes Writer -> Reader by clicks"
 start writer "$BIN/shm-writer" --name "$SEGMENT" --events "$W_LOG" --position 0,0
 start reader "$BIN/shm-reader" --name "$SEGMENT" --events "$R_LOG" --position 900,0
-check "the Writer window appears" xdotool search --sync --onlyvisible --name '^Writer$'
-check "the Reader window appears" xdotool search --sync --onlyvisible --name '^Reader$'
+check "the Writer window appears" timeout 30 xdotool search --sync --onlyvisible --name '^Writer$'
+check "the Reader window appears" timeout 30 xdotool search --sync --onlyvisible --name '^Reader$'
 check "the Reader connects" wait_event "$R_LOG" connected segment "segment '$SEGMENT'"
 $DRIVE type shm-writer 图片路径 "$PICTURES/red.png"
 check "the Writer opens the typed path" wait_event "$W_LOG" loaded path "$PICTURES/red.png"
@@ -220,7 +222,7 @@ start writer "$BIN/shm-writer" --name "$SEGMENT" --events "$W_LOG" --position 0,
 check "the Reader connects when the Writer appears" wait_event "$R_LOG" connected segment "segment '$SEGMENT'"
 
 echo "e2e: 5. kill -9 the Writer: the Reader says so, then follows a new one"
-xdotool search --sync --onlyvisible --name '^Writer$' >/dev/null
+timeout 30 xdotool search --sync --onlyvisible --name '^Writer$' >/dev/null
 sleep 0.5
 kill -KILL "$writer_PID"; wait "$writer_PID" 2>/dev/null
 check "the Reader notices the crash (event log)" wait_event "$R_LOG" writer status "Crashed { pid: $writer_PID }"
@@ -280,13 +282,28 @@ check "no segment is left behind" test ! -e "/dev/shm/$SEGMENT"
 
 echo "e2e: 8. the README's one command opens both windows; closing both leaves nothing behind"
 start launcher "$BIN/shm-exchange"
-check "the Writer window appears" xdotool search --sync --onlyvisible --name '^Writer$'
-check "the Reader window appears" xdotool search --sync --onlyvisible --name '^Reader$'
+check "the Writer window appears" timeout 30 xdotool search --sync --onlyvisible --name '^Writer$'
+check "the Reader window appears" timeout 30 xdotool search --sync --onlyvisible --name '^Reader$'
 check "they are two processes" test "$(pgrep -c -P "$launcher_PID")" = 2
 check "the Reader connects to the Writer's default segment" $DRIVE wait-text shm-exchange "已连接共享内存段 'shm-exchange'" 20
 for child in $(pgrep -P "$launcher_PID"); do stop "$child"; done
 wait "$launcher_PID" 2>/dev/null
 check "closing both leaves no segment behind" test ! -e /dev/shm/shm-exchange
+
+echo "e2e: 9. the language and Live are remembered between runs"
+SEGMENT="e2e-main-$$"
+start reader "$BIN/shm-reader" --name "$SEGMENT" --position 900,0
+timeout 30 xdotool search --sync --onlyvisible --name '^Reader$' >/dev/null
+$DRIVE click shm-reader "toggle button" English
+$DRIVE wait-text shm-reader "Live" 10 >/dev/null 2>&1
+$DRIVE click shm-reader "check box" Live
+sleep 0.5
+stop "$reader_PID"
+start reader "$BIN/shm-reader" --name "$SEGMENT" --position 900,0
+timeout 30 xdotool search --sync --onlyvisible --name '^Reader$' >/dev/null
+check "the Reader starts in English" $DRIVE wait-text shm-reader "Whoosh!" 10
+check "the Reader starts with Live ticked" $DRIVE checked shm-reader Live
+stop "$reader_PID"
 
 echo "e2e: took $(( $(date +%s) - started )) s"
 if [ "$FAILED" -eq 0 ]; then

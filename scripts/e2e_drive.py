@@ -10,6 +10,7 @@ Commands (APP is the executable name, e.g. shm-writer):
   type APP NAME TEXT              click the text box labelled NAME, replace its text, press Enter
   wait-text APP TEXT SECONDS      until a widget whose name contains TEXT exists (exit 1 if not)
   extents APP ROLE NAME           print "x y width height" of the widget on the screen
+  checked APP NAME                exit 0 if the check box NAME is ticked, 1 if not
   colour PPM X Y W H              print the mean "r g b" of that rectangle of a screenshot
   dump APP                        print the accessibility tree (for diagnosis)
 """
@@ -100,6 +101,10 @@ def main(argv):
                 return
             time.sleep(0.2)
         sys.exit(f"e2e_drive: {app_name} never showed {text!r}")
+    elif command == "checked":
+        app, name = args
+        box = find(app, "check box", name)
+        sys.exit(0 if box.getState().contains(pyatspi.STATE_CHECKED) else 1)
     elif command == "extents":
         print(*extents(find(*args)))
     elif command == "colour":
