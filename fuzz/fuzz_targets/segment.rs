@@ -1,22 +1,48 @@
-//! Arbitrary bytes as a whole segment file: opening and reading it must report, never crash,
-//! hang or allocate beyond the capacity.
+//! A valid segment (a picture and a struct in it) patched by the fuzzer's bytes anywhere in its
+//! header, slots and data: opening and reading it must report, never crash, hang or allocate
+//! beyond the capacity.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use shm_common::{ImageMessage, Reader, SegmentLocation, TestData};
+use std::sync::OnceLock;
 
-/// A valid segment's size at the smallest capacity, so inputs can reach past the header.
-const SEGMENT_SIZE: usize = 16384;
+use libfuzzer_sys::fuzz_target;
+use shm_common::{
+    Capacity, CreationMode, ImageMessage, Reader, SegmentLocation, TestData, Writer,
+};
+
+/// The bytes of a valid segment at the smallest capacity.
+fn template() -> &'static Vec<u8> {
+    static TEMPLATE: OnceLock<Vec<u8>> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let location = SegmentLocation::File(dir.path().join("template"));
+        let mut writer = Writer::create(&location, CreationMode::CreateNew, Capacity::AtLeast(4096))
+            .expect("a segment");
+        writer.send_image("/图.png", &[0x89, b'P', b'N', b'G', 1, 2, 3]).expect("a picture");
+        writer.send_struct(&TestData::default()).expect("a struct");
+        drop(writer);
+        std::fs::read(dir.path().join("template")).expect("the segment's bytes")
+    })
+}
 
 fuzz_target!(|data: &[u8]| {
+    let mut bytes = template().clone();
+    // The input is a list of patches: 2 bytes of offset, 1 of length, then that many bytes.
+    let mut rest = data;
+    while rest.len() >= 3 {
+        let offset = usize::from(u16::from_le_bytes([rest[0], rest[1]])) % bytes.len();
+        let len = usize::from(rest[2]).min(rest.len() - 3);
+        let end = (offset + len).min(bytes.len());
+        bytes[offset..end].copy_from_slice(&rest[3..3 + end - offset]);
+        rest = &rest[3 + len..];
+    }
+    if rest.first() == Some(&0xff) {
+        bytes.truncate(usize::from(rest.get(1).copied().unwrap_or(0)) * 64);
+    }
     let Ok(dir) = tempfile::tempdir() else {
         return;
     };
     let path = dir.path().join("segment");
-    let mut bytes = data.to_vec();
-    if bytes.len() < SEGMENT_SIZE {
-        bytes.resize(SEGMENT_SIZE, 0);
-    }
     if std::fs::write(&path, &bytes).is_err() {
         return;
     }

@@ -16,6 +16,11 @@ use crate::sys;
 /// VM), short enough that an idle reader costs nothing measurable.
 const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(50);
 
+/// How long [`Reader::wait_for_change`] keeps spinning while a writer is visibly in the middle
+/// of a publish (a large picture takes about a millisecond to copy in): waking from the futex
+/// would add tens of microseconds to the transfer.
+const SPIN_WHILE_WRITING: Duration = Duration::from_millis(10);
+
 fn slot<'a>(segment: &'a Segment, kind: RecordKind) -> Slot<'a> {
     let control = segment.region.control();
     Slot {
@@ -212,6 +217,7 @@ impl Writer {
             seen_sequences: [0; 2],
             seen_generation: 0,
             seen_counter: 0,
+            stalled_writes: [0; 2],
         };
         let image = old.latest_image().ok().flatten();
         let data = old.latest_struct().ok().flatten();
@@ -399,6 +405,9 @@ pub struct Reader {
     seen_sequences: [u64; 2],
     seen_generation: u32,
     seen_counter: u32,
+    /// The sequence words of writes this reader spun on to the limit without seeing them
+    /// finish (a writer that died mid-write): not spun on again.
+    stalled_writes: [u64; 2],
 }
 
 impl Reader {
@@ -410,6 +419,7 @@ impl Reader {
             seen_sequences: [0; 2],
             seen_generation: 0,
             seen_counter: 0,
+            stalled_writes: [0; 2],
         })
     }
 
@@ -506,7 +516,6 @@ impl Reader {
     }
 
     fn wait_until(&mut self, start: Instant, timeout: Duration) -> bool {
-        let notify = &self.segment.region.control().notify;
         let spin_for = SPIN_BEFORE_SLEEP.min(timeout);
         let mut spins = 0u32;
         loop {
@@ -518,11 +527,18 @@ impl Reader {
                 return true;
             }
             spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(32) && start.elapsed() >= spin_for {
-                break;
+            if spins.is_multiple_of(32) {
+                let elapsed = start.elapsed();
+                if elapsed >= timeout {
+                    return false;
+                }
+                if elapsed >= spin_for && !self.keep_spinning(elapsed) {
+                    break;
+                }
             }
             std::hint::spin_loop();
         }
+        let notify = &self.segment.region.control().notify;
         // SeqCst: pairs with the writer's SeqCst counter increment and waiter load in
         // `notify_change` (see there), so a publish cannot slip between our check and our sleep.
         notify.waiters.fetch_add(1, Ordering::SeqCst);
@@ -543,6 +559,37 @@ impl Reader {
         // SeqCst: keeps the waiter count exact for the writer's check.
         notify.waiters.fetch_sub(1, Ordering::SeqCst);
         changed
+    }
+
+    /// Whether to go on spinning after the usual spin: yes while a writer is in the middle of
+    /// a publish, up to [`SPIN_WHILE_WRITING`], and never again for a write that stalled.
+    fn keep_spinning(&mut self, elapsed: Duration) -> bool {
+        let writing = self.writes_in_progress();
+        if elapsed < SPIN_WHILE_WRITING {
+            return writing
+                .iter()
+                .zip(&self.stalled_writes)
+                .any(|(&seq, &stalled)| seq != 0 && seq != stalled);
+        }
+        self.stalled_writes = writing;
+        false
+    }
+
+    /// Per slot, the odd sequence word of a record being written now, or 0.
+    fn writes_in_progress(&self) -> [u64; 2] {
+        RecordKind::ALL.map(|kind| {
+            let slot = slot(&self.segment, kind);
+            let next = slot.published().wrapping_add(1);
+            // Relaxed: a hint for how long to spin; correctness never depends on it.
+            let seq = slot.control.buffers[(next & 1) as usize]
+                .seq
+                .load(Ordering::Relaxed);
+            if seq == next.wrapping_mul(2).wrapping_sub(1) {
+                seq
+            } else {
+                0
+            }
+        })
     }
 
     /// If the segment at this reader's location is now a different one (its writer exited and a

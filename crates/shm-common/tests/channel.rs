@@ -435,6 +435,29 @@ fn the_lock_of_a_dead_writer_is_taken_over() {
     second.send_image("after.png", b"after").unwrap();
 }
 
+#[test]
+fn a_write_that_never_finishes_does_not_hold_a_waiting_reader() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = file_segment(&dir);
+    let mut writer = writer(&location, MIN_CAPACITY);
+    writer.send_image("a.png", b"a").unwrap();
+    drop(writer);
+    let mut reader = Reader::open(&location).unwrap();
+    reader.latest_image().unwrap();
+    reader.wait_for_change(Duration::from_millis(10));
+    // Record 2 "being written" (odd sequence word in buffer 0) by a writer that died there.
+    poke(&location, IMAGE_SLOT_AT + 64, &3u64.to_le_bytes());
+    for _ in 0..3 {
+        let started = std::time::Instant::now();
+        assert!(!reader.wait_for_change(Duration::from_millis(30)));
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the wait overran its timeout"
+        );
+    }
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.bytes, b"a");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
