@@ -43,7 +43,7 @@ if [ "${1:-}" != "--inside-session" ]; then
     exec dbus-run-session -- bash "$0" --inside-session
 fi
 
-BIN="$ROOT/target/release"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release"
 WORK=$(mktemp -d)
 export XDG_RUNTIME_DIR="$WORK/runtime" HOME="$WORK/home" GSETTINGS_BACKEND=memory NO_AT_BRIDGE=0
 mkdir -p "$XDG_RUNTIME_DIR" "$HOME" && chmod 700 "$XDG_RUNTIME_DIR"
