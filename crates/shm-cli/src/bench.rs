@@ -48,11 +48,21 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10.0)]
     pub idle_seconds: f64,
     /// Pin this process and its peer to these two CPUs, e.g. 0,1.
-    #[arg(long, value_name = "A,B", value_delimiter = ',', num_args = 2)]
-    pub cpus: Option<Vec<usize>>,
+    #[arg(long, value_name = "A,B", value_parser = parse_cpus)]
+    pub cpus: Option<[usize; 2]>,
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_cpus(text: &str) -> std::result::Result<[usize; 2], String> {
+    let parse = |part: &str| part.trim().parse::<usize>().ok();
+    match text.split_once(',').map(|(a, b)| (parse(a), parse(b))) {
+        Some((Some(own), Some(peer))) => Ok([own, peer]),
+        _ => Err(format!(
+            "'{text}' is not two CPU numbers; write A,B, e.g. 0,1"
+        )),
+    }
 }
 
 /// The peer's roles.
@@ -573,9 +583,11 @@ fn memcpy_floor(messages: usize) -> f64 {
 
 /// Runs every measurement and prints the table or the JSON object.
 pub fn run(args: &BenchArgs) -> Result<()> {
-    let (own_cpu, peer_cpu) = match args.cpus.as_deref() {
-        Some([own, peer]) => (Some(*own), Some(*peer)),
-        _ => (None, None),
+    // Counted before pinning, which narrows what this process may use.
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    let (own_cpu, peer_cpu) = match args.cpus {
+        Some([own, peer]) => (Some(own), Some(peer)),
+        None => (None, None),
     };
     pin(own_cpu);
     let progress = |what: &str| {
@@ -654,7 +666,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     if args.json {
         println!("{}", Value::Object(results));
     } else {
-        let cpus = std::thread::available_parallelism().map_or(0, usize::from);
         println!(
             "shm bench: {cpus} CPUs, {} round trips, {} x 10 MiB, frames for {} s, idle for {} s{}",
             args.messages,
