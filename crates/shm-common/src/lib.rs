@@ -84,6 +84,11 @@
 //! [`Reader::wait_for_change`] spins for up to 50 us, then sleeps on the change counter with a
 //! shared futex (`FUTEX_WAIT` without `FUTEX_PRIVATE_FLAG`, so a writer in another process
 //! wakes it). The writer makes the wake-up syscall only when the waiter count is non-zero.
+//! While a publish is visibly under way (the next buffer's sequence word is odd: a large
+//! picture takes about a millisecond to copy in) the reader keeps spinning, up to 10 ms, so it
+//! does not pay a futex wake-up at the end; a write that never finishes (its writer died) is
+//! spun on once and then ignored. An idle reader therefore costs nothing measurable (0.2 % of a
+//! core in `shm bench`, waking every 50 ms), a busy one reacts within a cache-line transfer.
 //! Elsewhere than Linux the reader polls with 1 ms sleeps.
 //!
 //! # One writer at a time
