@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use shm_common::{
-    ByteSize, CreationMode, ImageMessage, Reader, RecordKind, RecordMeta, SegmentInfo,
+    ByteSize, CreationMode, Elapsed, ImageMessage, Reader, RecordKind, RecordMeta, SegmentInfo,
     SegmentLocation, TestData, Writer, WriterStatus,
 };
 
@@ -89,7 +89,7 @@ fn send_image(location: &SegmentLocation, file: &Path, send: &SendArgs) -> Resul
         "sent picture '{path}' ({}) to {location} as record {} in {}{}",
         ByteSize(bytes.len()),
         meta.sequence,
-        format_duration(started.elapsed()),
+        Elapsed(started.elapsed()),
         lifetime_note(&writer)
     );
     Ok(())
@@ -183,7 +183,7 @@ fn watch(location: &SegmentLocation, as_json: bool, count: Option<u64>) -> Resul
                     "{kind:<6} #{:<6} {:>10}  latency {:>10}  {detail}",
                     meta.sequence,
                     ByteSize(meta.len).to_string(),
-                    format_duration(latency)
+                    Elapsed(latency).to_string()
                 );
             }
             printed += 1;
@@ -257,7 +257,7 @@ fn read_image(
             image.path,
             ByteSize(image.bytes.len()),
             meta.sequence,
-            format_duration(Duration::from_micros(age))
+            Elapsed(Duration::from_micros(age))
         );
     }
     Ok(())
@@ -356,7 +356,7 @@ fn info_text(info: &SegmentInfo) -> String {
                 format!("{}:", slot.kind),
                 slot.published,
                 ByteSize(usize::try_from(slot.last_len).unwrap_or(usize::MAX)),
-                format_duration(Duration::from_nanos(
+                Elapsed(Duration::from_nanos(
                     now.saturating_sub(slot.last_timestamp_ns)
                 ))
             )
@@ -372,13 +372,4 @@ fn hex(bytes: &[u8]) -> String {
             let _ = write!(out, "{byte:02x}");
             out
         })
-}
-
-fn format_duration(duration: Duration) -> String {
-    let micros = duration.as_secs_f64() * 1e6;
-    match micros {
-        m if m < 1000.0 => format!("{m:.0} µs"),
-        m if m < 1e6 => format!("{:.2} ms", m / 1e3),
-        m => format!("{:.1} s", m / 1e6),
-    }
 }

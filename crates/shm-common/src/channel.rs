@@ -351,17 +351,11 @@ impl Drop for Writer {
 fn replace(location: &SegmentLocation, capacity: usize) -> Result<Segment, OpenError> {
     match segment::remove(location) {
         Ok(()) | Err(RemoveError::NotFound { .. }) => {}
-        Err(RemoveError::Os { source, segment }) => {
+        Err(err) => {
             return Err(OpenError::Os {
                 action: "replace",
-                segment,
-                source,
-            });
-        }
-        Err(RemoveError::NotOurs { segment }) => {
-            return Err(OpenError::Invalid {
-                segment,
-                reason: crate::error::LayoutError::Uninitialised,
+                segment: location.to_string(),
+                source: std::io::Error::other(err.to_string()),
             });
         }
     }

@@ -141,5 +141,5 @@ pub use error::{
 pub use layout::{DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY};
 pub use message::{ImageMessage, Message, RecordKind, Sink, Source, TestData};
 pub use segment::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName, remove};
-pub use size::{ByteSize, parse_size, suggest_capacity};
+pub use size::{ByteSize, Elapsed, parse_size, suggest_capacity};
 pub use slot::{RecordMeta, monotonic_ns};

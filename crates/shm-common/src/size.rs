@@ -1,6 +1,7 @@
-//! Human-readable byte sizes: parsing `16MiB`, printing `12.4 MiB`.
+//! Human-readable sizes and durations: parsing `16MiB`, printing `12.4 MiB` and `0.82 ms`.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::error::SizeError;
 use crate::layout::MAX_CAPACITY;
@@ -28,6 +29,23 @@ impl fmt::Display for ByteSize {
             write!(f, "{} {name}", tenths / 10)
         } else {
             write!(f, "{}.{} {name}", tenths / 10, tenths % 10)
+        }
+    }
+}
+
+/// Displays a duration the way people read it: `850 µs`, `1.84 ms`, `2.5 s`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Elapsed(pub Duration);
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let micros = self.0.as_secs_f64() * 1e6;
+        if micros < 1000.0 {
+            write!(f, "{micros:.0} µs")
+        } else if micros < 1e6 {
+            write!(f, "{:.2} ms", micros / 1e3)
+        } else {
+            write!(f, "{:.1} s", micros / 1e6)
         }
     }
 }
@@ -79,6 +97,13 @@ mod tests {
         assert_eq!(ByteSize(10 * MIB).to_string(), "10 MiB");
         assert_eq!(ByteSize(13_002_342).to_string(), "12.4 MiB");
         assert_eq!(ByteSize(GIB).to_string(), "1 GiB");
+    }
+
+    #[test]
+    fn durations_display_in_a_fitting_unit() {
+        assert_eq!(Elapsed(Duration::from_micros(850)).to_string(), "850 µs");
+        assert_eq!(Elapsed(Duration::from_micros(1840)).to_string(), "1.84 ms");
+        assert_eq!(Elapsed(Duration::from_millis(2500)).to_string(), "2.5 s");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use egui::{RichText, TextEdit, TextureHandle, TextureOptions, Ui};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shm_common::{ByteSize, SegmentArgs, SegmentLocation, TestData, WriterStatus};
+use shm_common::{ByteSize, Elapsed, SegmentArgs, SegmentLocation, TestData, WriterStatus};
 use shm_ui::{EventLog, Language, Status, WindowArgs};
 
 use worker::{Command, Event, Received, WorkerHandle};
@@ -316,8 +316,8 @@ impl ReaderApp {
                             format!("{} × {}", picture.width, picture.height),
                         ),
                         (texts.format, picture.format.to_owned()),
-                        (texts.latency, format_duration(picture.latency)),
-                        (texts.decode_time, format_duration(picture.decode_time)),
+                        (texts.latency, Elapsed(picture.latency).to_string()),
+                        (texts.decode_time, Elapsed(picture.decode_time).to_string()),
                     ];
                     for (name, value) in rows {
                         ui.label(RichText::new(name).strong());
@@ -362,15 +362,6 @@ fn active_pid(status: WriterStatus) -> Option<u32> {
     match status {
         WriterStatus::Active { pid } => Some(pid),
         _ => None,
-    }
-}
-
-fn format_duration(duration: Duration) -> String {
-    let micros = duration.as_secs_f64() * 1e6;
-    if micros < 1000.0 {
-        format!("{micros:.0} µs")
-    } else {
-        format!("{:.2} ms", micros / 1e3)
     }
 }
 
