@@ -350,6 +350,15 @@ enum Transport {
 }
 
 impl Transport {
+    /// Its name in the JSON keys and the table.
+    fn key(&self) -> &'static str {
+        match self {
+            Transport::Pipe => "pipe",
+            Transport::Unix => "uds",
+            Transport::Tcp => "tcp",
+        }
+    }
+
     /// Starts a peer in `role` and connects to it.
     fn connect(&self, role: &str, cpu: Option<usize>) -> Result<(Peer, Duplex)> {
         match self {
@@ -598,19 +607,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let mut results = serde_json::Map::new();
     let mut table = Vec::new();
 
+    let streams = [Transport::Pipe, Transport::Unix, Transport::Tcp];
+
     progress("48-byte round trips");
-    let rtts = [
-        ("shm", shm_rtt(args.messages, peer_cpu)?),
-        (
-            "pipe",
-            stream_rtt(&Transport::Pipe, args.messages, peer_cpu)?,
-        ),
-        (
-            "uds",
-            stream_rtt(&Transport::Unix, args.messages, peer_cpu)?,
-        ),
-        ("tcp", stream_rtt(&Transport::Tcp, args.messages, peer_cpu)?),
-    ];
+    let mut rtts = vec![("shm", shm_rtt(args.messages, peer_cpu)?)];
+    for transport in &streams {
+        rtts.push((
+            transport.key(),
+            stream_rtt(transport, args.messages, peer_cpu)?,
+        ));
+    }
     table.push("48-byte struct, round trip        median        p99".to_owned());
     for (name, (median, p99)) in rtts {
         results.insert(format!("{name}_48b_rtt_us"), json!(median));
@@ -623,21 +629,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     progress("10 MiB one way");
     let memcpy = memcpy_floor(args.large_messages);
     results.insert("memcpy_10mib_ms".to_owned(), json!(memcpy));
-    let larges = [
-        ("shm", shm_large(args.large_messages, peer_cpu)?),
-        (
-            "pipe",
-            stream_large(&Transport::Pipe, args.large_messages, peer_cpu)?,
-        ),
-        (
-            "uds",
-            stream_large(&Transport::Unix, args.large_messages, peer_cpu)?,
-        ),
-        (
-            "tcp",
-            stream_large(&Transport::Tcp, args.large_messages, peer_cpu)?,
-        ),
-    ];
+    let mut larges = vec![("shm", shm_large(args.large_messages, peer_cpu)?)];
+    for transport in &streams {
+        larges.push((
+            transport.key(),
+            stream_large(transport, args.large_messages, peer_cpu)?,
+        ));
+    }
     table.push("10 MiB picture, one way           median        p99".to_owned());
     table.push(format!("  memcpy (one copy, floor)   {memcpy:>9.3} ms"));
     for (name, (median, p99)) in larges {

@@ -15,6 +15,14 @@ fn shm(segment: &TestSegment, args: &[&str]) -> Output {
         .unwrap()
 }
 
+fn shm_file(file: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(args)
+        .args(["--file", file.to_str().unwrap()])
+        .output()
+        .unwrap()
+}
+
 fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
@@ -259,13 +267,7 @@ fn bad_input_files_get_their_own_messages() {
 fn file_backed_segments_work_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("seg");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_shm"))
-            .args(args)
-            .args(["--file", file.to_str().unwrap()])
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| shm_file(&file, args);
     let picture = Corpus::bundled().find("hopper.gif").path.clone();
     let sent = run(&["send-image", picture.to_str().unwrap()]);
     assert!(sent.status.success(), "{}", stderr(&sent));
@@ -444,13 +446,7 @@ fn hostile_file_segments_get_specific_messages_not_crashes() {
     use std::os::unix::fs::FileExt;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("seg");
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_shm"))
-            .args(args)
-            .args(["--file", file.to_str().unwrap()])
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| shm_file(&file, args);
     let picture = Corpus::bundled().find("basn2c08.png").path.clone();
     assert!(
         run(&["send-image", picture.to_str().unwrap()])
