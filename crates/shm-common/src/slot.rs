@@ -13,7 +13,8 @@
 //! data race in Rust's memory model even though the sequence check discards torn copies. The
 //! checksum is computed in the same pass.
 
-use std::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
+use crate::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
+use crate::sync::{hint, thread};
 use std::time::{Duration, Instant};
 
 use crate::checksum::Checksum;
@@ -222,7 +223,7 @@ impl Slot<'_> {
 /// Spin a little, then yield; give up once the record has been unstable for [`UNSTABLE_AFTER`].
 fn backoff(attempt: u32, started: &mut Option<Instant>, kind: RecordKind) -> Result<(), ReadError> {
     if attempt < 16 {
-        std::hint::spin_loop();
+        hint::spin_loop();
         return Ok(());
     }
     let started = *started.get_or_insert_with(Instant::now);
@@ -232,7 +233,7 @@ fn backoff(attempt: u32, started: &mut Option<Instant>, kind: RecordKind) -> Res
             waited_ms: started.elapsed().as_millis() as u64,
         });
     }
-    std::thread::yield_now();
+    thread::yield_now();
     Ok(())
 }
 
@@ -417,5 +418,87 @@ fn load_bytes(src: &[AtomicU8], dst: &mut [u8], checksum: &mut Checksum) {
         // Relaxed: the reader's Acquire fence and sequence re-check decide whether it counts.
         *byte = src.load(Ordering::Relaxed);
         checksum.byte(*byte);
+    }
+}
+
+/// Loom explores every interleaving of the real `Slot::publish` and `Slot::read`, and every
+/// value the C11 memory model lets each relaxed or acquire load see, with records that are
+/// two words of one repeated byte: a torn or stale-but-accepted record shows at once.
+/// Run: `RUSTFLAGS="--cfg loom" cargo test -p shm-common --lib --release loom`.
+#[cfg(all(test, loom))]
+mod loom_model {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::layout::DATA_OFFSET;
+    use crate::message::{RecordKind, Sink, Source};
+
+    const LEN: usize = 16;
+
+    fn slot(region: &SharedRegion) -> Slot<'_> {
+        Slot {
+            region,
+            control: &region.control().slots[RecordKind::Struct.slot()],
+            layout: SlotLayout {
+                offset: DATA_OFFSET,
+                stride: LEN,
+                capacity: LEN,
+            },
+            kind: RecordKind::Struct,
+        }
+    }
+
+    fn check(records: u8) {
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(move || {
+            let region = Arc::new(SharedRegion::with_data_words(2 * LEN / 8));
+            let writer_region = Arc::clone(&region);
+            let writer = loom::thread::spawn(move || {
+                let slot = slot(&writer_region);
+                for record in 1..=records {
+                    slot.publish(LEN, |sink| sink.put(&[record; LEN]));
+                }
+            });
+            let slot = slot(&region);
+            // Read until a record arrives, then once more: both reads race with the writer.
+            let mut accepted = 0;
+            while accepted < 2 {
+                match slot.read(|source| {
+                    let mut bytes = [0u8; LEN];
+                    source.read_exact(&mut bytes)?;
+                    Ok(bytes)
+                }) {
+                    Ok(Some((bytes, meta))) => {
+                        let record = u8::try_from(meta.sequence).unwrap();
+                        assert_eq!(bytes, [record; LEN], "a torn or mixed record was accepted");
+                        accepted += 1;
+                    }
+                    Ok(None) => loom::thread::yield_now(),
+                    Err(err) => panic!("a legitimate interleaving failed: {err}"),
+                }
+            }
+            writer.join().unwrap();
+            // Once the writer is done, the last record is there, whole.
+            let (bytes, meta) = slot
+                .read(|source| {
+                    let mut bytes = [0u8; LEN];
+                    source.read_exact(&mut bytes)?;
+                    Ok(bytes)
+                })
+                .unwrap()
+                .unwrap();
+            assert_eq!((bytes, meta.sequence), ([records; LEN], u64::from(records)));
+        });
+    }
+
+    #[test]
+    fn loom_two_records_against_one_reader() {
+        check(2);
+    }
+
+    #[test]
+    fn loom_three_records_lap_the_reader() {
+        check(3);
     }
 }

@@ -1,4 +1,7 @@
 //! Test helpers shared by the workspace's crates.
+//!
+//! Empty under `--cfg loom`, where shm-common builds only its slot protocol.
+#![cfg(not(loom))]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};

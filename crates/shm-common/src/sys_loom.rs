@@ -1,0 +1,47 @@
+//! Under `--cfg loom`: a heap-backed stand-in for the mapping, so loom can explore every
+//! interleaving (and every weak-memory outcome) of the slot protocol's real code.
+
+use crate::layout::{ControlBlock, DATA_OFFSET};
+use crate::sync::atomic::{AtomicU8, AtomicU64};
+
+/// The control block and data words, as loom atomics.
+pub(crate) struct SharedRegion {
+    control: ControlBlock,
+    words: Vec<AtomicU64>,
+}
+
+impl SharedRegion {
+    /// A region with `words` 8-byte data words after the control page.
+    pub(crate) fn with_data_words(words: usize) -> SharedRegion {
+        SharedRegion {
+            control: ControlBlock::default(),
+            words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    pub(crate) fn control(&self) -> &ControlBlock {
+        &self.control
+    }
+
+    /// Word-aligned data only: the model's records are whole words.
+    pub(crate) fn words(&self, offset: usize, count: usize) -> Option<&[AtomicU64]> {
+        if count == 0 {
+            return Some(&[]);
+        }
+        let start = offset.checked_sub(DATA_OFFSET)?;
+        if !start.is_multiple_of(8) {
+            return None;
+        }
+        self.words.get(start / 8..start / 8 + count)
+    }
+
+    /// Only empty byte runs exist in the model.
+    pub(crate) fn bytes(&self, _offset: usize, count: usize) -> Option<&[AtomicU8]> {
+        (count == 0).then_some(&[])
+    }
+}
+
+/// The model needs no clock.
+pub(crate) fn monotonic_ns() -> u64 {
+    0
+}
