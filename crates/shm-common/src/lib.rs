@@ -74,8 +74,8 @@
 //! continuously rewriting writer cannot starve readers. A reader that keeps failing for a
 //! second (possible only with a corrupt or hostile segment) gets [`ReadError::Unstable`].
 //!
-//! Two checks cover every interleaving: loom runs the real `publish` and `read` under the C11
-//! memory model (`RUSTFLAGS="--cfg loom" cargo test -p shm-common --lib --release loom`, run by
+//! Two checks cover the interleavings: loom runs the real `publish` and `read` under the C11
+//! memory model, every schedule with up to three preemptions (`RUSTFLAGS="--cfg loom" cargo test -p shm-common --lib --release loom`, run by
 //! `scripts/check.sh`; removing the acquire fence or the sequence re-check makes it fail), and
 //! `tests/protocol_model.rs` explores every sequentially consistent interleaving of a model of
 //! the protocol, including a writer that dies at any step.

@@ -421,9 +421,9 @@ fn load_bytes(src: &[AtomicU8], dst: &mut [u8], checksum: &mut Checksum) {
     }
 }
 
-/// Loom explores every interleaving of the real `Slot::publish` and `Slot::read`, and every
-/// value the C11 memory model lets each relaxed or acquire load see, with records that are
-/// two words of one repeated byte: a torn or stale-but-accepted record shows at once.
+/// Loom explores every interleaving (up to three preemptions) of the real `Slot::publish` and
+/// `Slot::read`, and every value the C11 memory model lets each relaxed or acquire load see,
+/// with records that are two words of one repeated byte: a torn record shows at once.
 /// Run: `RUSTFLAGS="--cfg loom" cargo test -p shm-common --lib --release loom`.
 #[cfg(all(test, loom))]
 mod loom_model {
