@@ -37,6 +37,16 @@ fn reader_app(location: &SegmentLocation) -> Harness<'static, ReaderApp> {
         .build_eframe(move |cc| ReaderApp::new(cc, options))
 }
 
+/// A plain library writer, for tests where the Writer window is not the point.
+fn library_writer(location: &SegmentLocation, capacity: Capacity) -> Writer {
+    Writer::create(location, CreationMode::CreateOrOpen, capacity).unwrap()
+}
+
+/// The bytes of a picture of the bundled corpus.
+fn bundled_bytes(name: &str) -> Vec<u8> {
+    std::fs::read(&Corpus::bundled().find(name).path).unwrap()
+}
+
 /// Steps the app until `shown` holds: the Reader's worker answers on its own thread.
 #[track_caller]
 fn wait_for<S>(harness: &mut Harness<'_, S>, what: &str, shown: impl Fn(&Harness<'_, S>) -> bool) {
@@ -336,40 +346,24 @@ fn the_reader_waits_for_a_writer_and_follows_it_across_restarts() {
         shows(reader, "还没有 Writer")
     });
 
-    let mut first = Writer::create(
-        &segment.location,
-        CreationMode::CreateOrOpen,
-        Capacity::Default,
-    )
-    .unwrap();
+    let mut first = library_writer(&segment.location, Capacity::Default);
     wait_for(&mut reader, "the connection", |reader| {
         shows(reader, "已连接")
     });
     first
-        .send_image(
-            "/first.png",
-            &std::fs::read(&Corpus::bundled().find("basn2c08.png").path).unwrap(),
-        )
+        .send_image("/first.png", &bundled_bytes("basn2c08.png"))
         .unwrap();
     drop(first);
     wait_for(&mut reader, "the exit", |reader| {
         shows(reader, "Writer 已退出")
     });
 
-    let mut second = Writer::create(
-        &segment.location,
-        CreationMode::CreateOrOpen,
-        Capacity::Default,
-    )
-    .unwrap();
+    let mut second = library_writer(&segment.location, Capacity::Default);
     wait_for(&mut reader, "the reconnection", |reader| {
         shows(reader, "新的 Writer (pid")
     });
     second
-        .send_image(
-            "/second.png",
-            &std::fs::read(&Corpus::bundled().find("basn6a08.png").path).unwrap(),
-        )
+        .send_image("/second.png", &bundled_bytes("basn6a08.png"))
         .unwrap();
     reader.get_by_label("咻一下").click();
     wait_for(&mut reader, "the new Writer's picture", |reader| {
@@ -381,12 +375,7 @@ fn the_reader_waits_for_a_writer_and_follows_it_across_restarts() {
 fn undecodable_bytes_are_named_and_the_previous_picture_stays() {
     let segment = TestSegment::new("apps-undecodable");
     let corpus = Corpus::bundled();
-    let mut writer = Writer::create(
-        &segment.location,
-        CreationMode::CreateOrOpen,
-        Capacity::Default,
-    )
-    .unwrap();
+    let mut writer = library_writer(&segment.location, Capacity::Default);
     let mut reader = reader_app(&segment.location);
 
     reader.get_by_label("咻一下").click();
@@ -519,12 +508,7 @@ fn a_picture_named_on_the_command_line_opens_and_travels_byte_for_byte() {
 #[test]
 fn pictures_beyond_the_texture_limit_are_shown_scaled_down() {
     let segment = TestSegment::new("apps-downscale");
-    let mut writer = Writer::create(
-        &segment.location,
-        CreationMode::CreateOrOpen,
-        Capacity::Default,
-    )
-    .unwrap();
+    let mut writer = library_writer(&segment.location, Capacity::Default);
     let mut reader = reader_app(&segment.location);
     reader.input_mut().max_texture_side = Some(1024);
     reader.run();
@@ -544,17 +528,9 @@ fn the_reader_reports_a_damaged_segment_in_words() {
     use std::os::unix::fs::FileExt;
     let dir = tempfile::tempdir().unwrap();
     let location = SegmentLocation::File(dir.path().join("segment"));
-    let mut writer = Writer::create(
-        &location,
-        CreationMode::CreateOrOpen,
-        Capacity::AtLeast(4096),
-    )
-    .unwrap();
+    let mut writer = library_writer(&location, Capacity::AtLeast(4096));
     writer
-        .send_image(
-            "/ok.png",
-            &std::fs::read(&Corpus::bundled().find("basn2c08.png").path).unwrap(),
-        )
+        .send_image("/ok.png", &bundled_bytes("basn2c08.png"))
         .unwrap();
     drop(writer);
     let poke = |offset: u64, bytes: &[u8]| {
