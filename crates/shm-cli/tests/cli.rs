@@ -224,7 +224,7 @@ fn info_describes_layout_writer_and_records() {
     ));
     succeeds(shm(&segment, &["send-struct", "--persist"]));
     let info = json(&succeeds(shm(&segment, &["info", "--json"])));
-    assert_eq!(info["layout_version"], 1);
+    assert_eq!(info["layout_version"], shm_common::layout::LAYOUT_VERSION);
     assert_eq!(info["capacity"], 1 << 20);
     assert_eq!(info["writer_alive"], false);
     assert_eq!(info["writer_state"], "closed");
@@ -443,6 +443,9 @@ fn read_image_decode_follows_the_shared_manifest() {
 
 #[test]
 fn hostile_file_segments_get_specific_messages_not_crashes() {
+    use shm_common::RecordKind;
+    use shm_common::layout::LAYOUT_VERSION;
+    use shm_testkit::offsets;
     use std::os::unix::fs::FileExt;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("seg");
@@ -458,10 +461,16 @@ fn hostile_file_segments_get_specific_messages_not_crashes() {
         handle.write_all_at(bytes, offset).unwrap();
     };
     // The record's length field (record 1 is in buffer 1 of the picture slot).
-    poke(192 + 128 + 8, &u64::MAX.to_le_bytes());
+    poke(
+        offsets::length_field(RecordKind::Image, 1),
+        &u64::MAX.to_le_bytes(),
+    );
     assert!(fails(run(&["read-image"])).contains("exceeds the capacity"));
     poke(8, &3u32.to_le_bytes());
-    assert!(fails(run(&["read-image"])).contains("layout version 3, expected 1"));
+    assert!(
+        fails(run(&["read-image"]))
+            .contains(&format!("layout version 3, expected {LAYOUT_VERSION}"))
+    );
     poke(0, b"NOTOURS!");
     assert!(fails(run(&["info"])).contains("not a segment of ours"));
     std::fs::write(&file, b"").unwrap();

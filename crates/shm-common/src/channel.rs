@@ -6,9 +6,9 @@ use std::time::{Duration, Instant};
 
 use crate::error::{OpenError, ReadError, RemoveError, SendError};
 use crate::layout::{ControlBlock, LAYOUT_VERSION};
-use crate::message::{ImageMessage, Message, RecordKind, TestData};
+use crate::message::{ImageMessage, Message, RecordKind, Sink, TestData};
 use crate::segment::{self, CreationMode, Segment, SegmentLocation};
-use crate::slot::{RecordMeta, SharedSink, Slot};
+use crate::slot::{RecordMeta, Slot};
 use crate::sys;
 
 /// How long [`Reader::wait_for_change`] spins before sleeping in the kernel. Long enough to
@@ -109,7 +109,7 @@ fn info(segment: &Segment) -> SegmentInfo {
         .into_iter()
         .map(|kind| {
             let slot = slot(segment, kind);
-            let published = slot.published();
+            let published = slot.newest().sequence();
             let meta = &slot.control.buffers[(published & 1) as usize];
             // Relaxed: a snapshot for display, which may be a record newer than `published`.
             let (last_len, last_timestamp_ns) = if published == 0 {
@@ -280,14 +280,16 @@ impl Writer {
     /// A message larger than the slot is refused with [`SendError::TooLarge`] before anything
     /// is written: the previous record stays intact.
     pub fn send<M: Message>(&mut self, message: &M) -> Result<RecordMeta, SendError> {
-        self.publish(M::KIND, message.encoded_len(), |sink| message.encode(sink))
+        self.publish(M::KIND, message.encoded_len(), |mut sink| {
+            message.encode(&mut sink)
+        })
     }
 
     /// Publishes a picture from borrowed parts (no copy into an [`ImageMessage`] first).
     pub fn send_image(&mut self, path: &str, bytes: &[u8]) -> Result<RecordMeta, SendError> {
         let len = ImageMessage::framed_len(path, bytes.len());
-        self.publish(RecordKind::Image, len, |sink| {
-            ImageMessage::encode_parts(path, bytes, sink)
+        self.publish(RecordKind::Image, len, |mut sink| {
+            ImageMessage::encode_parts(path, bytes, &mut sink)
         })
     }
 
@@ -300,7 +302,7 @@ impl Writer {
         &mut self,
         kind: RecordKind,
         len: usize,
-        encode: impl FnOnce(&mut SharedSink<'_>),
+        encode: impl FnOnce(&mut dyn Sink),
     ) -> Result<RecordMeta, SendError> {
         let slot = slot(&self.segment, kind);
         if len > slot.layout.capacity {
@@ -458,7 +460,7 @@ impl Reader {
             });
         }
         let kind = M::KIND;
-        let read = slot(&self.segment, kind).read(|source| message.decode_into(source))?;
+        let read = slot(&self.segment, kind).read(|mut source| message.decode_into(&mut source))?;
         Ok(read.map(|((), meta)| {
             self.seen_sequences[kind.slot()] = meta.sequence;
             meta
@@ -483,7 +485,7 @@ impl Reader {
 
     /// Whether a record of `kind` was published that this reader has not read yet.
     pub fn has_new(&self, kind: RecordKind) -> bool {
-        slot(&self.segment, kind).published() != self.seen_sequences[kind.slot()]
+        slot(&self.segment, kind).newest().sequence() != self.seen_sequences[kind.slot()]
     }
 
     fn something_new(&self) -> bool {
@@ -513,9 +515,9 @@ impl Reader {
         let spin_for = SPIN_BEFORE_SLEEP.min(timeout);
         let mut spins = 0u32;
         loop {
-            // Polls the published counts and the writer generation: lines the writer stores to
-            // once per publish, so a change arrives in one cache-line transfer. (Polling the
-            // change counter instead measured slower: the writer's read-modify-write on it then
+            // Polls the slots' sequence words and the writer generation: the descriptor line
+            // that brings the change also holds the record's metadata. (Polling the change
+            // counter instead measured slower: the writer's read-modify-write on it then
             // competes with the spinning reader for the line.)
             if self.something_new() {
                 return true;
@@ -571,19 +573,7 @@ impl Reader {
 
     /// Per slot, the odd sequence word of a record being written now, or 0.
     fn writes_in_progress(&self) -> [u64; 2] {
-        RecordKind::ALL.map(|kind| {
-            let slot = slot(&self.segment, kind);
-            let next = slot.published().wrapping_add(1);
-            // Relaxed: a hint for how long to spin; correctness never depends on it.
-            let seq = slot.control.buffers[(next & 1) as usize]
-                .seq
-                .load(Ordering::Relaxed);
-            if seq == next.wrapping_mul(2).wrapping_sub(1) {
-                seq
-            } else {
-                0
-            }
-        })
+        RecordKind::ALL.map(|kind| slot(&self.segment, kind).write_in_progress())
     }
 
     /// If the segment at this reader's location is now a different one (its writer exited and a

@@ -259,7 +259,7 @@ pub enum ReadError {
         /// What is wrong.
         source: FrameError,
     },
-    /// The sequence words contradict the published count.
+    /// The slot's two sequence words contradict each other, and did not change on a second look.
     #[error(
         "the {kind} slot's sequence words are inconsistent: the segment is corrupt or was written without the publish protocol"
     )]

@@ -5,15 +5,18 @@
 //!                Header        magic, layout version, sizes, instance id   (written once)
 //!                WriterLock    pid of the writer holding the segment, attach generation
 //!                Notify        change counter (the futex word) and sleeping-waiter count
-//!                SlotControl   picture slot: published count, two buffer descriptors
-//!                SlotControl   struct slot:  published count, two buffer descriptors
+//!                SlotControl   picture slot: two buffer descriptors, each with an inline line
+//!                SlotControl   struct slot:  two buffer descriptors, each with an inline line
+//!                                            that holds the struct buffer itself
 //! offset 4096  picture buffer 0, picture buffer 1   (capacity rounded up to 64 bytes each)
-//!              struct buffer 0,  struct buffer 1    (64 bytes each)
 //! ```
 //!
-//! Every hot word sits on its own 64-byte cache line, so a writer filling one buffer does not
-//! bounce the line a reader polls. Everything read from an existing segment is untrusted:
-//! [`Layout::validate`] checks the header against the mapping before any offset is used.
+//! The writer lock, the change counter and each descriptor have cache lines of their own, so a
+//! writer filling one buffer does not bounce a line another reader polls. A descriptor and its
+//! inline line form an aligned 128-byte pair: a struct record, with its sequence word and
+//! metadata, crosses between cores as those two lines and nothing else.
+//! Everything read from an existing segment is untrusted: [`Layout::validate`] checks the
+//! header against the mapping before any offset is used.
 
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::mem::{align_of, offset_of, size_of};
@@ -23,13 +26,13 @@ use crate::error::LayoutError;
 /// `b"SHMXCHG1"` read as a little-endian `u64`: marks a segment as one of ours.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SHMXCHG1");
 /// The version of this layout. Bumped on any incompatible change.
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 /// Where the data buffers start: the control block fills the first page.
 pub const DATA_OFFSET: usize = 4096;
 /// Alignment of every data buffer.
 pub const BUFFER_ALIGN: usize = 64;
-/// Capacity of the struct slot's buffers.
-pub const STRUCT_CAPACITY: usize = 64;
+/// Capacity of the struct slot's buffers: one inline line.
+pub const STRUCT_CAPACITY: usize = size_of::<InlineLine>();
 /// Smallest picture capacity a segment may have.
 pub const MIN_CAPACITY: usize = 4096;
 /// Largest picture capacity a segment may have (the framing's lengths are `i32`).
@@ -80,9 +83,11 @@ pub struct Notify {
 
 /// Descriptor of one data buffer; its fields are valid only while `seq` is even and unchanged.
 #[derive(Default)]
-#[repr(C, align(64))]
+#[repr(C, align(128))]
 pub struct BufferMeta {
-    /// `2n` once record `n` is complete in this buffer, `2n - 1` while it is being written.
+    /// `2n` once record `n` is complete in this buffer, `2n - 1` while it is being written,
+    /// 0 before the first. Record `n` always goes to buffer `n % 2`; the higher of a slot's two
+    /// words says which record is the newest.
     pub seq: AtomicU64,
     /// Payload length in bytes. Untrusted: checked against the slot's capacity before use.
     pub len: AtomicU64,
@@ -92,21 +97,33 @@ pub struct BufferMeta {
     pub timestamp_ns: AtomicU64,
     /// [`RecordKind`](crate::RecordKind) code of the payload.
     pub kind: AtomicU32,
+    /// The buffer itself for a slot whose records fit in one line (the struct slot), right
+    /// after the descriptor; unused by the picture slot.
+    pub inline: InlineLine,
 }
 
-/// One slot: a published-record counter and two buffers used alternately.
+/// Words in a cache line.
+pub const LINE_WORDS: usize = 8;
+
+/// One cache line of record bytes inside the control page.
 #[derive(Default)]
 #[repr(C, align(64))]
+pub struct InlineLine {
+    /// The bytes, as words.
+    pub words: [AtomicU64; LINE_WORDS],
+}
+
+/// One slot: two buffers used alternately.
+#[derive(Default)]
+#[repr(C, align(128))]
 pub struct SlotControl {
-    /// Number of records published so far; record `n` lives in buffer `n % 2`.
-    pub published: AtomicU64,
     /// The two buffers' descriptors.
     pub buffers: [BufferMeta; 2],
 }
 
 /// Everything in the first page of a segment.
 #[derive(Default)]
-#[repr(C, align(64))]
+#[repr(C, align(128))]
 pub struct ControlBlock {
     /// Identity and sizes.
     pub header: Header,
@@ -131,16 +148,26 @@ const _: () = {
     assert!(offset_of!(Header, instance_id) == 32);
     assert!(size_of::<WriterLock>() == 64);
     assert!(size_of::<Notify>() == 64);
-    assert!(size_of::<BufferMeta>() == 64);
+    assert!(size_of::<BufferMeta>() == 128);
     assert!(offset_of!(BufferMeta, kind) == 32);
-    assert!(size_of::<SlotControl>() == 192);
+    assert!(offset_of!(BufferMeta, inline) == 64);
+    assert!(size_of::<InlineLine>() == 64);
+    assert!(size_of::<SlotControl>() == 256);
     assert!(offset_of!(ControlBlock, writer) == 64);
     assert!(offset_of!(ControlBlock, notify) == 128);
-    assert!(offset_of!(ControlBlock, slots) == 192);
-    assert!(size_of::<ControlBlock>() == 576);
-    assert!(align_of::<ControlBlock>() == 64);
+    assert!(offset_of!(ControlBlock, slots) == 256);
+    assert!(size_of::<ControlBlock>() == 768);
+    assert!(align_of::<ControlBlock>() == 128);
     assert!(size_of::<ControlBlock>() <= DATA_OFFSET);
+    assert!(STRUCT_INLINE_OFFSET == 512 + 64);
 };
+
+/// Offset of the struct slot's buffer 0: the inline line of its first descriptor. Buffer 1 is
+/// one descriptor (128 bytes) further.
+pub const STRUCT_INLINE_OFFSET: usize = offset_of!(ControlBlock, slots)
+    + size_of::<SlotControl>()
+    + offset_of!(SlotControl, buffers)
+    + offset_of!(BufferMeta, inline);
 
 /// Where a slot's two buffers are and how large each is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,6 +184,12 @@ impl SlotLayout {
     /// Offset of buffer `index` (0 or 1).
     pub fn buffer_offset(&self, index: usize) -> usize {
         self.offset + (index & 1) * self.stride
+    }
+
+    /// Whether every record fits in one cache line: such records are staged on the stack and
+    /// moved in one burst of word stores or loads rather than streamed.
+    pub fn is_one_line(&self) -> bool {
+        self.capacity <= LINE_WORDS * 8
     }
 }
 
@@ -184,11 +217,11 @@ impl Layout {
             capacity,
         };
         let strukt = SlotLayout {
-            offset: DATA_OFFSET + 2 * image_stride,
-            stride: STRUCT_CAPACITY,
+            offset: STRUCT_INLINE_OFFSET,
+            stride: size_of::<BufferMeta>(),
             capacity: STRUCT_CAPACITY,
         };
-        let end = strukt.offset + 2 * STRUCT_CAPACITY;
+        let end = image.offset + 2 * image_stride;
         Ok(Layout {
             capacity,
             total_size: end.next_multiple_of(DATA_OFFSET),
@@ -272,14 +305,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_layout_has_two_picture_buffers_and_two_struct_buffers() {
+    fn default_layout_has_two_picture_buffers_and_two_inline_struct_buffers() {
         let layout = Layout::for_capacity(DEFAULT_CAPACITY).unwrap();
         let [image, strukt] = layout.slots;
         assert_eq!(image.buffer_offset(0), DATA_OFFSET);
         assert_eq!(image.buffer_offset(1), DATA_OFFSET + DEFAULT_CAPACITY);
-        assert_eq!(strukt.buffer_offset(0), DATA_OFFSET + 2 * DEFAULT_CAPACITY);
-        assert_eq!(strukt.buffer_offset(1), strukt.buffer_offset(0) + 64);
-        assert_eq!(layout.total_size, DATA_OFFSET + 2 * DEFAULT_CAPACITY + 4096);
+        let control = ControlBlock::default();
+        let base = &control as *const ControlBlock as usize;
+        for (index, meta) in control.slots[1].buffers.iter().enumerate() {
+            let inline = &meta.inline as *const InlineLine as usize - base;
+            assert_eq!(strukt.buffer_offset(index), inline);
+        }
+        assert_eq!(layout.total_size, DATA_OFFSET + 2 * DEFAULT_CAPACITY);
     }
 
     #[test]

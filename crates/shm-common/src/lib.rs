@@ -36,47 +36,61 @@
 //!                        picture capacity, instance id
 //!                writer lock: pid, generation      (own cache line)
 //!                notify: change counter, waiters   (own cache line)
-//!                picture slot: published count, descriptors of buffers 0 and 1
-//!                struct slot:  published count, descriptors of buffers 0 and 1
-//!                (each descriptor: sequence, length, checksum, timestamp, kind; own line)
-//! offset 4096  picture buffer 0 | picture buffer 1 | struct buffer 0 | struct buffer 1
+//!                picture slot: descriptors of buffers 0 and 1
+//!                struct slot:  descriptors of buffers 0 and 1
+//!                (each descriptor: sequence, length, checksum, timestamp, kind on one line,
+//!                then an inline line that holds the struct slot's buffer itself)
+//! offset 4096  picture buffer 0 | picture buffer 1
 //! ```
 //!
 //! The picture and the struct have separate slots, so sending one never disturbs the other.
+//! A struct record travels between cores as the two lines of its descriptor and nothing else.
 //! Opening a segment checks the magic, the layout version and the sizes against the mapping
 //! ([`LayoutError`]); afterwards every length read from the segment is checked against the
 //! slot's capacity before anything is allocated or copied.
 //!
 //! # Publish and read, step by step
 //!
-//! Each slot is a double-buffered seqlock. To publish record `n`, the single writer
+//! Each slot is a double-buffered seqlock. Record `n` (counting from 1) goes to buffer `n % 2`,
+//! whose sequence word reads `2n - 1` while it is written and `2n` once it is complete; so the
+//! higher of a slot's two words names the newest record, and no separate counter has to cross
+//! between cores. To publish record `n`, the single writer
 //!
-//! 1. picks buffer `n % 2`, the one readers are *not* directed to;
+//! 1. takes `n` from the higher word (after `2m`, `m + 1`; after `2m - 1`, left by a writer that
+//!    died mid-write, `m` again) and picks buffer `n % 2`, the one *not* holding the newest
+//!    record;
 //! 2. stores `2n - 1` in its sequence word, then a release fence (no data store may become
 //!    visible before the word says "being written");
-//! 3. copies the payload in with relaxed atomic stores, computing the checksum on the way;
+//! 3. copies the payload in with relaxed atomic stores, computing the checksum on the way (a
+//!    struct is encoded, checksummed and timestamped on the stack first and then stored in one
+//!    burst, so a reader spinning on the line does not take it back between the stores);
 //! 4. stores length, checksum, timestamp and kind, then `2n` in the sequence word (release);
-//! 5. stores `n` in the slot's published count (release);
-//! 6. increments the segment's change counter and, if a reader sleeps, wakes it (futex).
+//! 5. increments the segment's change counter and, if a reader sleeps, wakes it (futex).
 //!
 //! To read, a reader
 //!
-//! 1. loads the published count `n` (acquire); `0` means nothing was sent yet;
-//! 2. loads buffer `n % 2`'s sequence word (acquire) and goes on only if it is exactly `2n`;
-//! 3. checks the length against the capacity, then copies exactly that many bytes out with
+//! 1. loads both sequence words (acquire). Both 0 means nothing was sent yet. The higher one,
+//!    if `2n`, names record `n`; if `2m - 1`, record `m` is being written and the other word
+//!    must be `2(m - 1)`. Words that break these rules were loaded while the writer moved on:
+//!    if a second look finds them unchanged, the segment is corrupt
+//!    ([`ReadError::Inconsistent`]), otherwise it starts again;
+//! 2. checks the length against the capacity, then copies exactly that many bytes out with
 //!    relaxed atomic loads into its own memory, computing the checksum;
-//! 4. issues an acquire fence and reloads the sequence word: if it is still `2n`, no byte of
-//!    the copy can come from a later write, so the copy is whole; otherwise it starts again;
-//! 5. compares the checksum with the stored one ([`ReadError::ChecksumMismatch`]).
+//! 3. issues an acquire fence and reloads the record's sequence word: if it is still `2n`, no
+//!    byte of the copy can come from a later write, so the copy is whole; otherwise it starts
+//!    again;
+//! 4. compares the checksum with the stored one ([`ReadError::ChecksumMismatch`]).
 //!
-//! The writer only ever rewrites the buffer that is not published, so a reader is only
-//! disturbed if a whole record is published *and* the next one begins during its copy: a
-//! continuously rewriting writer cannot starve readers. A reader that keeps failing for a
+//! The writer only ever rewrites the buffer that does not hold the newest record, so a reader
+//! is only disturbed if a whole record is published *and* the next one begins during its copy:
+//! a continuously rewriting writer cannot starve readers. A reader that keeps failing for a
 //! second (possible only with a corrupt or hostile segment) gets [`ReadError::Unstable`].
 //!
 //! Two checks cover the interleavings: loom runs the real `publish` and `read` under the C11
-//! memory model, every schedule with up to three preemptions (`RUSTFLAGS="--cfg loom" cargo test -p shm-common --lib --release loom`, run by
-//! `scripts/check.sh`; removing the acquire fence or the sequence re-check makes it fail), and
+//! memory model, every schedule with up to three preemptions, for a struct-sized slot and a
+//! streamed one (`RUSTFLAGS="--cfg loom" cargo test -p shm-common --lib --release loom`, run by
+//! `scripts/check.sh`; removing the acquire fence or the sequence re-check, or storing the data
+//! before the odd word, makes it fail), and
 //! `tests/protocol_model.rs` explores every sequentially consistent interleaving of a model of
 //! the protocol, including a writer that dies at any step.
 //!

@@ -13,7 +13,10 @@ use bytemuck::{Pod, Zeroable};
 use crate::error::FrameError;
 
 /// What a record holds; each kind has its own slot in a segment.
+// `u32`, not the default byte: a one-byte field left seven bytes of padding in `RecordMeta`,
+// which the compiler copied in overlapping pieces that stalled store forwarding on every read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(u32)]
 pub enum RecordKind {
     /// A picture: [`ImageMessage`].
     Image,
@@ -67,6 +70,12 @@ pub trait Sink {
     fn put(&mut self, bytes: &[u8]);
 }
 
+impl<S: Sink + ?Sized> Sink for &mut S {
+    fn put(&mut self, bytes: &[u8]) {
+        (**self).put(bytes);
+    }
+}
+
 impl Sink for Vec<u8> {
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
@@ -80,6 +89,16 @@ pub trait Source {
     fn remaining(&self) -> usize;
     /// Fills `dst` with the next `dst.len()` bytes, or fails if fewer remain.
     fn read_exact(&mut self, dst: &mut [u8]) -> Result<(), FrameError>;
+}
+
+impl<S: Source + ?Sized> Source for &mut S {
+    fn remaining(&self) -> usize {
+        (**self).remaining()
+    }
+
+    fn read_exact(&mut self, dst: &mut [u8]) -> Result<(), FrameError> {
+        (**self).read_exact(dst)
+    }
 }
 
 impl Source for &[u8] {

@@ -1,12 +1,13 @@
 //! The publish/read protocol of one slot: a double-buffered seqlock.
 //!
 //! Record `n` (counting from 1) is written into buffer `n % 2`, whose sequence word goes
-//! `2n - 1` (writing) then `2n` (complete); only then does the slot's `published` count become
-//! `n`. A reader loads `published`, copies buffer `n % 2` if its sequence word is exactly `2n`,
-//! and keeps the copy only if the word is still `2n` afterwards. Because the writer always
-//! fills the *other* buffer, a reader is disturbed only if the writer completes a whole record
-//! and starts the next one during the reader's copy; a continuously rewriting writer therefore
-//! cannot starve readers, and a writer that dies mid-write leaves the previous record intact.
+//! `2n - 1` (writing) then `2n` (complete). The two words alone say which record is the
+//! newest complete one (see [`Newest::of`]): no separate counter has to cross between cores.
+//! A reader loads both words, copies the newest record's buffer and keeps the copy only if its
+//! word did not change meanwhile. Because the writer always fills the *other* buffer, a reader
+//! is disturbed only if the writer completes a whole record and starts the next one during the
+//! reader's copy; a continuously rewriting writer therefore cannot starve readers, and a writer
+//! that dies mid-write leaves the previous record intact.
 //!
 //! Bytes are moved with relaxed atomic loads and stores (8 bytes at a time where aligned):
 //! the memory is written by another process while we read it, and a plain `memcpy` would be a
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use crate::checksum::Checksum;
 use crate::error::{FrameError, ReadError};
-use crate::layout::{SlotControl, SlotLayout};
+use crate::layout::{BufferMeta, LINE_WORDS, SlotControl, SlotLayout};
 use crate::message::{RecordKind, Sink, Source};
 use crate::sys::{self, SharedRegion};
 
@@ -61,47 +62,130 @@ pub(crate) struct Slot<'a> {
     pub(crate) kind: RecordKind,
 }
 
+/// What a slot's two sequence words say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Newest {
+    /// Nothing was published yet.
+    Nothing,
+    /// Record `sequence`, in buffer `sequence % 2`, is the newest complete one.
+    Record {
+        /// The record's number.
+        sequence: u64,
+    },
+    /// The words contradict each other: they were loaded while the writer moved on, or the
+    /// segment is corrupt.
+    Contradiction,
+}
+
+impl Newest {
+    /// Reads a pair of sequence words. The higher one is the newest write: if even (`2n`),
+    /// record `n` is complete; if odd (`2m - 1`), record `m` is being written and the other
+    /// buffer must hold record `m - 1` (word `2m - 2`), or nothing if `m` is 1. Each record
+    /// must be in buffer `n % 2`.
+    pub(crate) fn of(words: [u64; 2]) -> Newest {
+        let high = usize::from(words[1] > words[0]);
+        let newest = words[high];
+        let other = words[1 - high];
+        if newest == 0 {
+            return Newest::Nothing;
+        }
+        let writing = newest.div_ceil(2);
+        if (writing & 1) as usize != high {
+            return Newest::Contradiction;
+        }
+        if newest.is_multiple_of(2) {
+            return Newest::Record { sequence: writing };
+        }
+        match (writing - 1, other) {
+            (0, 0) => Newest::Nothing,
+            (sequence, word) if sequence > 0 && word == newest - 1 => Newest::Record { sequence },
+            _ => Newest::Contradiction,
+        }
+    }
+
+    /// The newest complete record's number, 0 if none (or if the words contradict).
+    pub(crate) fn sequence(self) -> u64 {
+        match self {
+            Newest::Record { sequence } => sequence,
+            Newest::Nothing | Newest::Contradiction => 0,
+        }
+    }
+}
+
 impl Slot<'_> {
-    /// Records published so far.
-    pub(crate) fn published(&self) -> u64 {
-        // Acquire: a reader that then reads record `n` sees the writer's stores before it.
-        self.control.published.load(Ordering::Acquire)
+    /// Both buffers' sequence words.
+    pub(crate) fn sequence_words(&self) -> [u64; 2] {
+        // Acquire: the record's metadata and data loads that follow cannot move before these.
+        self.control
+            .buffers
+            .each_ref()
+            .map(|meta| meta.seq.load(Ordering::Acquire))
+    }
+
+    /// The newest complete record, as the sequence words say now.
+    pub(crate) fn newest(&self) -> Newest {
+        Newest::of(self.sequence_words())
+    }
+
+    /// The sequence word of a write in progress (the higher word, if odd), or 0.
+    pub(crate) fn write_in_progress(&self) -> u64 {
+        // Relaxed: a hint for how long to spin; correctness never depends on it.
+        let newest = self
+            .control
+            .buffers
+            .iter()
+            .map(|meta| meta.seq.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        if newest % 2 == 1 { newest } else { 0 }
     }
 
     /// Writes a `len`-byte record through `encode` and publishes it. Only the lock holder calls
     /// this; `len` must not exceed the slot's capacity (the caller checked).
-    pub(crate) fn publish(
-        &self,
-        len: usize,
-        encode: impl FnOnce(&mut SharedSink<'_>),
-    ) -> RecordMeta {
-        // Relaxed: only the lock holder stores `published`, and the lock's Acquire ordered the
+    ///
+    /// A record of a one-line slot is encoded, checksummed and timestamped on the stack first,
+    /// then stored in one burst: a reader spinning on the descriptor line would otherwise take
+    /// the line back between the writer's stores, and each theft costs a cache-line transfer.
+    pub(crate) fn publish(&self, len: usize, encode: impl FnOnce(&mut dyn Sink)) -> RecordMeta {
+        // Relaxed: only the lock holder stores sequence words, and the lock's Acquire ordered the
         // previous holder's stores before ours.
-        let sequence = self
+        let newest = self
             .control
-            .published
-            .load(Ordering::Relaxed)
-            .wrapping_add(1)
-            .max(1);
+            .buffers
+            .iter()
+            .map(|meta| meta.seq.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0);
+        // After `2n`, record `n + 1`; after `2m - 1` (a writer died writing `m`), `m` again.
+        let sequence = (newest / 2).wrapping_add(1).max(1);
         let index = (sequence & 1) as usize;
         let meta = &self.control.buffers[index];
-        // Release store of the odd value: a reader that sees it also sees `published` at
-        // `sequence - 1` or later (so it can tell a busy writer from a corrupt segment). Then a
-        // Release fence: no data store below can become visible before the odd sequence word
-        // (the seqlock writer's fence).
-        meta.seq
-            .store(sequence.wrapping_mul(2).wrapping_sub(1), Ordering::Release);
-        fence(Ordering::Release);
-
-        let mut sink = SharedSink {
-            region: self.region,
-            offset: self.layout.buffer_offset(index),
-            remaining: len.min(self.layout.capacity),
-            checksum: Checksum::new(),
+        let offset = self.layout.buffer_offset(index);
+        let (checksum, timestamp_ns) = if self.layout.is_one_line() {
+            let mut line = LineSink::new();
+            encode(&mut line);
+            let checksum = Checksum::of(line.filled());
+            let timestamp_ns = monotonic_ns();
+            begin_write(meta, sequence);
+            if let Some(words) = self.region.words(offset, self.layout.capacity.div_ceil(8)) {
+                for (word, value) in words.iter().zip(line.words()) {
+                    // Relaxed: ordered by the seqlock fences (`begin_write`, and the Release
+                    // store of the even word below).
+                    word.store(value, Ordering::Relaxed);
+                }
+            }
+            (checksum, timestamp_ns)
+        } else {
+            begin_write(meta, sequence);
+            let mut sink = SharedSink {
+                region: self.region,
+                offset,
+                remaining: len.min(self.layout.capacity),
+                checksum: Checksum::new(),
+            };
+            encode(&mut sink);
+            (sink.checksum.finish(), monotonic_ns())
         };
-        encode(&mut sink);
-        let checksum = sink.checksum.finish();
-        let timestamp_ns = monotonic_ns();
         // Relaxed: published by the Release store of the even sequence word below.
         meta.len.store(len as u64, Ordering::Relaxed);
         meta.checksum.store(checksum, Ordering::Relaxed);
@@ -109,8 +193,6 @@ impl Slot<'_> {
         meta.kind.store(self.kind.code(), Ordering::Relaxed);
         // Release: a reader whose Acquire load sees `2n` sees all the data and metadata above.
         meta.seq.store(sequence.wrapping_mul(2), Ordering::Release);
-        // Release: a reader that sees `published == n` also sees buffer `n % 2` complete.
-        self.control.published.store(sequence, Ordering::Release);
         RecordMeta {
             kind: self.kind,
             sequence,
@@ -126,54 +208,26 @@ impl Slot<'_> {
     /// so a framing error it reports is only returned for a stable record.
     pub(crate) fn read<T>(
         &self,
-        mut decode: impl FnMut(&mut SharedSource<'_>) -> Result<T, FrameError>,
+        mut decode: impl FnMut(&mut dyn Source) -> Result<T, FrameError>,
     ) -> Result<Option<(T, RecordMeta)>, ReadError> {
         let mut started: Option<Instant> = None;
         for attempt in 0u32.. {
-            let sequence = self.published();
-            if sequence == 0 {
-                return Ok(None);
-            }
-            let index = (sequence & 1) as usize;
-            let meta = &self.control.buffers[index];
-            // Acquire: the metadata and data loads below cannot move before this load.
-            let before = meta.seq.load(Ordering::Acquire);
-            if before == sequence.wrapping_mul(2) {
-                // Relaxed: validated by the sequence re-check below.
-                let len = meta.len.load(Ordering::Relaxed);
-                let stored_checksum = meta.checksum.load(Ordering::Relaxed);
-                let timestamp_ns = meta.timestamp_ns.load(Ordering::Relaxed);
-                let kind_code = meta.kind.load(Ordering::Relaxed);
-                let outcome = self.copy_record(index, len, kind_code, &mut decode);
-                // Acquire fence: every load above happens before the re-check, so if the writer
-                // touched this buffer meanwhile, the re-check sees a newer sequence word.
-                fence(Ordering::Acquire);
-                // Acquire: if this sees a newer odd word, the reload of `published` below sees
-                // the record the writer published before starting it.
-                let after = meta.seq.load(Ordering::Acquire);
-                if after == before {
-                    let (value, computed) = outcome?;
-                    if computed != stored_checksum {
-                        return Err(ReadError::ChecksumMismatch {
-                            kind: self.kind,
-                            stored: stored_checksum,
-                            computed,
-                        });
+            let words = self.sequence_words();
+            match Newest::of(words) {
+                Newest::Nothing => return Ok(None),
+                Newest::Record { sequence } => {
+                    let before = words[(sequence & 1) as usize];
+                    if let Some(read) = self.read_stable(sequence, before, &mut decode)? {
+                        return Ok(Some(read));
                     }
-                    let record = RecordMeta {
-                        kind: self.kind,
-                        sequence,
-                        len: len as usize,
-                        checksum: computed,
-                        timestamp_ns,
-                    };
-                    return Ok(Some((value, record)));
                 }
-            }
-            // A writer only touches buffer `n % 2` after publishing `n + 1`. If `published` is
-            // still `n`, the sequence words contradict each other: the segment is corrupt.
-            if self.published() == sequence {
-                return Err(ReadError::Inconsistent { kind: self.kind });
+                // Words loaded while the writer moved on can contradict each other, but a second
+                // look then finds them changed; unchanged, nobody is writing and they are corrupt.
+                Newest::Contradiction => {
+                    if self.sequence_words() == words {
+                        return Err(ReadError::Inconsistent { kind: self.kind });
+                    }
+                }
             }
             backoff(attempt, &mut started, self.kind)?;
         }
@@ -183,14 +237,65 @@ impl Slot<'_> {
         })
     }
 
-    /// Checks the untrusted length and kind, then decodes the buffer's bytes.
-    fn copy_record<T>(
+    /// Decodes record `sequence`, whose sequence word was `before` when loaded (with Acquire);
+    /// `Ok(None)` if the writer touched the buffer meanwhile.
+    fn read_stable<T>(
         &self,
-        index: usize,
-        len: u64,
-        kind_code: u32,
-        decode: &mut impl FnMut(&mut SharedSource<'_>) -> Result<T, FrameError>,
-    ) -> Result<(T, u64), ReadError> {
+        sequence: u64,
+        before: u64,
+        decode: &mut impl FnMut(&mut dyn Source) -> Result<T, FrameError>,
+    ) -> Result<Option<(T, RecordMeta)>, ReadError> {
+        let index = (sequence & 1) as usize;
+        let meta = &self.control.buffers[index];
+        // Relaxed: ordered after the Acquire load of `before`, validated by the re-check below.
+        let len = meta.len.load(Ordering::Relaxed);
+        let stored_checksum = meta.checksum.load(Ordering::Relaxed);
+        let timestamp_ns = meta.timestamp_ns.load(Ordering::Relaxed);
+        let kind_code = meta.kind.load(Ordering::Relaxed);
+        let mut line = [0u64; LINE_WORDS];
+        let streamed = if self.layout.is_one_line() {
+            let offset = self.layout.buffer_offset(index);
+            if let Some(words) = self.region.words(offset, self.layout.capacity.div_ceil(8)) {
+                for (value, word) in line.iter_mut().zip(words) {
+                    // Relaxed: the Acquire fence and sequence re-check below decide whether
+                    // the copy counts.
+                    *value = word.load(Ordering::Relaxed);
+                }
+            }
+            None
+        } else {
+            Some(self.copy_record(index, len, kind_code, decode))
+        };
+        // Acquire fence: every load above happens before the re-check, so if the writer touched
+        // this buffer meanwhile, the re-check sees a newer sequence word.
+        fence(Ordering::Acquire);
+        // Relaxed: ordered after the copy by the fence above.
+        if meta.seq.load(Ordering::Relaxed) != before {
+            return Ok(None);
+        }
+        let (value, computed) = match streamed {
+            Some(outcome) => outcome?,
+            None => self.decode_line(&line, len, kind_code, decode)?,
+        };
+        if computed != stored_checksum {
+            return Err(ReadError::ChecksumMismatch {
+                kind: self.kind,
+                stored: stored_checksum,
+                computed,
+            });
+        }
+        let record = RecordMeta {
+            kind: self.kind,
+            sequence,
+            len: len as usize,
+            checksum: computed,
+            timestamp_ns,
+        };
+        Ok(Some((value, record)))
+    }
+
+    /// Checks the untrusted length and kind against the slot.
+    fn check_record(&self, len: u64, kind_code: u32) -> Result<usize, ReadError> {
         let capacity = self.layout.capacity;
         let len = usize::try_from(len)
             .ok()
@@ -206,6 +311,38 @@ impl Slot<'_> {
                 found: kind_code,
             });
         }
+        Ok(len)
+    }
+
+    /// Decodes a one-line record copied out of the segment, and computes its checksum.
+    fn decode_line<T>(
+        &self,
+        line: &[u64; LINE_WORDS],
+        len: u64,
+        kind_code: u32,
+        decode: &mut impl FnMut(&mut dyn Source) -> Result<T, FrameError>,
+    ) -> Result<(T, u64), ReadError> {
+        let len = self.check_record(len, kind_code)?;
+        // The words hold the bytes in memory order (see `LineSink::words`).
+        let bytes: [u8; LINE_WORDS * 8] = bytemuck::cast(*line);
+        let record = &bytes[..len.min(bytes.len())];
+        let value = decode(&mut &record[..]).map_err(|source| ReadError::Malformed {
+            kind: self.kind,
+            source,
+        })?;
+        Ok((value, Checksum::of(record)))
+    }
+
+    /// Checks the untrusted length and kind, then decodes the buffer's bytes straight out of
+    /// the segment.
+    fn copy_record<T>(
+        &self,
+        index: usize,
+        len: u64,
+        kind_code: u32,
+        decode: &mut impl FnMut(&mut dyn Source) -> Result<T, FrameError>,
+    ) -> Result<(T, u64), ReadError> {
+        let len = self.check_record(len, kind_code)?;
         let mut source = SharedSource {
             region: self.region,
             offset: self.layout.buffer_offset(index),
@@ -217,6 +354,51 @@ impl Slot<'_> {
             source,
         })?;
         Ok((value, source.checksum.finish()))
+    }
+}
+
+/// Marks record `sequence` as being written in `meta`'s buffer.
+fn begin_write(meta: &BufferMeta, sequence: u64) {
+    // Release store of the odd value: a reader that sees it also sees the other buffer's word at
+    // `2(sequence - 1)` (so it can tell a busy writer from a corrupt segment). Then a Release
+    // fence: no data store after it can become visible before the odd sequence word (the
+    // seqlock writer's fence).
+    meta.seq
+        .store(sequence.wrapping_mul(2).wrapping_sub(1), Ordering::Release);
+    fence(Ordering::Release);
+}
+
+/// A one-line record being encoded on the stack.
+struct LineSink {
+    bytes: [u8; LINE_WORDS * 8],
+    len: usize,
+}
+
+impl LineSink {
+    fn new() -> LineSink {
+        LineSink {
+            bytes: [0; LINE_WORDS * 8],
+            len: 0,
+        }
+    }
+
+    fn filled(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// The line as the words to store (native byte order: memory holds the bytes as given).
+    fn words(&self) -> [u64; LINE_WORDS] {
+        std::array::from_fn(|i| native_word(&self.bytes[i * 8..i * 8 + 8]))
+    }
+}
+
+impl Sink for LineSink {
+    fn put(&mut self, bytes: &[u8]) {
+        // As with the shared sink, bytes beyond the line are dropped rather than overrun.
+        let space = &mut self.bytes[self.len..];
+        let take = bytes.len().min(space.len());
+        space[..take].copy_from_slice(&bytes[..take]);
+        self.len += take;
     }
 }
 
@@ -421,9 +603,44 @@ fn load_bytes(src: &[AtomicU8], dst: &mut [u8], checksum: &mut Checksum) {
     }
 }
 
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::Newest;
+
+    #[test]
+    fn the_higher_sequence_word_names_the_newest_record() {
+        let cases = [
+            ([0, 0], Newest::Nothing),
+            ([0, 1], Newest::Nothing),
+            ([0, 2], Newest::Record { sequence: 1 }),
+            ([3, 2], Newest::Record { sequence: 1 }),
+            ([4, 2], Newest::Record { sequence: 2 }),
+            ([4, 5], Newest::Record { sequence: 2 }),
+            // Record 3 belongs in buffer 1, record 1 too; record 2 needs record 1 beside it.
+            ([5, 2], Newest::Contradiction),
+            ([2, 0], Newest::Contradiction),
+            ([3, 0], Newest::Contradiction),
+            ([u64::MAX, 0], Newest::Contradiction),
+        ];
+        for (words, expected) in cases {
+            assert_eq!(Newest::of(words), expected, "{words:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_pair_of_words_is_judged_without_panicking(words: [u64; 2]) {
+            if let Newest::Record { sequence } = Newest::of(words) {
+                proptest::prop_assert!(words.contains(&sequence.wrapping_mul(2)));
+            }
+        }
+    }
+}
+
 /// Loom explores every interleaving (up to three preemptions) of the real `Slot::publish` and
 /// `Slot::read`, and every value the C11 memory model lets each relaxed or acquire load see,
-/// with records that are two words of one repeated byte: a torn record shows at once.
+/// with records that are two words of one repeated byte (a torn record shows at once), in a
+/// one-line slot (staged and moved in a burst) and in a larger one (streamed).
 /// Run: `RUSTFLAGS="--cfg loom" cargo test -p shm-common --lib --release loom`.
 #[cfg(all(test, loom))]
 mod loom_model {
@@ -434,33 +651,38 @@ mod loom_model {
     use crate::message::{RecordKind, Sink, Source};
 
     const LEN: usize = 16;
+    /// A one-line slot: records staged on the stack and moved in a burst.
+    const ONE_LINE: usize = LEN;
+    /// A larger slot: records streamed in and out of the segment.
+    const STREAMED: usize = 72;
 
-    fn slot(region: &SharedRegion) -> Slot<'_> {
+    fn slot(region: &SharedRegion, capacity: usize) -> Slot<'_> {
         Slot {
             region,
             control: &region.control().slots[RecordKind::Struct.slot()],
             layout: SlotLayout {
                 offset: DATA_OFFSET,
-                stride: LEN,
-                capacity: LEN,
+                stride: capacity,
+                capacity,
             },
             kind: RecordKind::Struct,
         }
     }
 
-    fn check(records: u8) {
+    fn check(records: u8, capacity: usize) {
         let mut model = loom::model::Builder::new();
         model.preemption_bound = Some(3);
         model.check(move || {
-            let region = Arc::new(SharedRegion::with_data_words(2 * LEN / 8));
+            let region = Arc::new(SharedRegion::with_data_words(2 * capacity / 8));
             let writer_region = Arc::clone(&region);
             let writer = loom::thread::spawn(move || {
-                let slot = slot(&writer_region);
+                let slot = slot(&writer_region, capacity);
                 for record in 1..=records {
                     slot.publish(LEN, |sink| sink.put(&[record; LEN]));
                 }
             });
-            let slot = slot(&region);
+            let slot = slot(&region, capacity);
+            assert_eq!(slot.layout.is_one_line(), capacity == ONE_LINE);
             // Read until a record arrives, then once more: both reads race with the writer.
             let mut accepted = 0;
             while accepted < 2 {
@@ -493,12 +715,22 @@ mod loom_model {
     }
 
     #[test]
-    fn loom_two_records_against_one_reader() {
-        check(2);
+    fn loom_two_one_line_records_against_one_reader() {
+        check(2, ONE_LINE);
     }
 
     #[test]
-    fn loom_three_records_lap_the_reader() {
-        check(3);
+    fn loom_three_one_line_records_lap_the_reader() {
+        check(3, ONE_LINE);
+    }
+
+    #[test]
+    fn loom_two_streamed_records_against_one_reader() {
+        check(2, STREAMED);
+    }
+
+    #[test]
+    fn loom_three_streamed_records_lap_the_reader() {
+        check(3, STREAMED);
     }
 }

@@ -5,12 +5,15 @@ use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::path::Path;
 use std::time::Duration;
 
+use std::mem::offset_of;
+
 use proptest::prelude::*;
+use shm_common::layout::{self, ControlBlock, Header, WriterLock};
 use shm_common::{
     Capacity, CreationMode, DEFAULT_CAPACITY, MIN_CAPACITY, Message, OpenError, ReadError, Reader,
     RecordKind, SegmentLocation, SendError, TestData, Writer, WriterStatus,
 };
-use shm_testkit::TestSegment;
+use shm_testkit::{TestSegment, offsets};
 
 fn writer(segment: &SegmentLocation, capacity: usize) -> Writer {
     Writer::create(
@@ -281,13 +284,10 @@ fn reader_moves_to_a_recreated_segment() {
 // ---- File-backed segments: also let the tests damage the bytes on purpose. ----
 
 /// Offsets in the control page (see `shm_common::layout`).
-const MAGIC_AT: u64 = 0;
-const VERSION_AT: u64 = 8;
-const LOCK_PID_AT: u64 = 64;
-const IMAGE_SLOT_AT: u64 = 192;
-/// Record 1 lives in buffer 1: its descriptor's length field.
-const RECORD1_LEN_AT: u64 = IMAGE_SLOT_AT + 64 + 64 + 8;
-const DATA_AT: u64 = 4096;
+const MAGIC_AT: u64 = offset_of!(Header, magic) as u64;
+const VERSION_AT: u64 = offset_of!(Header, layout_version) as u64;
+const LOCK_PID_AT: u64 = (offset_of!(ControlBlock, writer) + offset_of!(WriterLock, pid)) as u64;
+const DATA_AT: u64 = layout::DATA_OFFSET as u64;
 
 fn file_segment(dir: &tempfile::TempDir) -> SegmentLocation {
     SegmentLocation::File(dir.path().join("segment"))
@@ -337,7 +337,10 @@ fn foreign_and_old_segments_are_named_as_such() {
     poke(&location, VERSION_AT, &3u32.to_le_bytes());
     let err = Reader::open(&location).err().unwrap();
     assert!(
-        err.to_string().contains("layout version 3, expected 1"),
+        err.to_string().contains(&format!(
+            "layout version 3, expected {}",
+            layout::LAYOUT_VERSION
+        )),
         "{err}"
     );
 
@@ -377,9 +380,54 @@ fn corrupt_lengths_and_checksums_are_reported() {
     assert!(matches!(err, ReadError::ChecksumMismatch { .. }), "{err}");
 
     // A hostile length field: refused before anything is allocated.
-    poke(&location, RECORD1_LEN_AT, &u64::MAX.to_le_bytes());
+    // Record 1 lives in buffer 1.
+    poke(
+        &location,
+        offsets::length_field(RecordKind::Image, 1),
+        &u64::MAX.to_le_bytes(),
+    );
     let err = reader.latest_image().unwrap_err();
     assert!(err.to_string().contains("exceeds the capacity"), "{err}");
+}
+
+#[test]
+fn a_corrupt_struct_record_or_contradictory_sequence_words_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = file_segment(&dir);
+    let mut writer = writer(&location, MIN_CAPACITY);
+    writer.send_struct(&TestData::default()).unwrap();
+    let mut reader = Reader::open(&location).unwrap();
+    assert!(reader.latest_struct().unwrap().is_some());
+    // The struct lives in the inline line after its descriptor, in the control page.
+    poke(
+        &location,
+        offsets::inline_line(RecordKind::Struct, 1) + 5,
+        &[0xAA],
+    );
+    let err = reader.latest_struct().unwrap_err();
+    assert!(matches!(err, ReadError::ChecksumMismatch { .. }), "{err}");
+
+    poke(
+        &location,
+        offsets::length_field(RecordKind::Struct, 1),
+        &65u64.to_le_bytes(),
+    );
+    let err = reader.latest_struct().unwrap_err();
+    assert!(err.to_string().contains("exceeds the capacity"), "{err}");
+
+    // Buffer 0 claiming record 3 while buffer 1 holds record 1: no publish order gives that.
+    poke(
+        &location,
+        offsets::descriptor(RecordKind::Struct, 0),
+        &5u64.to_le_bytes(),
+    );
+    let err = reader.latest_struct().unwrap_err();
+    assert!(matches!(err, ReadError::Inconsistent { .. }), "{err}");
+
+    // The writer's next publish repairs the slot: it continues after the highest word.
+    writer.send_struct(&TestData::default()).unwrap();
+    let (_, meta) = reader.latest_struct().unwrap().unwrap();
+    assert_eq!(meta.sequence, 3);
 }
 
 #[test]
@@ -446,7 +494,11 @@ fn a_write_that_never_finishes_does_not_hold_a_waiting_reader() {
     reader.latest_image().unwrap();
     reader.wait_for_change(Duration::from_millis(10));
     // Record 2 "being written" (odd sequence word in buffer 0) by a writer that died there.
-    poke(&location, IMAGE_SLOT_AT + 64, &3u64.to_le_bytes());
+    poke(
+        &location,
+        offsets::descriptor(RecordKind::Image, 0),
+        &3u64.to_le_bytes(),
+    );
     for _ in 0..3 {
         let started = std::time::Instant::now();
         assert!(!reader.wait_for_change(Duration::from_millis(30)));

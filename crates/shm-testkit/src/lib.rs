@@ -9,6 +9,33 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use shm_common::{SegmentLocation, SegmentName};
 
+/// Where a segment's fields are, for tests that damage one on purpose.
+pub mod offsets {
+    use std::mem::{offset_of, size_of};
+
+    use shm_common::RecordKind;
+    use shm_common::layout::{BufferMeta, ControlBlock, SlotControl};
+
+    /// Start of the descriptor of `kind`'s buffer `index` (record `n` is in buffer `n % 2`);
+    /// its first word is the sequence word.
+    pub fn descriptor(kind: RecordKind, index: usize) -> u64 {
+        (offset_of!(ControlBlock, slots)
+            + kind.slot() * size_of::<SlotControl>()
+            + offset_of!(SlotControl, buffers)
+            + index * size_of::<BufferMeta>()) as u64
+    }
+
+    /// The length field of that descriptor.
+    pub fn length_field(kind: RecordKind, index: usize) -> u64 {
+        descriptor(kind, index) + offset_of!(BufferMeta, len) as u64
+    }
+
+    /// The inline line after that descriptor: the struct slot's buffer itself.
+    pub fn inline_line(kind: RecordKind, index: usize) -> u64 {
+        descriptor(kind, index) + offset_of!(BufferMeta, inline) as u64
+    }
+}
+
 /// A named segment unique to this test and process, removed when dropped (even on panic).
 pub struct TestSegment {
     /// Its location, to pass to writers and readers.

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use egui::Key;
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use shm_common::{Capacity, CreationMode, SegmentLocation, Writer};
+use shm_common::{Capacity, CreationMode, RecordKind, SegmentLocation, Writer};
 use shm_reader::{ReaderApp, ReaderOptions};
 use shm_testkit::{Corpus, Expect, TestSegment};
 use shm_writer::{WriterApp, WriterOptions};
@@ -541,7 +541,10 @@ fn the_reader_reports_a_damaged_segment_in_words() {
         file.write_all_at(bytes, offset).unwrap();
     };
     // The record's length field (record 1, buffer 1 of the picture slot).
-    poke(192 + 128 + 8, &u64::MAX.to_le_bytes());
+    poke(
+        shm_testkit::offsets::length_field(RecordKind::Image, 1),
+        &u64::MAX.to_le_bytes(),
+    );
     let mut reader = reader_app(&location);
     wait_for(&mut reader, "the connection", |reader| {
         shows(reader, "已打开共享内存文件")
