@@ -460,11 +460,11 @@ impl Reader {
             });
         }
         let kind = M::KIND;
-        let read = slot(&self.segment, kind).read(|mut source| message.decode_into(&mut source))?;
-        Ok(read.map(|((), meta)| {
+        let read = slot(&self.segment, kind).read(|mut source| message.decode_into(&mut source));
+        if let Ok(Some(meta)) = &read {
             self.seen_sequences[kind.slot()] = meta.sequence;
-            meta
-        }))
+        }
+        read
     }
 
     /// The latest record of `M`'s kind, if any.
@@ -522,6 +522,7 @@ impl Reader {
             if self.something_new() {
                 return true;
             }
+            self.touch_next_struct();
             spins = spins.wrapping_add(1);
             if spins.is_multiple_of(32) {
                 let elapsed = start.elapsed();
@@ -555,6 +556,17 @@ impl Reader {
         // SeqCst: keeps the waiter count exact for the writer's check.
         notify.waiters.fetch_sub(1, Ordering::SeqCst);
         changed
+    }
+
+    /// Loads the line the next struct will be written to, so that when its descriptor changes
+    /// the record's bytes are already on their way rather than fetched one transfer later.
+    fn touch_next_struct(&self) {
+        let next = self.seen_sequences[RecordKind::Struct.slot()].wrapping_add(1);
+        let slot = &self.segment.region.control().slots[RecordKind::Struct.slot()];
+        // Relaxed: the value is not used; only the cache line matters.
+        std::hint::black_box(
+            slot.buffers[(next & 1) as usize].inline.words[0].load(Ordering::Relaxed),
+        );
     }
 
     /// Whether to go on spinning after the usual spin: yes while a writer is in the middle of

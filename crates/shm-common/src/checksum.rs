@@ -33,24 +33,55 @@ impl Checksum {
         for block in &mut blocks {
             sum.block(std::array::from_fn(|i| le_word(&block[i * 8..i * 8 + 8])));
         }
-        // The rest, zero-padded to a block: its words, then a partial word as `finish` adds it.
         let rest = blocks.remainder();
         let mut last = [0u8; 32];
         last[..rest.len()].copy_from_slice(rest);
-        let words = rest.len().div_ceil(8) as u64;
-        for (lane, word) in std::array::from_fn::<_, 4, _>(|i| le_word(&last[i * 8..i * 8 + 8]))
-            .into_iter()
-            .enumerate()
-        {
-            // Lanes past the last word add nothing: neither the zero word nor the running sum.
-            let present = u64::from((lane as u64) < words);
-            sum.sums[lane] = sum.sums[lane].wrapping_add(word);
-            sum.sums_of_sums[lane] =
-                sum.sums_of_sums[lane].wrapping_add(sum.sums[lane].wrapping_mul(present));
-        }
-        sum.words += words;
-        sum.total += rest.len() as u64;
+        sum.last_block(
+            std::array::from_fn(|i| le_word(&last[i * 8..i * 8 + 8])),
+            rest.len(),
+        );
         sum.finish()
+    }
+
+    /// The checksum of the first `len` bytes of `words` as they lie in memory: the same as
+    /// [`Checksum::of`] those bytes, but read a word at a time (a record copied out of shared
+    /// memory word by word is read back the same way, which store forwarding handles).
+    #[inline]
+    pub fn of_native_words(words: &[u64], len: usize) -> u64 {
+        let len = len.min(words.len() * 8);
+        // Word `i` as little-endian, with the bytes past `len` cleared.
+        let le = |i: usize| -> u64 {
+            let valid = len.saturating_sub(i * 8).min(8);
+            let mask = if valid == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * valid)) - 1
+            };
+            words.get(i).map_or(0, |&word| u64::from_le(word) & mask)
+        };
+        let mut sum = Checksum::new();
+        let blocks = len / 32;
+        for block in 0..blocks {
+            sum.block(std::array::from_fn(|i| le(block * 4 + i)));
+        }
+        sum.last_block(std::array::from_fn(|i| le(blocks * 4 + i)), len % 32);
+        sum.finish()
+    }
+
+    /// Adds the last, partial block: `len` (under 32) bytes given as four zero-padded words,
+    /// the last partial word included as [`Checksum::finish`] would add it.
+    #[inline(always)]
+    fn last_block(&mut self, words: [u64; 4], len: usize) {
+        let present = len.div_ceil(8) as u64;
+        for (lane, word) in words.into_iter().enumerate() {
+            // Lanes past the last word add nothing: neither the zero word nor the running sum.
+            let counts = u64::from((lane as u64) < present);
+            self.sums[lane] = self.sums[lane].wrapping_add(word);
+            self.sums_of_sums[lane] =
+                self.sums_of_sums[lane].wrapping_add(self.sums[lane].wrapping_mul(counts));
+        }
+        self.words += present;
+        self.total += len as u64;
     }
 
     /// Adds bytes.
@@ -210,6 +241,13 @@ mod tests {
                 bytewise.byte(byte);
             }
             prop_assert_eq!(bytewise.finish(), Checksum::of(&bytes));
+            // Bytes past the length must not count, whatever they are.
+            let mut words = vec![u64::MAX; bytes.len().div_ceil(8) + 1];
+            bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(&bytes);
+            prop_assert_eq!(
+                Checksum::of_native_words(&words, bytes.len()),
+                Checksum::of(&bytes)
+            );
         }
 
         #[test]

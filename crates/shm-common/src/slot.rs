@@ -204,12 +204,13 @@ impl Slot<'_> {
 
     /// Reads the latest complete record through `decode`; `Ok(None)` if none was published.
     ///
-    /// `decode` may see torn bytes; its result is only kept if the sequence word did not move,
-    /// so a framing error it reports is only returned for a stable record.
-    pub(crate) fn read<T>(
+    /// `decode` fills the caller's message. For a streamed record it may see torn bytes; the
+    /// message then counts only if the sequence word did not move, so a framing error it reports
+    /// is only returned for a stable record. A one-line record is decoded only once stable.
+    pub(crate) fn read(
         &self,
-        mut decode: impl FnMut(&mut dyn Source) -> Result<T, FrameError>,
-    ) -> Result<Option<(T, RecordMeta)>, ReadError> {
+        mut decode: impl FnMut(&mut dyn Source) -> Result<(), FrameError>,
+    ) -> Result<Option<RecordMeta>, ReadError> {
         let mut started: Option<Instant> = None;
         for attempt in 0u32.. {
             let words = self.sequence_words();
@@ -239,12 +240,12 @@ impl Slot<'_> {
 
     /// Decodes record `sequence`, whose sequence word was `before` when loaded (with Acquire);
     /// `Ok(None)` if the writer touched the buffer meanwhile.
-    fn read_stable<T>(
+    fn read_stable(
         &self,
         sequence: u64,
         before: u64,
-        decode: &mut impl FnMut(&mut dyn Source) -> Result<T, FrameError>,
-    ) -> Result<Option<(T, RecordMeta)>, ReadError> {
+        decode: &mut impl FnMut(&mut dyn Source) -> Result<(), FrameError>,
+    ) -> Result<Option<RecordMeta>, ReadError> {
         let index = (sequence & 1) as usize;
         let meta = &self.control.buffers[index];
         // Relaxed: ordered after the Acquire load of `before`, validated by the re-check below.
@@ -273,7 +274,7 @@ impl Slot<'_> {
         if meta.seq.load(Ordering::Relaxed) != before {
             return Ok(None);
         }
-        let (value, computed) = match streamed {
+        let computed = match streamed {
             Some(outcome) => outcome?,
             None => self.decode_line(&line, len, kind_code, decode)?,
         };
@@ -291,7 +292,7 @@ impl Slot<'_> {
             checksum: computed,
             timestamp_ns,
         };
-        Ok(Some((value, record)))
+        Ok(Some(record))
     }
 
     /// Checks the untrusted length and kind against the slot.
@@ -315,33 +316,35 @@ impl Slot<'_> {
     }
 
     /// Decodes a one-line record copied out of the segment, and computes its checksum.
-    fn decode_line<T>(
+    fn decode_line(
         &self,
         line: &[u64; LINE_WORDS],
         len: u64,
         kind_code: u32,
-        decode: &mut impl FnMut(&mut dyn Source) -> Result<T, FrameError>,
-    ) -> Result<(T, u64), ReadError> {
-        let len = self.check_record(len, kind_code)?;
-        // The words hold the bytes in memory order (see `LineSink::words`).
-        let bytes: [u8; LINE_WORDS * 8] = bytemuck::cast(*line);
-        let record = &bytes[..len.min(bytes.len())];
-        let value = decode(&mut &record[..]).map_err(|source| ReadError::Malformed {
+        decode: &mut impl FnMut(&mut dyn Source) -> Result<(), FrameError>,
+    ) -> Result<u64, ReadError> {
+        let len = self.check_record(len, kind_code)?.min(LINE_WORDS * 8);
+        let mut source = LineSource {
+            line,
+            offset: 0,
+            end: len,
+        };
+        decode(&mut source).map_err(|source| ReadError::Malformed {
             kind: self.kind,
             source,
         })?;
-        Ok((value, Checksum::of(record)))
+        Ok(Checksum::of_native_words(line, len))
     }
 
     /// Checks the untrusted length and kind, then decodes the buffer's bytes straight out of
     /// the segment.
-    fn copy_record<T>(
+    fn copy_record(
         &self,
         index: usize,
         len: u64,
         kind_code: u32,
-        decode: &mut impl FnMut(&mut dyn Source) -> Result<T, FrameError>,
-    ) -> Result<(T, u64), ReadError> {
+        decode: &mut impl FnMut(&mut dyn Source) -> Result<(), FrameError>,
+    ) -> Result<u64, ReadError> {
         let len = self.check_record(len, kind_code)?;
         let mut source = SharedSource {
             region: self.region,
@@ -349,11 +352,11 @@ impl Slot<'_> {
             remaining: len,
             checksum: Checksum::new(),
         };
-        let value = decode(&mut source).map_err(|source| ReadError::Malformed {
+        decode(&mut source).map_err(|source| ReadError::Malformed {
             kind: self.kind,
             source,
         })?;
-        Ok((value, source.checksum.finish()))
+        Ok(source.checksum.finish())
     }
 }
 
@@ -399,6 +402,41 @@ impl Sink for LineSink {
         let take = bytes.len().min(space.len());
         space[..take].copy_from_slice(&bytes[..take]);
         self.len += take;
+    }
+}
+
+/// A one-line record copied out of the segment, read back a word at a time: the copy was stored
+/// a word at a time, and wider loads right after narrower stores stall store forwarding.
+struct LineSource<'a> {
+    line: &'a [u64; LINE_WORDS],
+    offset: usize,
+    end: usize,
+}
+
+impl Source for LineSource<'_> {
+    fn remaining(&self) -> usize {
+        self.end - self.offset
+    }
+
+    fn read_exact(&mut self, dst: &mut [u8]) -> Result<(), FrameError> {
+        if dst.len() > self.remaining() {
+            return Err(FrameError::Truncated {
+                needed: dst.len(),
+                remaining: self.remaining(),
+            });
+        }
+        if self.offset.is_multiple_of(8) {
+            for (chunk, word) in dst.chunks_mut(8).zip(&self.line[self.offset / 8..]) {
+                chunk.copy_from_slice(&word.to_ne_bytes()[..chunk.len()]);
+            }
+        } else {
+            for (i, byte) in dst.iter_mut().enumerate() {
+                let at = self.offset + i;
+                *byte = self.line[at / 8].to_ne_bytes()[at % 8];
+            }
+        }
+        self.offset += dst.len();
+        Ok(())
     }
 }
 
@@ -686,12 +724,9 @@ mod loom_model {
             // Read until a record arrives, then once more: both reads race with the writer.
             let mut accepted = 0;
             while accepted < 2 {
-                match slot.read(|source| {
-                    let mut bytes = [0u8; LEN];
-                    source.read_exact(&mut bytes)?;
-                    Ok(bytes)
-                }) {
-                    Ok(Some((bytes, meta))) => {
+                let mut bytes = [0u8; LEN];
+                match slot.read(|source| source.read_exact(&mut bytes)) {
+                    Ok(Some(meta)) => {
                         let record = u8::try_from(meta.sequence).unwrap();
                         assert_eq!(bytes, [record; LEN], "a torn or mixed record was accepted");
                         accepted += 1;
@@ -702,12 +737,9 @@ mod loom_model {
             }
             writer.join().unwrap();
             // Once the writer is done, the last record is there, whole.
-            let (bytes, meta) = slot
-                .read(|source| {
-                    let mut bytes = [0u8; LEN];
-                    source.read_exact(&mut bytes)?;
-                    Ok(bytes)
-                })
+            let mut bytes = [0u8; LEN];
+            let meta = slot
+                .read(|source| source.read_exact(&mut bytes))
                 .unwrap()
                 .unwrap();
             assert_eq!((bytes, meta.sequence), ([records; LEN], u64::from(records)));
