@@ -9,6 +9,7 @@ use crate::layout::{ControlBlock, LAYOUT_VERSION};
 use crate::message::{ImageMessage, Message, RecordKind, Sink, TestData};
 use crate::segment::{self, CreationMode, Segment, SegmentLocation};
 use crate::slot::{RecordMeta, Slot};
+use crate::stream::Streamed;
 use crate::sys;
 
 /// How long [`Reader::wait_for_change`] spins before sleeping in the kernel. Long enough to
@@ -322,9 +323,11 @@ impl Writer {
                 len,
             });
         }
-        let meta = slot.publish(len, encode);
+        let control = self.segment.region.control();
+        // Readers asleep in `wait_for_next` are woken when a large record starts, to follow it.
+        let meta = slot.publish(len, encode, || notify_change(control));
         self.published_any = true;
-        notify_change(self.segment.region.control());
+        notify_change(control);
         Ok(meta)
     }
 }
@@ -467,6 +470,48 @@ impl Reader {
         read
     }
 
+    /// Reads the record of `M`'s kind after the last one this reader read, into `message`: the
+    /// newest complete one if there is a newer one; otherwise, if the writer is writing the next
+    /// one now, that one, copying each part as soon as the writer has stored it (so a large
+    /// picture arrives about one copy after the writer started rather than two). `Ok(None)` if
+    /// there is nothing newer.
+    ///
+    /// Following a write gives up on a writer that makes no progress for a second (it died
+    /// mid-write) and on one that writes two more records meanwhile; the newest complete
+    /// record is read instead. A torn record is never returned.
+    pub fn read_next_into<M: Message>(
+        &mut self,
+        message: &mut M,
+    ) -> Result<Option<RecordMeta>, ReadError> {
+        let kind = M::KIND;
+        if !self.has_new(kind) {
+            if let Some(len) = self.segment.truncated_file_len() {
+                return Err(ReadError::FileTruncated {
+                    segment: self.segment.location.to_string(),
+                    len,
+                });
+            }
+            let index = kind.slot();
+            let followed = slot(&self.segment, kind).stream(
+                self.seen_sequences[index],
+                self.stalled_writes[index],
+                |mut source| message.decode_into(&mut source),
+            )?;
+            match followed {
+                Streamed::Read(meta) => {
+                    self.seen_sequences[index] = meta.sequence;
+                    return Ok(Some(meta));
+                }
+                Streamed::Stalled(word) => self.stalled_writes[index] = word,
+                Streamed::NotWriting | Streamed::Overtaken => {}
+            }
+            if !self.has_new(kind) {
+                return Ok(None);
+            }
+        }
+        self.read_into(message)
+    }
+
     /// The latest record of `M`'s kind, if any.
     pub fn latest<M: Message + Default>(&mut self) -> Result<Option<(M, RecordMeta)>, ReadError> {
         let mut message = M::default();
@@ -503,15 +548,26 @@ impl Reader {
     /// writer publishes. A writer that is killed wakes nobody: callers that must notice that use
     /// a finite timeout and check [`Reader::writer_status`].
     pub fn wait_for_change(&mut self, timeout: Duration) -> bool {
+        self.wait(timeout, false)
+    }
+
+    /// Like [`Reader::wait_for_change`], but also returns as soon as the writer starts a picture
+    /// this reader has not read, which [`Reader::read_next_into`] then reads while it is being
+    /// written (the writer wakes sleeping readers when a picture starts, too).
+    pub fn wait_for_next(&mut self, timeout: Duration) -> bool {
+        self.wait(timeout, true)
+    }
+
+    fn wait(&mut self, timeout: Duration, follow_writes: bool) -> bool {
         let start = Instant::now();
-        let changed = self.wait_until(start, timeout);
+        let changed = self.wait_until(start, timeout, follow_writes);
         let control = self.segment.region.control();
         // Relaxed: compared for inequality only.
         self.seen_generation = control.writer.generation.load(Ordering::Relaxed);
         changed
     }
 
-    fn wait_until(&mut self, start: Instant, timeout: Duration) -> bool {
+    fn wait_until(&mut self, start: Instant, timeout: Duration, follow_writes: bool) -> bool {
         let spin_for = SPIN_BEFORE_SLEEP.min(timeout);
         let mut spins = 0u32;
         loop {
@@ -519,7 +575,7 @@ impl Reader {
             // that brings the change also holds the record's metadata. (Polling the change
             // counter instead measured slower: the writer's read-modify-write on it then
             // competes with the spinning reader for the line.)
-            if self.something_new() {
+            if self.ready(follow_writes) {
                 return true;
             }
             self.touch_next_struct();
@@ -543,7 +599,7 @@ impl Reader {
             let counter = notify.counter.load(Ordering::SeqCst);
             if counter != self.seen_counter {
                 self.seen_counter = counter;
-                if self.something_new() {
+                if self.ready(follow_writes) {
                     break true;
                 }
             }
@@ -581,6 +637,24 @@ impl Reader {
         }
         self.stalled_writes = writing;
         false
+    }
+
+    /// Whether there is something to return from a wait.
+    fn ready(&self, follow_writes: bool) -> bool {
+        self.something_new() || (follow_writes && self.write_to_follow())
+    }
+
+    /// Whether the writer is writing a picture this reader has not read (and has not given up
+    /// on as stalled).
+    fn write_to_follow(&self) -> bool {
+        RecordKind::ALL.into_iter().any(|kind| {
+            let slot = slot(&self.segment, kind);
+            let next = self.seen_sequences[kind.slot()].wrapping_add(1);
+            let word = slot.write_in_progress();
+            !slot.layout.is_one_line()
+                && word == next.wrapping_mul(2).wrapping_sub(1)
+                && word != self.stalled_writes[kind.slot()]
+        })
     }
 
     /// Per slot, the odd sequence word of a record being written now, or 0.

@@ -97,6 +97,9 @@ pub struct BufferMeta {
     pub timestamp_ns: AtomicU64,
     /// [`RecordKind`](crate::RecordKind) code of the payload.
     pub kind: AtomicU32,
+    /// Bytes of the record written so far, while `seq` is odd: a streaming reader may copy that
+    /// many before the write completes. Reset to 0 before the odd word is stored.
+    pub written: AtomicU64,
     /// The buffer itself for a slot whose records fit in one line (the struct slot), right
     /// after the descriptor; unused by the picture slot.
     pub inline: InlineLine,
@@ -150,6 +153,7 @@ const _: () = {
     assert!(size_of::<Notify>() == 64);
     assert!(size_of::<BufferMeta>() == 128);
     assert!(offset_of!(BufferMeta, kind) == 32);
+    assert!(offset_of!(BufferMeta, written) == 40);
     assert!(offset_of!(BufferMeta, inline) == 64);
     assert!(size_of::<InlineLine>() == 64);
     assert!(size_of::<SlotControl>() == 256);

@@ -86,9 +86,20 @@
 //! a continuously rewriting writer cannot starve readers. A reader that keeps failing for a
 //! second (possible only with a corrupt or hostile segment) gets [`ReadError::Unstable`].
 //!
+//! # Following a write
+//!
+//! Copied in and then out, a 10 MiB picture arrives two copies after the writer started.
+//! [`Reader::read_next_into`] instead follows a picture while it is written: the writer stores
+//! the length before the bytes and, every 64 KiB, how many bytes it has written (release); the
+//! reader copies only bytes below that count (acquire), right behind the writer on the other
+//! core, and keeps the copy only if the record completes without being overwritten, checksum
+//! and all. A 10 MiB picture then arrives about one copy after the writer started. The steps
+//! are in `src/stream.rs`; a writer that stops making progress for a second is given up on.
+//! [`Reader::wait_for_next`] wakes a reader when such a write starts.
+//!
 //! Two checks cover the interleavings: loom runs the real `publish` and `read` under the C11
-//! memory model, every schedule with up to three preemptions, for a struct-sized slot and a
-//! streamed one (`RUSTFLAGS="--cfg loom" cargo test -p shm-common --lib --release loom`, run by
+//! memory model, every schedule with up to three preemptions, for a struct-sized slot, a
+//! streamed one, and a reader following writes (`RUSTFLAGS="--cfg loom" cargo test -p shm-common --lib --release loom`, run by
 //! `scripts/check.sh`; removing the acquire fence or the sequence re-check, or storing the data
 //! before the odd word, makes it fail), and
 //! `tests/protocol_model.rs` explores every sequentially consistent interleaving of a model of
@@ -103,7 +114,9 @@
 //!
 //! [`Reader::wait_for_change`] spins for up to 50 us, then sleeps on the change counter with a
 //! shared futex (`FUTEX_WAIT` without `FUTEX_PRIVATE_FLAG`, so a writer in another process
-//! wakes it). The writer makes the wake-up syscall only when the waiter count is non-zero.
+//! wakes it). The writer bumps the counter when a record completes, and also when a picture
+//! starts (for readers following writes); it makes the wake-up syscall only when the waiter
+//! count is non-zero.
 //! While a publish is visibly under way (the next buffer's sequence word is odd: a large
 //! picture takes about a millisecond to copy in) the reader keeps spinning, up to 10 ms, so it
 //! does not pay a futex wake-up at the end; a write that never finishes (its writer died) is
@@ -155,6 +168,7 @@ mod message;
 mod segment;
 mod size;
 mod slot;
+mod stream;
 mod sync;
 #[cfg_attr(loom, path = "sys_loom.rs")]
 mod sys;

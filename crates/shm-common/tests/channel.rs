@@ -10,8 +10,8 @@ use std::mem::offset_of;
 use proptest::prelude::*;
 use shm_common::layout::{self, ControlBlock, Header, WriterLock};
 use shm_common::{
-    Capacity, CreationMode, DEFAULT_CAPACITY, MIN_CAPACITY, Message, OpenError, ReadError, Reader,
-    RecordKind, SegmentLocation, SendError, TestData, Writer, WriterStatus,
+    Capacity, CreationMode, DEFAULT_CAPACITY, FrameError, MIN_CAPACITY, Message, OpenError,
+    ReadError, Reader, RecordKind, SegmentLocation, SendError, TestData, Writer, WriterStatus,
 };
 use shm_testkit::{TestSegment, offsets};
 
@@ -483,8 +483,9 @@ fn the_lock_of_a_dead_writer_is_taken_over() {
     second.send_image("after.png", b"after").unwrap();
 }
 
-#[test]
-fn a_write_that_never_finishes_does_not_hold_a_waiting_reader() {
+/// A segment holding picture 1, `a`, whose writer died writing picture 2 (the odd word 3 in
+/// buffer 0, nothing written yet), and a reader that has read picture 1.
+fn segment_with_a_dead_write() -> (tempfile::TempDir, Reader) {
     let dir = tempfile::tempdir().unwrap();
     let location = file_segment(&dir);
     let mut writer = writer(&location, MIN_CAPACITY);
@@ -493,12 +494,17 @@ fn a_write_that_never_finishes_does_not_hold_a_waiting_reader() {
     let mut reader = Reader::open(&location).unwrap();
     reader.latest_image().unwrap();
     reader.wait_for_change(Duration::from_millis(10));
-    // Record 2 "being written" (odd sequence word in buffer 0) by a writer that died there.
     poke(
         &location,
         offsets::descriptor(RecordKind::Image, 0),
         &3u64.to_le_bytes(),
     );
+    (dir, reader)
+}
+
+#[test]
+fn a_write_that_never_finishes_does_not_hold_a_waiting_reader() {
+    let (_dir, mut reader) = segment_with_a_dead_write();
     for _ in 0..3 {
         let started = std::time::Instant::now();
         assert!(!reader.wait_for_change(Duration::from_millis(30)));
@@ -537,4 +543,99 @@ proptest! {
             let _ = reader.writer_status();
         }
     }
+}
+
+/// A picture-slot message whose writer stops halfway until its reader has the first half: it
+/// can only be sent if the reader follows the write.
+struct Gated {
+    half: usize,
+    gate: Option<std::sync::mpsc::Receiver<()>>,
+    opened: Option<std::sync::mpsc::Sender<()>>,
+    received: Vec<u8>,
+}
+
+impl Message for Gated {
+    const KIND: RecordKind = RecordKind::Image;
+
+    fn encoded_len(&self) -> usize {
+        2 * self.half
+    }
+
+    fn encode(&self, sink: &mut impl shm_common::Sink) {
+        sink.put(&picture(self.half, 1));
+        if let Some(gate) = &self.gate {
+            gate.recv_timeout(Duration::from_secs(20))
+                .expect("the reader never had the first half while it was being written");
+        }
+        sink.put(&picture(self.half, 2));
+    }
+
+    fn decode_into(&mut self, source: &mut impl shm_common::Source) -> Result<(), FrameError> {
+        self.received = vec![0; source.remaining()];
+        let (first, second) = self
+            .received
+            .split_at_mut(self.half.min(source.remaining()));
+        source.read_exact(first)?;
+        if let Some(opened) = &self.opened {
+            let _ = opened.send(());
+        }
+        source.read_exact(second)
+    }
+}
+
+#[test]
+fn a_reader_follows_a_picture_while_it_is_written() {
+    let segment = TestSegment::new("follow");
+    let mut writer = writer(&segment.location, DEFAULT_CAPACITY);
+    writer.send_image("/first.png", b"first").unwrap();
+    let mut reader = Reader::open(&segment.location).unwrap();
+    assert!(reader.latest_image().unwrap().is_some());
+
+    let half = 3 << 20;
+    let (open, gate) = std::sync::mpsc::channel();
+    let sender = std::thread::spawn(move || {
+        let message = Gated {
+            half,
+            gate: Some(gate),
+            opened: None,
+            received: Vec::new(),
+        };
+        writer.send(&message).unwrap().sequence
+    });
+    let mut message = Gated {
+        half,
+        gate: None,
+        opened: Some(open),
+        received: Vec::new(),
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let meta = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the reader never received the picture"
+        );
+        assert!(
+            reader.wait_for_next(Duration::from_secs(20)),
+            "the write never started"
+        );
+        if let Some(meta) = reader.read_next_into(&mut message).unwrap() {
+            break meta;
+        }
+    };
+    assert_eq!(meta.sequence, sender.join().unwrap());
+    let mut expected = picture(half, 1);
+    expected.extend(picture(half, 2));
+    assert!(message.received == expected, "the followed picture differs");
+    assert_eq!(meta.len, 2 * half);
+}
+
+#[test]
+fn a_write_that_stalls_is_given_up_once_not_followed_forever() {
+    let (_dir, mut reader) = segment_with_a_dead_write();
+    let mut image = shm_common::ImageMessage::default();
+    assert_eq!(reader.read_next_into(&mut image).unwrap(), None);
+    // Given up: neither followed nor waited for again.
+    assert!(!reader.wait_for_next(Duration::from_millis(30)));
+    assert_eq!(reader.read_next_into(&mut image).unwrap(), None);
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.bytes, b"a");
 }

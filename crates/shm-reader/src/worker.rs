@@ -222,17 +222,16 @@ impl Worker {
         }
     }
 
-    /// Live: sleep until something is published, then read whatever is new.
+    /// Live: sleep until something is published or a picture starts, then read whatever is
+    /// new (a picture while it is being written).
     fn follow(&mut self) {
         let Some(reader) = self.reader.as_mut() else {
             return;
         };
-        if !reader.wait_for_change(LIVE_WAIT) {
+        if !reader.wait_for_next(LIVE_WAIT) {
             return;
         }
-        if reader.has_new(RecordKind::Image) {
-            self.read_image(false);
-        }
+        self.read_image(false);
         if self
             .reader
             .as_ref()
@@ -246,7 +245,12 @@ impl Worker {
         let Some(reader) = self.reader.as_mut() else {
             return;
         };
-        match reader.read_into(&mut self.image) {
+        let read = if clicked {
+            reader.read_into(&mut self.image)
+        } else {
+            reader.read_next_into(&mut self.image)
+        };
+        match read {
             Ok(Some(meta)) => {
                 let latency = meta.age();
                 self.log.record(

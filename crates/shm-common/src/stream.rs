@@ -1,0 +1,273 @@
+//! Reading a large record while it is being written.
+//!
+//! A writer takes about a millisecond to copy a 10 MiB picture in, and a reader as long to copy
+//! it out: one after the other, the picture arrives two copies after the writer started. A
+//! streaming reader instead copies each part as soon as the writer has stored it, on the other
+//! core, so the picture arrives about one copy after the writer started.
+//!
+//! On top of the slot's seqlock (see `slot.rs`), step by step:
+//!
+//! 1. The writer resets the buffer's `written` count to 0, stores the odd sequence word `2m - 1`
+//!    (release), then the record's length and kind, then the bytes in chunks of
+//!    [`STREAM_CHUNK`](crate::slot::STREAM_CHUNK) bytes, storing the count written so far after
+//!    each chunk (release); last, as for any record, checksum, timestamp and `2m`.
+//! 2. A reader that has read record `m - 1` and finds buffer `m % 2`'s word at `2m - 1` waits
+//!    for a count of at least 1 (acquire: it now sees this record's length and kind, which it
+//!    checks), then copies only bytes below the last count it loaded (acquire: they are
+//!    complete, and the writer touches them again only after two more records).
+//! 3. With every byte copied, it waits for the word to leave `2m - 1`, issues an acquire fence
+//!    and reloads it: `2m` means the copy is record `m`, whole, and the checksum (now visible)
+//!    is compared; anything else means the writer went on to record `m + 2` in this buffer, and
+//!    the copy is thrown away.
+//! 4. A writer that makes no progress for [`STALL_AFTER`] (it died mid-write) is given up on.
+
+use std::time::{Duration, Instant};
+
+use crate::checksum::Checksum;
+use crate::error::{FrameError, ReadError};
+use crate::message::Source;
+use crate::slot::{RecordMeta, SharedSource, Slot};
+use crate::sync::atomic::{AtomicU64, Ordering, fence};
+use crate::sync::{hint, thread};
+
+/// How long a streaming reader waits for a writer that makes no progress.
+pub(crate) const STALL_AFTER: Duration = Duration::from_secs(1);
+
+/// What a streaming read found.
+#[derive(Debug)]
+pub(crate) enum Streamed {
+    /// The record, read whole while it was written.
+    Read(RecordMeta),
+    /// The next record is not being written (or its write is the one that stalled before).
+    NotWriting,
+    /// The writer wrote two more records over the one being read.
+    Overtaken,
+    /// The writer made no progress for [`STALL_AFTER`]; its odd sequence word.
+    Stalled(u64),
+}
+
+/// Why a streaming source stopped waiting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Interruption {
+    Overtaken,
+    Stalled,
+}
+
+/// A record's bytes, copied out right behind the writer.
+struct StreamSource<'a> {
+    shared: SharedSource<'a>,
+    /// Offset of the buffer: `shared.offset - start` bytes are consumed.
+    start: usize,
+    written: &'a AtomicU64,
+    seq: &'a AtomicU64,
+    /// The odd sequence word of the write being followed.
+    writing: u64,
+    /// The record's length, once known.
+    len: usize,
+    /// Bytes known to be written (at most `len`).
+    available: usize,
+    complete: bool,
+    interrupted: Option<Interruption>,
+}
+
+impl StreamSource<'_> {
+    /// Waits until more than `consumed` bytes are written, or the write is complete; false if
+    /// the writer went on past this record or stalled.
+    fn wait_for_more(&mut self, consumed: usize) -> bool {
+        let mut progress = (self.available, Instant::now());
+        for spins in 0u32.. {
+            if self.complete {
+                self.available = self.len;
+                return true;
+            }
+            // Acquire: every byte below the count is visible.
+            let written = usize::try_from(self.written.load(Ordering::Acquire)).unwrap_or(0);
+            if written > consumed {
+                self.available = written.min(self.len);
+                return true;
+            }
+            // Acquire: once the word is even, every byte and the metadata are visible.
+            match self.seq.load(Ordering::Acquire) {
+                word if word == self.writing => {}
+                word if word == self.writing.wrapping_add(1) => {
+                    self.complete = true;
+                    continue;
+                }
+                _ => {
+                    self.interrupted = Some(Interruption::Overtaken);
+                    return false;
+                }
+            }
+            if !self.keep_waiting(spins, written, &mut progress) {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// Waits for the write to complete; false if the writer went on or stalled.
+    fn wait_complete(&mut self) -> bool {
+        let mut progress = (self.available, Instant::now());
+        for spins in 0u32.. {
+            // Acquire: the checksum and timestamp, stored before the even word, are visible.
+            match self.seq.load(Ordering::Acquire) {
+                word if word == self.writing.wrapping_add(1) => return true,
+                word if word == self.writing => {}
+                _ => {
+                    self.interrupted = Some(Interruption::Overtaken);
+                    return false;
+                }
+            }
+            if !self.keep_waiting(spins, self.available, &mut progress) {
+                return false;
+            }
+        }
+        false
+    }
+
+    /// Spins, then yields; false once `written` has not moved for [`STALL_AFTER`].
+    fn keep_waiting(
+        &mut self,
+        spins: u32,
+        written: usize,
+        progress: &mut (usize, Instant),
+    ) -> bool {
+        if written != progress.0 {
+            *progress = (written, Instant::now());
+        } else if spins % 64 == 63 && progress.1.elapsed() > STALL_AFTER {
+            self.interrupted = Some(Interruption::Stalled);
+            return false;
+        }
+        if spins < 1024 {
+            hint::spin_loop();
+        } else {
+            thread::yield_now();
+        }
+        true
+    }
+}
+
+impl Source for StreamSource<'_> {
+    fn remaining(&self) -> usize {
+        self.shared.remaining
+    }
+
+    fn read_exact(&mut self, dst: &mut [u8]) -> Result<(), FrameError> {
+        if dst.len() > self.shared.remaining {
+            return Err(FrameError::Truncated {
+                needed: dst.len(),
+                remaining: self.shared.remaining,
+            });
+        }
+        let mut done = 0;
+        while done < dst.len() {
+            let consumed = self.shared.offset - self.start;
+            if self.available <= consumed && !self.wait_for_more(consumed) {
+                // The caller sees why in `interrupted`; the decoder just stops.
+                return Err(FrameError::Truncated {
+                    needed: dst.len() - done,
+                    remaining: 0,
+                });
+            }
+            let take = (dst.len() - done).min(self.available - consumed);
+            self.shared.read_exact(&mut dst[done..done + take])?;
+            done += take;
+        }
+        Ok(())
+    }
+}
+
+impl Slot<'_> {
+    /// If record `after + 1` is being written now (and its write is not `stalled`), reads it
+    /// through `decode` while it is written and returns it once it is complete and whole.
+    pub(crate) fn stream(
+        &self,
+        after: u64,
+        stalled: u64,
+        decode: impl FnOnce(&mut dyn Source) -> Result<(), FrameError>,
+    ) -> Result<Streamed, ReadError> {
+        let sequence = after.wrapping_add(1);
+        let index = (sequence & 1) as usize;
+        let meta = &self.control.buffers[index];
+        let writing = sequence.wrapping_mul(2).wrapping_sub(1);
+        // Acquire: pairs with the writer's Release store of the odd word, so the reset of
+        // `written` before it is visible: no count of an older record is taken for this one.
+        if self.layout.is_one_line()
+            || writing == stalled
+            || meta.seq.load(Ordering::Acquire) != writing
+        {
+            return Ok(Streamed::NotWriting);
+        }
+        let start = self.layout.buffer_offset(index);
+        let mut source = StreamSource {
+            shared: SharedSource {
+                region: self.region,
+                offset: start,
+                remaining: 0,
+                checksum: Checksum::new(),
+            },
+            start,
+            written: &meta.written,
+            seq: &meta.seq,
+            writing,
+            len: usize::MAX,
+            available: 0,
+            complete: false,
+            interrupted: None,
+        };
+        // The length and kind are stored before the first bytes.
+        if !source.wait_for_more(0) {
+            return Ok(source.outcome());
+        }
+        // Relaxed: made visible by the Acquire load of the count (or of the even word).
+        let len = meta.len.load(Ordering::Relaxed);
+        let kind_code = meta.kind.load(Ordering::Relaxed);
+        let len = self.check_record(len, kind_code)?;
+        source.len = len;
+        source.shared.remaining = len;
+        source.available = source.available.min(len);
+        let decoded = decode(&mut source);
+        if source.interrupted.is_some() || !source.wait_complete() {
+            return Ok(source.outcome());
+        }
+        // Relaxed: made visible by the Acquire load of the even word in `wait_complete`, and
+        // validated with the copy by the re-check below (the writer stores them again for
+        // record `sequence + 2`).
+        let stored = meta.checksum.load(Ordering::Relaxed);
+        let timestamp_ns = meta.timestamp_ns.load(Ordering::Relaxed);
+        // Acquire fence: every load above happens before the re-check.
+        fence(Ordering::Acquire);
+        // Relaxed: ordered after the copies by the fence above.
+        if meta.seq.load(Ordering::Relaxed) != writing.wrapping_add(1) {
+            return Ok(Streamed::Overtaken);
+        }
+        decoded.map_err(|source| ReadError::Malformed {
+            kind: self.kind,
+            source,
+        })?;
+        let computed = source.shared.checksum.finish();
+        if computed != stored {
+            return Err(ReadError::ChecksumMismatch {
+                kind: self.kind,
+                stored,
+                computed,
+            });
+        }
+        Ok(Streamed::Read(RecordMeta {
+            kind: self.kind,
+            sequence,
+            len,
+            checksum: computed,
+            timestamp_ns,
+        }))
+    }
+}
+
+impl StreamSource<'_> {
+    fn outcome(&self) -> Streamed {
+        match self.interrupted {
+            Some(Interruption::Stalled) => Streamed::Stalled(self.writing),
+            Some(Interruption::Overtaken) | None => Streamed::Overtaken,
+        }
+    }
+}
