@@ -9,7 +9,7 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test --workspace"
 cargo test --workspace --locked
-echo "== loom: the slot protocol, every schedule up to 3 preemptions, every memory-model outcome"
+echo "== loom: the slot protocol and the following reader, every schedule up to 3 preemptions (2 for the longest), every memory-model outcome"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom" \
     cargo test -p shm-common --lib --release --locked loom
 echo "== cargo doc --no-deps"

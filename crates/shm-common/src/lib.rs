@@ -97,11 +97,12 @@
 //! are in `src/stream.rs`; a writer that stops making progress for a second is given up on.
 //! [`Reader::wait_for_next`] wakes a reader when such a write starts.
 //!
-//! Two checks cover the interleavings: loom runs the real `publish` and `read` under the C11
-//! memory model, every schedule with up to three preemptions, for a struct-sized slot, a
-//! streamed one, and a reader following writes (`RUSTFLAGS="--cfg loom" cargo test -p shm-common --lib --release loom`, run by
-//! `scripts/check.sh`; removing the acquire fence or the sequence re-check, or storing the data
-//! before the odd word, makes it fail), and
+//! Two checks cover the interleavings: loom runs the real `publish`, `read` and following
+//! read under the C11 memory model, every schedule with up to three preemptions (two for a
+//! following reader lapped by three writes), for a struct-sized slot and a streamed one
+//! (`RUSTFLAGS="--cfg loom" cargo test -p shm-common --lib --release loom`, run by
+//! `scripts/check.sh`; removing the acquire fence or the sequence re-check, storing the data
+//! before the odd word, or loading the checksum after the re-check makes it fail), and
 //! `tests/protocol_model.rs` explores every sequentially consistent interleaving of a model of
 //! the protocol, including a writer that dies at any step.
 //!

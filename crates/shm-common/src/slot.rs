@@ -712,7 +712,8 @@ mod tests {
 /// Loom explores every interleaving (up to three preemptions) of the real `Slot::publish` and
 /// `Slot::read`, and every value the C11 memory model lets each relaxed or acquire load see,
 /// with records that are two words of one repeated byte (a torn record shows at once), in a
-/// one-line slot (staged and moved in a burst) and in a larger one (streamed).
+/// one-line slot (staged and moved in a burst) and in a larger one (streamed); and a reader
+/// following writes (`Slot::stream`) with one-word records.
 /// Run: `RUSTFLAGS="--cfg loom" cargo test -p shm-common --lib --release loom`.
 #[cfg(all(test, loom))]
 mod loom_model {
