@@ -442,15 +442,18 @@ impl Source for LineSource<'_> {
                 remaining: self.remaining(),
             });
         }
+        // Whole words while the offset is aligned (the struct is read in one go), then bytes.
+        let mut done = 0;
         if self.offset.is_multiple_of(8) {
-            for (chunk, word) in dst.chunks_mut(8).zip(&self.line[self.offset / 8..]) {
-                chunk.copy_from_slice(&word.to_ne_bytes()[..chunk.len()]);
+            let words = &self.line[self.offset / 8..];
+            for (chunk, word) in dst.chunks_exact_mut(8).zip(words) {
+                chunk.copy_from_slice(&word.to_ne_bytes());
             }
-        } else {
-            for (i, byte) in dst.iter_mut().enumerate() {
-                let at = self.offset + i;
-                *byte = self.line[at / 8].to_ne_bytes()[at % 8];
-            }
+            done = (dst.len() / 8).min(words.len()) * 8;
+        }
+        for (i, byte) in dst.iter_mut().enumerate().skip(done) {
+            let at = self.offset + i;
+            *byte = self.line[at / 8].to_ne_bytes()[at % 8];
         }
         self.offset += dst.len();
         Ok(())
