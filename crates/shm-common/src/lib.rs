@@ -38,8 +38,9 @@
 //!                notify: change counter, waiters   (own cache line)
 //!                picture slot: descriptors of buffers 0 and 1
 //!                struct slot:  descriptors of buffers 0 and 1
-//!                (each descriptor: sequence, length, checksum, timestamp, kind on one line,
-//!                then an inline line that holds the struct slot's buffer itself)
+//!                (each descriptor: sequence, length, checksum, timestamp, kind, bytes
+//!                written so far on one line, then an inline line that holds the struct
+//!                slot's buffer itself)
 //! offset 4096  picture buffer 0 | picture buffer 1
 //! ```
 //!
