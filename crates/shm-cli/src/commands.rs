@@ -144,7 +144,8 @@ fn watch(location: &SegmentLocation, as_json: bool, count: Option<u64>) -> Resul
     let mut image = ImageMessage::default();
     let mut printed = 0u64;
     while count.is_none_or(|count| printed < count) {
-        if !reader.wait_for_change(Duration::from_millis(250)) {
+        // Wakes when a picture starts, too: it is read while it is being written.
+        if !reader.wait_for_next(Duration::from_millis(250)) {
             if !matches!(reader.writer_status(), WriterStatus::Active { .. }) {
                 // A writer that removed its segment on exit: keep waiting for the next one.
                 match reader.reopen_if_replaced() {
@@ -155,14 +156,15 @@ fn watch(location: &SegmentLocation, as_json: bool, count: Option<u64>) -> Resul
             continue;
         }
         for kind in RecordKind::ALL {
-            if !reader.has_new(kind) || count.is_some_and(|count| printed >= count) {
+            if count.is_some_and(|count| printed >= count) {
                 continue;
             }
             let (meta, detail) = match kind {
-                RecordKind::Image => match reader.read_into(&mut image)? {
+                RecordKind::Image => match reader.read_next_into(&mut image)? {
                     Some(meta) => (meta, image.path.clone()),
                     None => continue,
                 },
+                RecordKind::Struct if !reader.has_new(kind) => continue,
                 RecordKind::Struct => match reader.latest_struct()? {
                     Some((data, meta)) => (meta, data.to_string()),
                     None => continue,
