@@ -9,7 +9,7 @@ use crate::layout::{ControlBlock, LAYOUT_VERSION};
 use crate::message::{ImageMessage, Message, RecordKind, Sink, TestData};
 use crate::segment::{self, CreationMode, Segment, SegmentLocation};
 use crate::slot::{RecordMeta, Slot};
-use crate::stream::Streamed;
+use crate::stream::{STALL_AFTER, Streamed};
 use crate::sys;
 
 /// How long [`Reader::wait_for_change`] spins before sleeping in the kernel. Long enough to
@@ -219,6 +219,7 @@ impl Writer {
             seen_generation: 0,
             seen_counter: 0,
             stalled_writes: [0; 2],
+            stall_timeout: STALL_AFTER,
         };
         let image = old.latest_image().ok().flatten();
         let data = old.latest_struct().ok().flatten();
@@ -407,6 +408,8 @@ pub struct Reader {
     /// The sequence words of writes this reader spun on to the limit without seeing them
     /// finish (a writer that died mid-write): not spun on again.
     stalled_writes: [u64; 2],
+    /// How long to follow a write that makes no progress.
+    stall_timeout: Duration,
 }
 
 impl Reader {
@@ -419,6 +422,7 @@ impl Reader {
             seen_generation: 0,
             seen_counter: 0,
             stalled_writes: [0; 2],
+            stall_timeout: STALL_AFTER,
         })
     }
 
@@ -470,6 +474,12 @@ impl Reader {
         read
     }
 
+    /// How long [`Reader::read_next_into`] waits for a writer that stops making progress in
+    /// the middle of a picture before giving up on it (1 s unless set).
+    pub fn set_stall_timeout(&mut self, timeout: Duration) {
+        self.stall_timeout = timeout;
+    }
+
     /// Reads the record of `M`'s kind after the last one this reader read, into `message`: the
     /// newest complete one if there is a newer one; otherwise, if the writer is writing the next
     /// one now, that one, copying each part as soon as the writer has stored it (so a large
@@ -477,8 +487,8 @@ impl Reader {
     /// there is nothing newer.
     ///
     /// Following a write gives up on a writer that makes no progress for a second (it died
-    /// mid-write) and on one that writes two more records meanwhile; the newest complete
-    /// record is read instead. A torn record is never returned.
+    /// mid-write; see [`Reader::set_stall_timeout`]) and on one that writes two more records
+    /// meanwhile; the newest complete record is read instead. A torn record is never returned.
     pub fn read_next_into<M: Message>(
         &mut self,
         message: &mut M,
@@ -495,6 +505,7 @@ impl Reader {
             let followed = slot(&self.segment, kind).stream(
                 self.seen_sequences[index],
                 self.stalled_writes[index],
+                self.stall_timeout,
                 |mut source| message.decode_into(&mut source),
             )?;
             match followed {

@@ -809,7 +809,9 @@ mod loom_model {
             let mut after = 0;
             while after < u64::from(records) {
                 let mut bytes = [0u8; WORD];
-                let meta = match slot.stream(after, 0, |source| source.read_exact(&mut bytes)) {
+                let meta = match slot.stream(after, 0, crate::stream::STALL_AFTER, |source| {
+                    source.read_exact(&mut bytes)
+                }) {
                     Ok(crate::stream::Streamed::Read(meta)) => Some(meta),
                     Ok(_) => slot
                         .read(|source| source.read_exact(&mut bytes))

@@ -19,7 +19,8 @@
 //!    and reloads it: `2m` means the copy is record `m`, whole, and the checksum (now visible)
 //!    is compared; anything else means the writer went on to record `m + 2` in this buffer, and
 //!    the copy is thrown away.
-//! 4. A writer that makes no progress for [`STALL_AFTER`] (it died mid-write) is given up on.
+//! 4. A writer that makes no progress for a while (it died mid-write: one second unless the
+//!    reader set another timeout) is given up on.
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,7 @@ use crate::slot::{RecordMeta, SharedSource, Slot};
 use crate::sync::atomic::{AtomicU64, Ordering, fence};
 use crate::sync::{hint, thread};
 
-/// How long a streaming reader waits for a writer that makes no progress.
+/// How long a streaming reader waits, by default, for a writer that makes no progress.
 pub(crate) const STALL_AFTER: Duration = Duration::from_secs(1);
 
 /// What a streaming read found.
@@ -42,7 +43,7 @@ pub(crate) enum Streamed {
     NotWriting,
     /// The writer wrote two more records over the one being read.
     Overtaken,
-    /// The writer made no progress for [`STALL_AFTER`]; its odd sequence word.
+    /// The writer made no progress for the stall timeout; its odd sequence word.
     Stalled(u64),
 }
 
@@ -68,6 +69,7 @@ struct StreamSource<'a> {
     available: usize,
     complete: bool,
     interrupted: Option<Interruption>,
+    stall_after: Duration,
 }
 
 impl StreamSource<'_> {
@@ -125,7 +127,7 @@ impl StreamSource<'_> {
         false
     }
 
-    /// Spins, then yields; false once `written` has not moved for [`STALL_AFTER`].
+    /// Spins, then yields; false once `written` has not moved for the stall timeout.
     fn keep_waiting(
         &mut self,
         spins: u32,
@@ -134,7 +136,7 @@ impl StreamSource<'_> {
     ) -> bool {
         if written != progress.0 {
             *progress = (written, Instant::now());
-        } else if spins % 64 == 63 && progress.1.elapsed() > STALL_AFTER {
+        } else if spins % 64 == 63 && progress.1.elapsed() > self.stall_after {
             self.interrupted = Some(Interruption::Stalled);
             return false;
         }
@@ -179,11 +181,13 @@ impl Source for StreamSource<'_> {
 
 impl Slot<'_> {
     /// If record `after + 1` is being written now (and its write is not `stalled`), reads it
-    /// through `decode` while it is written and returns it once it is complete and whole.
+    /// through `decode` while it is written and returns it once it is complete and whole; gives
+    /// up on a writer that makes no progress for `stall_after`.
     pub(crate) fn stream(
         &self,
         after: u64,
         stalled: u64,
+        stall_after: Duration,
         decode: impl FnOnce(&mut dyn Source) -> Result<(), FrameError>,
     ) -> Result<Streamed, ReadError> {
         let sequence = after.wrapping_add(1);
@@ -214,6 +218,7 @@ impl Slot<'_> {
             available: 0,
             complete: false,
             interrupted: None,
+            stall_after,
         };
         // The length and kind are stored before the first bytes.
         if !source.wait_for_more(0) {

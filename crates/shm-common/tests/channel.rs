@@ -8,7 +8,7 @@ use std::time::Duration;
 use std::mem::offset_of;
 
 use proptest::prelude::*;
-use shm_common::layout::{self, ControlBlock, Header, WriterLock};
+use shm_common::layout::{self, BufferMeta, ControlBlock, Header, WriterLock};
 use shm_common::{
     Capacity, CreationMode, DEFAULT_CAPACITY, FrameError, MIN_CAPACITY, Message, OpenError,
     ReadError, Reader, RecordKind, SegmentLocation, SendError, TestData, Writer, WriterStatus,
@@ -542,6 +542,48 @@ proptest! {
             let _ = reader.info();
             let _ = reader.writer_status();
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// A "write in progress" with arbitrary length, kind, progress count and bytes, as a dead
+    /// or hostile writer could leave it: following it reports an error or gives up, never
+    /// panics, hangs or reads out of bounds.
+    #[test]
+    fn hostile_writes_in_progress_are_followed_safely(
+        len in prop_oneof![0u64..5000, any::<u64>()],
+        kind in prop_oneof![Just(1u32), any::<u32>()],
+        written in prop_oneof![0u64..5000, any::<u64>()],
+        complete: bool,
+        bytes in any::<[u8; 8]>(),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let location = file_segment(&dir);
+        let mut writer = writer(&location, MIN_CAPACITY);
+        writer.send_image("p.png", &picture(700, 5)).unwrap();
+        drop(writer);
+        let mut reader = Reader::open(&location).unwrap();
+        reader.latest_image().unwrap();
+        reader.set_stall_timeout(Duration::from_millis(5));
+        // Record 2 goes to buffer 0: odd word 3 while "written", 4 once "complete".
+        let descriptor = offsets::descriptor(RecordKind::Image, 0);
+        poke(&location, offsets::length_field(RecordKind::Image, 0), &len.to_le_bytes());
+        poke(&location, descriptor + offset_of!(BufferMeta, kind) as u64, &kind.to_le_bytes());
+        poke(
+            &location,
+            descriptor + offset_of!(BufferMeta, written) as u64,
+            &written.to_le_bytes(),
+        );
+        poke(&location, DATA_AT, &bytes);
+        poke(&location, descriptor, &(3 + u64::from(complete)).to_le_bytes());
+        let mut image = shm_common::ImageMessage::default();
+        if let Ok(Some(_)) = reader.read_next_into(&mut image) {
+            prop_assert!(image.bytes.len() <= MIN_CAPACITY);
+        }
+        let _ = reader.wait_for_next(Duration::from_millis(1));
+        let _ = reader.read_next_into(&mut image);
     }
 }
 
