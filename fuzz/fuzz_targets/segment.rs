@@ -53,6 +53,12 @@ fuzz_target!(|data: &[u8]| {
         }
         let mut data = TestData::default();
         let _ = reader.read_into(&mut data);
+        // Following a patched "write in progress": gives up quickly on a writer that is gone.
+        reader.set_stall_timeout(std::time::Duration::from_millis(1));
+        let mut followed = ImageMessage::default();
+        if let Ok(Some(meta)) = reader.read_next_into(&mut followed) {
+            assert!(meta.len <= reader.capacity());
+        }
         let _ = reader.info();
         let _ = reader.writer_status();
     }
