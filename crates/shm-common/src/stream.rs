@@ -76,8 +76,8 @@ impl StreamSource<'_> {
     /// Waits until more than `consumed` bytes are written, or the write is complete; false if
     /// the writer went on past this record or stalled.
     fn wait_for_more(&mut self, consumed: usize) -> bool {
-        let mut progress = (self.available, Instant::now());
-        for spins in 0u32.. {
+        let mut patience = Patience::new(self.available);
+        loop {
             if self.complete {
                 self.available = self.len;
                 return true;
@@ -100,17 +100,17 @@ impl StreamSource<'_> {
                     return false;
                 }
             }
-            if !self.keep_waiting(spins, written, &mut progress) {
+            if !patience.wait(written, self.stall_after) {
+                self.interrupted = Some(Interruption::Stalled);
                 return false;
             }
         }
-        false
     }
 
     /// Waits for the write to complete; false if the writer went on or stalled.
     fn wait_complete(&mut self) -> bool {
-        let mut progress = (self.available, Instant::now());
-        for spins in 0u32.. {
+        let mut patience = Patience::new(self.available);
+        loop {
             // Acquire: the checksum and timestamp, stored before the even word, are visible.
             match self.seq.load(Ordering::Acquire) {
                 word if word == self.writing.wrapping_add(1) => return true,
@@ -120,27 +120,40 @@ impl StreamSource<'_> {
                     return false;
                 }
             }
-            if !self.keep_waiting(spins, self.available, &mut progress) {
+            if !patience.wait(self.available, self.stall_after) {
+                self.interrupted = Some(Interruption::Stalled);
                 return false;
             }
         }
-        false
+    }
+}
+
+/// Waiting for a writer: spin, then yield, and notice when its count stops moving.
+struct Patience {
+    spins: u32,
+    last_written: usize,
+    since: Instant,
+}
+
+impl Patience {
+    fn new(written: usize) -> Patience {
+        Patience {
+            spins: 0,
+            last_written: written,
+            since: Instant::now(),
+        }
     }
 
-    /// Spins, then yields; false once `written` has not moved for the stall timeout.
-    fn keep_waiting(
-        &mut self,
-        spins: u32,
-        written: usize,
-        progress: &mut (usize, Instant),
-    ) -> bool {
-        if written != progress.0 {
-            *progress = (written, Instant::now());
-        } else if spins % 64 == 63 && progress.1.elapsed() > self.stall_after {
-            self.interrupted = Some(Interruption::Stalled);
+    /// Waits a moment; false once the count `written` has not moved for `stall_after`.
+    fn wait(&mut self, written: usize, stall_after: Duration) -> bool {
+        self.spins = self.spins.wrapping_add(1);
+        if written != self.last_written {
+            self.last_written = written;
+            self.since = Instant::now();
+        } else if self.spins.is_multiple_of(64) && self.since.elapsed() > stall_after {
             return false;
         }
-        if spins < 1024 {
+        if self.spins < 1024 {
             hint::spin_loop();
         } else {
             thread::yield_now();
