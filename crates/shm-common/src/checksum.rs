@@ -193,6 +193,7 @@ impl Checksum {
 }
 
 /// Eight bytes as a little-endian word.
+#[inline]
 fn le_word(bytes: &[u8]) -> u64 {
     let mut le = [0u8; 8];
     le.copy_from_slice(bytes);
@@ -201,12 +202,14 @@ fn le_word(bytes: &[u8]) -> u64 {
 
 /// The 128-bit product of `a` and `b`, its halves xored: a change to either factor changes the
 /// product (while the other is non-zero).
+#[inline]
 fn fold_multiply(a: u64, b: u64) -> u64 {
     let product = u128::from(a) * u128::from(b);
     (product as u64) ^ ((product >> 64) as u64)
 }
 
 /// MurmurHash3's 64-bit finaliser: every input bit affects every output bit.
+#[inline]
 fn fmix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
