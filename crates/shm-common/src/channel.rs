@@ -213,14 +213,7 @@ impl Writer {
             take_lock(&segment)?;
             return Ok(Writer::around(segment));
         }
-        let mut old = Reader {
-            segment,
-            seen_sequences: [0; 2],
-            seen_generation: 0,
-            seen_counter: 0,
-            stalled_writes: [0; 2],
-            stall_timeout: STALL_AFTER,
-        };
+        let mut old = Reader::around(segment);
         let image = old.latest_image().ok().flatten();
         let data = old.latest_struct().ok().flatten();
         drop(old);
@@ -416,14 +409,19 @@ impl Reader {
     /// Opens an existing segment; [`OpenError::NotFound`] if no writer created it yet.
     pub fn open(location: &SegmentLocation) -> Result<Reader, OpenError> {
         let segment = Segment::open(location, CreationMode::OpenExisting, 0)?;
-        Ok(Reader {
+        Ok(Reader::around(segment))
+    }
+
+    /// A reader of `segment` that has read nothing yet.
+    fn around(segment: Segment) -> Reader {
+        Reader {
             segment,
             seen_sequences: [0; 2],
             seen_generation: 0,
             seen_counter: 0,
             stalled_writes: [0; 2],
             stall_timeout: STALL_AFTER,
-        })
+        }
     }
 
     /// Where the segment lives.
@@ -460,12 +458,26 @@ impl Reader {
         &mut self,
         message: &mut M,
     ) -> Result<Option<RecordMeta>, ReadError> {
-        if let Some(len) = self.segment.truncated_file_len() {
-            return Err(ReadError::FileTruncated {
+        self.check_file_length()?;
+        self.read_latest(message)
+    }
+
+    /// A file segment someone truncated is reported instead of touching its missing pages.
+    fn check_file_length(&self) -> Result<(), ReadError> {
+        match self.segment.truncated_file_len() {
+            Some(len) => Err(ReadError::FileTruncated {
                 segment: self.segment.location.to_string(),
                 len,
-            });
+            }),
+            None => Ok(()),
         }
+    }
+
+    /// [`Reader::read_into`] once the file length is checked.
+    fn read_latest<M: Message>(
+        &mut self,
+        message: &mut M,
+    ) -> Result<Option<RecordMeta>, ReadError> {
         let kind = M::KIND;
         let read = slot(&self.segment, kind).read(|mut source| message.decode_into(&mut source));
         if let Ok(Some(meta)) = &read {
@@ -493,14 +505,9 @@ impl Reader {
         &mut self,
         message: &mut M,
     ) -> Result<Option<RecordMeta>, ReadError> {
+        self.check_file_length()?;
         let kind = M::KIND;
         if !self.has_new(kind) {
-            if let Some(len) = self.segment.truncated_file_len() {
-                return Err(ReadError::FileTruncated {
-                    segment: self.segment.location.to_string(),
-                    len,
-                });
-            }
             let index = kind.slot();
             let followed = slot(&self.segment, kind).stream(
                 self.seen_sequences[index],
@@ -520,7 +527,7 @@ impl Reader {
                 return Ok(None);
             }
         }
-        self.read_into(message)
+        self.read_latest(message)
     }
 
     /// The latest record of `M`'s kind, if any.

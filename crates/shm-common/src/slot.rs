@@ -127,16 +127,21 @@ impl Slot<'_> {
         Newest::of(self.sequence_words())
     }
 
-    /// The sequence word of a write in progress (the higher word, if odd), or 0.
-    pub(crate) fn write_in_progress(&self) -> u64 {
-        // Relaxed: a hint for how long to spin; correctness never depends on it.
-        let newest = self
-            .control
+    /// The higher sequence word, loaded Relaxed: by the writer, which alone stores the words
+    /// (the lock's Acquire ordered the previous holder's stores before ours), or as a hint.
+    fn highest_word(&self) -> u64 {
+        self.control
             .buffers
             .iter()
             .map(|meta| meta.seq.load(Ordering::Relaxed))
             .max()
-            .unwrap_or(0);
+            .unwrap_or(0)
+    }
+
+    /// The sequence word of a write in progress (the higher word, if odd), or 0: a hint for
+    /// how long to spin; correctness never depends on it.
+    pub(crate) fn write_in_progress(&self) -> u64 {
+        let newest = self.highest_word();
         if newest % 2 == 1 { newest } else { 0 }
     }
 
@@ -154,17 +159,8 @@ impl Slot<'_> {
         encode: impl FnOnce(&mut dyn Sink),
         started: impl FnOnce(),
     ) -> RecordMeta {
-        // Relaxed: only the lock holder stores sequence words, and the lock's Acquire ordered the
-        // previous holder's stores before ours.
-        let newest = self
-            .control
-            .buffers
-            .iter()
-            .map(|meta| meta.seq.load(Ordering::Relaxed))
-            .max()
-            .unwrap_or(0);
         // After `2n`, record `n + 1`; after `2m - 1` (a writer died writing `m`), `m` again.
-        let sequence = (newest / 2).wrapping_add(1).max(1);
+        let sequence = (self.highest_word() / 2).wrapping_add(1).max(1);
         let index = (sequence & 1) as usize;
         let meta = &self.control.buffers[index];
         let offset = self.layout.buffer_offset(index);
@@ -181,6 +177,9 @@ impl Slot<'_> {
                     word.store(value, Ordering::Relaxed);
                 }
             }
+            // Relaxed: published by the Release store of the even sequence word below.
+            meta.len.store(len as u64, Ordering::Relaxed);
+            meta.kind.store(self.kind.code(), Ordering::Relaxed);
             (checksum, timestamp_ns)
         } else {
             // Before the odd word: a streaming reader that sees the odd word sees this reset or
@@ -204,8 +203,6 @@ impl Slot<'_> {
             (sink.checksum.finish(), monotonic_ns())
         };
         // Relaxed: published by the Release store of the even sequence word below.
-        meta.len.store(len as u64, Ordering::Relaxed);
-        meta.kind.store(self.kind.code(), Ordering::Relaxed);
         meta.checksum.store(checksum, Ordering::Relaxed);
         meta.timestamp_ns.store(timestamp_ns, Ordering::Relaxed);
         // Release: a reader whose Acquire load sees `2n` sees all the data and metadata above.

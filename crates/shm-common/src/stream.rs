@@ -73,6 +73,14 @@ struct StreamSource<'a> {
 }
 
 impl StreamSource<'_> {
+    /// What an interrupted follow amounts to.
+    fn outcome(&self) -> Streamed {
+        match self.interrupted {
+            Some(Interruption::Stalled) => Streamed::Stalled(self.writing),
+            Some(Interruption::Overtaken) | None => Streamed::Overtaken,
+        }
+    }
+
     /// Waits until more than `consumed` bytes are written, or the write is complete; false if
     /// the writer went on past this record or stalled.
     fn wait_for_more(&mut self, consumed: usize) -> bool {
@@ -278,14 +286,5 @@ impl Slot<'_> {
             checksum: computed,
             timestamp_ns,
         }))
-    }
-}
-
-impl StreamSource<'_> {
-    fn outcome(&self) -> Streamed {
-        match self.interrupted {
-            Some(Interruption::Stalled) => Streamed::Stalled(self.writing),
-            Some(Interruption::Overtaken) | None => Streamed::Overtaken,
-        }
     }
 }
