@@ -114,7 +114,7 @@ fn pin(cpu: Option<usize>) {
 }
 
 /// Median and 99th percentile, in the unit the samples are in.
-fn percentiles(samples: &mut [f64]) -> (f64, f64) {
+pub(crate) fn percentiles(samples: &mut [f64]) -> (f64, f64) {
     if samples.is_empty() {
         return (f64::NAN, f64::NAN);
     }

@@ -8,13 +8,14 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use shm_common::{
-    ByteSize, CreationMode, Elapsed, ImageMessage, Reader, RecordKind, RecordMeta, SegmentInfo,
-    SegmentLocation, TestData, Writer, WriterStatus,
+    ByteSize, CreationMode, Delivery, Elapsed, FrameMessage, ImageMessage, OpenError, Reader,
+    RecordKind, RecordMeta, SegmentInfo, SegmentLocation, SendError, TestData, Writer,
+    WriterStatus, monotonic_ns,
 };
 
 use crate::{Command, SendArgs};
 
-type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+pub(crate) type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
 /// Runs one command against the segment at `location`.
 pub fn run(location: &SegmentLocation, command: Command) -> Result<()> {
@@ -32,6 +33,7 @@ pub fn run(location: &SegmentLocation, command: Command) -> Result<()> {
         Command::ReadStruct { json } => read_struct(location, json),
         Command::Info { json } => info(location, json),
         Command::Watch { json, count } => watch(location, json, count),
+        Command::Stream(args) => crate::stream::run(location, &args),
         Command::Bench(args) => crate::bench::run(&args),
         Command::BenchPeer(args) => crate::bench::peer(&args),
         Command::Remove => {
@@ -42,7 +44,7 @@ pub fn run(location: &SegmentLocation, command: Command) -> Result<()> {
     }
 }
 
-fn open_writer(location: &SegmentLocation, send: &SendArgs) -> Result<Writer> {
+pub(crate) fn open_writer(location: &SegmentLocation, send: &SendArgs) -> Result<Writer> {
     let mut writer = Writer::create(
         location,
         CreationMode::CreateOrOpen,
@@ -84,7 +86,10 @@ fn send_image(location: &SegmentLocation, file: &Path, send: &SendArgs) -> Resul
     let path = full_path.to_string_lossy();
     let mut writer = open_writer(location, send)?;
     let started = Instant::now();
-    let meta = writer.send_image(&path, &bytes)?;
+    let len = ImageMessage::framed_len(&path, bytes.len());
+    let meta = send_growing(&mut writer, RecordKind::Image, len, |writer| {
+        writer.send_image(&path, &bytes)
+    })?;
     println!(
         "sent picture '{path}' ({}) to {location} as record {} in {}{}",
         ByteSize(bytes.len()),
@@ -93,6 +98,28 @@ fn send_image(location: &SegmentLocation, file: &Path, send: &SendArgs) -> Resul
         lifetime_note(&writer)
     );
     Ok(())
+}
+
+/// Sends through `send`; if the record does not fit, grows the segment first and says so on
+/// stderr (a segment grows only as far as the file system holding it has room).
+pub(crate) fn send_growing(
+    writer: &mut Writer,
+    kind: RecordKind,
+    len: usize,
+    mut send: impl FnMut(&mut Writer) -> std::result::Result<RecordMeta, SendError>,
+) -> Result<RecordMeta> {
+    if !writer.fits(kind, len) {
+        let growth = writer.plan_growth(kind, len)?;
+        writer.grow(&growth)?;
+        eprintln!(
+            "shm: {} grown to {} in all, to hold a {} of {}",
+            writer.location(),
+            ByteSize(growth.total_size),
+            kind.noun(),
+            ByteSize(len)
+        );
+    }
+    Ok(send(writer)?)
 }
 
 fn send_struct(
@@ -125,13 +152,14 @@ fn send_struct(
     Ok(())
 }
 
-/// Follows the segment: one line per new record, across writer restarts.
+/// Follows the segment: one line per new record, across writer restarts and growth, and one
+/// per change of writer; records that were already there are marked as such.
 fn watch(location: &SegmentLocation, as_json: bool, count: Option<u64>) -> Result<()> {
     let mut announced = false;
-    let mut reader = loop {
+    let reader = loop {
         match Reader::open(location) {
             Ok(reader) => break reader,
-            Err(shm_common::OpenError::NotFound { .. }) => {
+            Err(OpenError::NotFound { .. }) => {
                 if !announced {
                     eprintln!("shm: waiting for a writer to create {location}…");
                     announced = true;
@@ -141,69 +169,250 @@ fn watch(location: &SegmentLocation, as_json: bool, count: Option<u64>) -> Resul
             Err(err) => return Err(err.into()),
         }
     };
-    let mut image = ImageMessage::default();
-    let mut printed = 0u64;
-    while count.is_none_or(|count| printed < count) {
-        // Wakes when a picture starts, too: it is read while it is being written.
-        if !reader.wait_for_next(Duration::from_millis(250)) {
-            if !matches!(reader.writer_status(), WriterStatus::Active { .. }) {
-                // A writer that removed its segment on exit: keep waiting for the next one.
-                match reader.reopen_if_replaced() {
-                    Ok(_) | Err(shm_common::OpenError::NotFound { .. }) => {}
-                    Err(err) => return Err(err.into()),
-                }
-            }
-            continue;
+    let mut watch = Watch {
+        reader,
+        as_json,
+        count,
+        printed: 0,
+        writer: None,
+        last_pid: None,
+        image: ImageMessage::default(),
+        frame: FrameMessage::default(),
+    };
+    watch.writer_changed()?;
+    watch.existing()?;
+    while !watch.done() {
+        let asked = monotonic_ns();
+        // Wakes when a picture or frame starts, too: it is read while it is being written.
+        if watch.reader.wait_for_next(Duration::from_millis(250)) {
+            watch.read_new(asked)?;
         }
-        for kind in RecordKind::ALL {
-            if count.is_some_and(|count| printed >= count) {
-                continue;
-            }
-            let (meta, detail) = match kind {
-                RecordKind::Image => match reader.read_next_into(&mut image)? {
-                    Some(meta) => (meta, image.path.clone()),
-                    None => continue,
-                },
-                RecordKind::Struct if !reader.has_new(kind) => continue,
-                RecordKind::Struct => match reader.latest_struct()? {
-                    Some((data, meta)) => (meta, data.to_string()),
-                    None => continue,
-                },
-            };
-            let latency = meta.age();
-            if as_json {
-                let object = json!({
-                    "kind": kind.name(),
-                    "sequence": meta.sequence,
-                    "len": meta.len,
-                    "latency_us": u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
-                    "detail": detail,
-                });
-                println!("{object}");
-            } else {
-                println!(
-                    "{kind:<6} #{:<6} {:>10}  latency {:>10}  {detail}",
-                    meta.sequence,
-                    ByteSize(meta.len).to_string(),
-                    Elapsed(latency).to_string()
-                );
-            }
-            printed += 1;
-        }
+        watch.writer_changed()?;
     }
     Ok(())
 }
 
-fn nothing_sent(kind: RecordKind, location: &SegmentLocation) -> String {
-    let noun = match kind {
-        RecordKind::Image => "picture",
-        RecordKind::Struct => "struct",
-    };
-    format!("no {noun} has been sent to {location} yet")
+/// `shm watch`'s state.
+struct Watch {
+    reader: Reader,
+    as_json: bool,
+    count: Option<u64>,
+    /// New records printed so far.
+    printed: u64,
+    /// The writer's state last printed.
+    writer: Option<WriterStatus>,
+    /// The pid of the last writer seen, to name it when it exits.
+    last_pid: Option<u32>,
+    image: ImageMessage,
+    frame: FrameMessage,
 }
 
-fn age_us(meta: &RecordMeta) -> u64 {
-    u64::try_from(meta.age().as_micros()).unwrap_or(u64::MAX)
+/// How a record reached `shm watch`.
+enum Arrival {
+    /// It was there before the watch began (or before it reached this segment).
+    Existing,
+    /// It arrived while the watch waited.
+    New(Delivery),
+}
+
+impl Watch {
+    fn done(&self) -> bool {
+        self.count.is_some_and(|count| self.printed >= count)
+    }
+
+    /// Prints the records the segment holds now, marked as already there.
+    fn existing(&mut self) -> Result<()> {
+        for kind in RecordKind::ALL {
+            let read = match kind {
+                RecordKind::Image => self
+                    .reader
+                    .read_into(&mut self.image)?
+                    .map(|meta| (meta, self.image.path.clone())),
+                RecordKind::Struct => self
+                    .reader
+                    .latest_struct()?
+                    .map(|(data, meta)| (meta, data.to_string())),
+                RecordKind::Frame => self
+                    .reader
+                    .read_into(&mut self.frame)?
+                    .map(|meta| (meta, frame_detail(&self.frame))),
+            };
+            if let Some((meta, detail)) = read {
+                self.print(&meta, &Arrival::Existing, &detail);
+            }
+        }
+        self.reader.skip_existing();
+        Ok(())
+    }
+
+    /// Reads and prints whatever is new; `asked` is when the watch began waiting for it.
+    fn read_new(&mut self, asked: u64) -> Result<()> {
+        for kind in RecordKind::ALL {
+            if self.done() {
+                return Ok(());
+            }
+            let read = match kind {
+                RecordKind::Image => self
+                    .reader
+                    .read_next_into(&mut self.image)?
+                    .map(|meta| (meta, self.image.path.clone())),
+                RecordKind::Struct if !self.reader.has_new(kind) => None,
+                RecordKind::Struct => self
+                    .reader
+                    .latest_struct()?
+                    .map(|(data, meta)| (meta, data.to_string())),
+                RecordKind::Frame => self
+                    .reader
+                    .read_next_into(&mut self.frame)?
+                    .map(|meta| (meta, frame_detail(&self.frame))),
+            };
+            if let Some((meta, detail)) = read {
+                let delivery = meta.delivery(asked, monotonic_ns());
+                self.print(&meta, &Arrival::New(delivery), &detail);
+                self.printed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    fn print(&self, meta: &RecordMeta, arrival: &Arrival, detail: &str) {
+        let kind = meta.kind;
+        if self.as_json {
+            let micros =
+                |duration: Duration| u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+            let mut object = json!({
+                "event": "record",
+                "kind": kind.name(),
+                "sequence": meta.sequence,
+                "len": meta.len,
+                "write_us": micros(meta.write_time()),
+                "detail": detail,
+            });
+            match arrival {
+                Arrival::Existing => {
+                    object["existing"] = json!(true);
+                    object["sent_ago_us"] = json!(micros(meta.since_published()));
+                }
+                Arrival::New(delivery) => {
+                    object["existing"] = json!(false);
+                    object["transfer_us"] = json!(micros(delivery.transfer));
+                    object["waited_us"] = json!(micros(delivery.waited));
+                }
+            }
+            if kind == RecordKind::Frame {
+                object["frame"] = json!(self.frame.number);
+                object["width"] = json!(self.frame.width);
+                object["height"] = json!(self.frame.height);
+                object["format"] = json!(self.frame.format.name());
+            }
+            println!("{object}");
+            return;
+        }
+        let when = match arrival {
+            Arrival::Existing => format!(
+                "already there, sent {} ago",
+                Elapsed(meta.since_published())
+            ),
+            Arrival::New(delivery) => {
+                format!("transfer {:>10}", Elapsed(delivery.transfer).to_string())
+            }
+        };
+        println!(
+            "{:<6} #{:<6} {:>10}  {when}  {detail}",
+            kind.name(),
+            meta.sequence,
+            ByteSize(meta.len).to_string(),
+        );
+    }
+
+    /// Prints a line when the writer attaches, exits, crashes or moves to a larger segment,
+    /// and follows it to a new segment under the same name.
+    fn writer_changed(&mut self) -> Result<()> {
+        let status = self.reader.writer_status();
+        if self.writer == Some(status) {
+            if matches!(status, WriterStatus::Active { .. }) {
+                return Ok(());
+            }
+            // Gone: look for a new writer's segment now and then.
+            return self.reopen(false);
+        }
+        self.writer = Some(status);
+        let (state, pid) = match status {
+            WriterStatus::Active { pid } => {
+                self.last_pid = Some(pid);
+                ("attached", Some(pid))
+            }
+            WriterStatus::Closed if self.last_pid.is_none() => ("none", None),
+            WriterStatus::Closed => ("exited", self.last_pid),
+            WriterStatus::Crashed { pid } => ("crashed", Some(pid)),
+            WriterStatus::Replaced => {
+                self.print_writer("grown", self.last_pid);
+                return self.reopen(true);
+            }
+        };
+        self.print_writer(state, pid);
+        if matches!(status, WriterStatus::Closed | WriterStatus::Crashed { .. }) {
+            self.reopen(false)?;
+        }
+        Ok(())
+    }
+
+    /// Moves to the segment now at the location, if it is another one.
+    fn reopen(&mut self, grown: bool) -> Result<()> {
+        match self.reader.reopen_if_replaced() {
+            Ok(true) => {
+                self.writer = None;
+                if !grown {
+                    self.print_writer("new-segment", None);
+                    self.existing()?;
+                }
+                self.writer_changed()
+            }
+            Ok(false) | Err(OpenError::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err.into()),
+        }
+    }
+
+    fn print_writer(&self, state: &str, pid: Option<u32>) {
+        if self.as_json {
+            let mut object = json!({ "event": "writer", "state": state, "pid": pid });
+            if state == "grown" || state == "new-segment" {
+                let capacities = self.reader.capacities();
+                object["capacity"] = json!(capacities.picture);
+                object["frame_capacity"] = json!(capacities.frame);
+            }
+            println!("{object}");
+            return;
+        }
+        let pid = pid.map_or_else(String::new, |pid| format!(" (pid {pid})"));
+        let line = match state {
+            "attached" => format!("writer{pid} attached"),
+            "none" => "no writer is attached; waiting for one".to_owned(),
+            "exited" => format!("writer{pid} exited; its last records stay"),
+            "crashed" => format!("writer{pid} died without closing; its last records stay"),
+            "grown" => format!("writer{pid} moved to a larger segment; following it"),
+            _ => format!(
+                "a new writer re-created {}; following it",
+                self.reader.location()
+            ),
+        };
+        println!("{line}");
+    }
+}
+
+fn frame_detail(frame: &FrameMessage) -> String {
+    format!(
+        "frame {}, {}x{} {}",
+        frame.number, frame.width, frame.height, frame.format
+    )
+}
+
+fn nothing_sent(kind: RecordKind, location: &SegmentLocation) -> String {
+    format!("no {} has been sent to {location} yet", kind.noun())
+}
+
+fn micros(duration: Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn read_image(
@@ -217,7 +426,7 @@ fn read_image(
     let meta = reader
         .read_into(&mut image)?
         .ok_or_else(|| nothing_sent(RecordKind::Image, location))?;
-    let age = age_us(&meta);
+    let sent_ago = meta.since_published();
     if let Some(out) = out {
         std::fs::write(out, &image.bytes)
             .map_err(|err| format!("cannot write '{}': {err}", out.display()))?;
@@ -235,7 +444,8 @@ fn read_image(
             "path": image.path,
             "len": image.bytes.len(),
             "sha256": sha256,
-            "age_us": age,
+            "sent_ago_us": micros(sent_ago),
+            "write_us": micros(meta.write_time()),
             "sequence": meta.sequence,
         });
         if let Some(picture) = &decoded {
@@ -259,7 +469,7 @@ fn read_image(
             image.path,
             ByteSize(image.bytes.len()),
             meta.sequence,
-            Elapsed(Duration::from_micros(age))
+            Elapsed(sent_ago)
         );
     }
     Ok(())
@@ -276,7 +486,7 @@ fn read_struct(location: &SegmentLocation, as_json: bool) -> Result<()> {
             "age": data.age,
             "scores": data.scores,
             "text": data.to_string(),
-            "age_us": age_us(&meta),
+            "sent_ago_us": micros(meta.since_published()),
             "sequence": meta.sequence,
         });
         println!("{object}");
@@ -301,6 +511,7 @@ fn writer_fields(status: WriterStatus) -> (Option<u32>, bool, &'static str) {
         WriterStatus::Active { pid } => (Some(pid), true, "active"),
         WriterStatus::Crashed { pid } => (Some(pid), false, "crashed"),
         WriterStatus::Closed => (None, false, "closed"),
+        WriterStatus::Replaced => (None, false, "replaced"),
     }
 }
 
@@ -311,6 +522,7 @@ fn info_json(info: &SegmentInfo) -> serde_json::Value {
         "location": info.location.to_string(),
         "layout_version": info.layout_version,
         "capacity": info.capacity,
+        "frame_capacity": info.frame_capacity,
         "total_size": info.total_size,
         "instance_id": format!("{:016x}", info.instance_id),
         "writer_pid": pid,
@@ -323,7 +535,7 @@ fn info_json(info: &SegmentInfo) -> serde_json::Value {
             "sequence": slot.published,
             "last_len": slot.last_len,
             "capacity": slot.capacity,
-            "age_us": (slot.published > 0).then(|| now.saturating_sub(slot.last_timestamp_ns) / 1000),
+            "sent_ago_us": (slot.published > 0).then(|| now.saturating_sub(slot.last_published_ns) / 1000),
         });
     }
     object
@@ -340,8 +552,13 @@ fn info_text(info: &SegmentInfo) -> String {
     );
     let _ = writeln!(
         text,
-        "capacity: {} per picture, {} in all",
+        "capacity: {} per picture, {}, {} in all",
         ByteSize(info.capacity),
+        if info.frame_capacity == 0 {
+            "no frames yet".to_owned()
+        } else {
+            format!("{} per frame", ByteSize(info.frame_capacity))
+        },
         ByteSize(info.total_size)
     );
     let _ = match pid {
@@ -359,7 +576,7 @@ fn info_text(info: &SegmentInfo) -> String {
                 slot.published,
                 ByteSize(usize::try_from(slot.last_len).unwrap_or(usize::MAX)),
                 Elapsed(Duration::from_nanos(
-                    now.saturating_sub(slot.last_timestamp_ns)
+                    now.saturating_sub(slot.last_published_ns)
                 ))
             )
         };

@@ -2,6 +2,7 @@
 
 mod bench;
 mod commands;
+mod stream;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,12 +22,12 @@ struct Cli {
 
 /// Options of the commands that write.
 #[derive(Args, Debug)]
-struct SendArgs {
+pub(crate) struct SendArgs {
     #[command(flatten)]
-    capacity: CapacityArgs,
+    pub(crate) capacity: CapacityArgs,
     /// Leave the segment and its records in place after this command exits.
     #[arg(long)]
-    persist: bool,
+    pub(crate) persist: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -80,15 +81,19 @@ enum Command {
     },
     /// Delete the segment (readers that have it open keep their copy until they close it).
     Remove,
-    /// Print one line per new record as it arrives: kind, size, latency (waits for a writer).
+    /// Print one line per record as it arrives (kind, size, transfer time) and one per change
+    /// of writer; records already there are marked so. Waits for a writer.
     Watch {
         /// Print JSON lines instead.
         #[arg(long)]
         json: bool,
-        /// Exit after this many records.
+        /// Exit after this many new records.
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Send raw frames at a chosen rate: a moving test pattern, or the frames of pictures,
+    /// animations and folders.
+    Stream(stream::StreamArgs),
     /// Measure shm against a pipe, a Unix socket and TCP between two processes, with the
     /// memcpy floor, in one run (under a minute).
     Bench(bench::BenchArgs),

@@ -90,7 +90,8 @@ fn round_trip_every_picture(corpus: &Corpus) {
         );
         assert_eq!(read["len"], original.len());
         assert_eq!(read["sha256"], sha256_hex(&original));
-        assert!(read["age_us"].as_u64().is_some());
+        assert!(read["sent_ago_us"].as_u64().is_some());
+        assert!(read["write_us"].as_u64().is_some());
     }
     succeeds(shm(&segment, &["remove"]));
     println!(
@@ -129,34 +130,95 @@ fn reading_before_any_writer_is_a_clear_error() {
 }
 
 #[test]
-fn an_oversize_picture_is_refused_with_both_sizes_and_the_previous_one_stays() {
-    let segment = TestSegment::new("cli-oversize");
+fn a_picture_larger_than_the_segment_grows_it_keeping_the_struct() {
+    let segment = TestSegment::new("cli-grow");
     let dir = tempfile::tempdir().unwrap();
-    let small = dir.path().join("small.png");
     let large = dir.path().join("large.png");
-    std::fs::write(&small, vec![1u8; 1000]).unwrap();
     std::fs::write(&large, vec![2u8; 100_000]).unwrap();
     succeeds(shm(
         &segment,
         &[
-            "send-image",
-            small.to_str().unwrap(),
+            "send-struct",
+            "--persist",
+            "--id",
+            "9",
             "--capacity",
             "64KiB",
-            "--persist",
         ],
     ));
-    let message = fails(shm(
+    let sent = succeeds(shm(
         &segment,
-        &["send-image", large.to_str().unwrap(), "--capacity", "64KiB"],
+        &["send-image", large.to_str().unwrap(), "--persist"],
     ));
     assert!(
-        message.contains(&format!("picture is 97.7 KiB but segment '{}' holds at most 64 KiB; start the Writer with --capacity 1MiB", segment.name)),
-        "{message}"
+        stderr(&sent).contains(&format!(
+            "segment '{}' grown to 2 MiB in all, to hold a picture of 97.7 KiB",
+            segment.name
+        )),
+        "{}",
+        stderr(&sent)
     );
     let read = json(&succeeds(shm(&segment, &["read-image", "--json"])));
-    assert_eq!(read["len"], 1000);
-    assert!(read["path"].as_str().unwrap().ends_with("small.png"));
+    assert_eq!(read["len"], 100_000);
+    let info = json(&succeeds(shm(&segment, &["info", "--json"])));
+    assert_eq!(info["capacity"], 1 << 20);
+    let data = json(&succeeds(shm(&segment, &["read-struct", "--json"])));
+    assert_eq!(data["id"], 9, "the struct was carried over");
+}
+
+/// Mounts a tmpfs of `size` at a fresh directory: a file system that fills up.
+struct SmallTmpfs {
+    dir: tempfile::TempDir,
+}
+
+impl SmallTmpfs {
+    fn mount(size: &str) -> SmallTmpfs {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "mounting a tmpfs needs root");
+        SmallTmpfs { dir }
+    }
+}
+
+impl Drop for SmallTmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(self.dir.path()).status();
+    }
+}
+
+#[test]
+#[ignore = "needs root to mount a 3 MiB tmpfs; scripts/check.sh runs it"]
+fn growth_that_the_file_system_cannot_hold_is_refused_in_words_and_loses_nothing() {
+    let tmpfs = SmallTmpfs::mount("3M");
+    let file = tmpfs.dir.path().join("segment");
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small.png");
+    let large = dir.path().join("large.png");
+    std::fs::write(&small, vec![1u8; 1000]).unwrap();
+    std::fs::write(&large, vec![2u8; 1_500_000]).unwrap();
+    let on_file = |args: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_shm"));
+        command.arg("--file").arg(&file).args(args);
+        command.output().unwrap()
+    };
+    succeeds(on_file(&[
+        "send-image",
+        small.to_str().unwrap(),
+        "--capacity",
+        "64KiB",
+    ]));
+    let message = fails(on_file(&["send-image", large.to_str().unwrap()]));
+    assert!(
+        message.contains("cannot grow to 4 MiB: only")
+            && message.contains(&format!("free in {}", tmpfs.dir.path().display())),
+        "{message}"
+    );
+    let read = json(&succeeds(on_file(&["read-image", "--json"])));
+    assert_eq!(read["len"], 1000, "the earlier picture stays");
 }
 
 #[test]
@@ -351,12 +413,14 @@ fn watch_prints_one_line_per_new_record_and_waits_for_the_writer() {
     std::thread::sleep(std::time::Duration::from_millis(300));
     succeeds(shm(&segment, &["send-struct", "--persist", "--id", "5"]));
     let picture = Corpus::bundled().find("basn2c08.png").path.clone();
-    // The watcher may read the struct before the picture arrives, or both at once: either way
-    // it prints each once.
+    // The watcher may open the segment before or after the struct: it either prints it as new
+    // or as already there, and then the picture as new.
+    std::thread::sleep(std::time::Duration::from_millis(300));
     succeeds(shm(
         &segment,
         &["send-image", picture.to_str().unwrap(), "--persist"],
     ));
+    succeeds(shm(&segment, &["send-struct", "--persist", "--id", "6"]));
     let output = watcher.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(
@@ -368,18 +432,144 @@ fn watch_prints_one_line_per_new_record_and_waits_for_the_writer() {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())
         .collect();
-    assert_eq!(lines.len(), 2, "{lines:?}");
-    let kinds: Vec<&str> = lines
+    let new: Vec<&Value> = lines
         .iter()
-        .map(|line| line["kind"].as_str().unwrap())
+        .filter(|line| line["event"] == "record" && line["existing"] == false)
+        .collect();
+    assert_eq!(new.len(), 2, "{lines:?}");
+    for line in &new {
+        assert!(line["transfer_us"].as_u64().is_some(), "{line}");
+        assert!(line["sent_ago_us"].is_null(), "{line}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["event"] == "writer" && line["state"] != "attached"),
+        "the writers come and go: {lines:?}"
+    );
+}
+
+#[test]
+fn watch_marks_records_already_there_and_says_when_the_writer_exits() {
+    let segment = TestSegment::new("cli-watch-old");
+    succeeds(shm(&segment, &["send-struct", "--persist", "--id", "3"]));
+    let watcher = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(["watch", "--count", "1", "--name", &segment.name])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    succeeds(shm(&segment, &["send-struct", "--persist", "--id", "4"]));
+    let output = watcher.wait_with_output().unwrap();
+    let text = stdout(&output);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("no writer is attached"), "{text}");
+    assert!(
+        lines[1].contains("already there, sent") && lines[1].contains("Id=3,"),
+        "{text}"
+    );
+    assert!(text.contains("attached"), "{text}");
+    let new = lines
+        .iter()
+        .find(|line| line.contains("Id=4,"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        new.contains("transfer") && !new.contains("already"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_stream_of_frames_is_watched_frame_by_frame() {
+    let segment = TestSegment::new("cli-stream");
+    let watcher = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(["watch", "--json", "--count", "20", "--name", &segment.name])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let summary = json(&succeeds(shm(
+        &segment,
+        &[
+            "stream",
+            "--size",
+            "160x90",
+            "--fps",
+            "50",
+            "--seconds",
+            "2",
+            "--json",
+        ],
+    )));
+    assert_eq!(
+        (summary["width"].as_u64(), summary["height"].as_u64()),
+        (Some(160), Some(90))
+    );
+    assert!(summary["frames"].as_u64().unwrap() >= 20, "{summary}");
+    let output = watcher.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let frames: Vec<Value> = stdout(&output)
+        .lines()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line["kind"] == "frame" && line["existing"] == false)
+        .collect();
+    assert_eq!(frames.len(), 20);
+    let numbers: Vec<u64> = frames
+        .iter()
+        .map(|line| line["frame"].as_u64().unwrap())
         .collect();
     assert!(
-        kinds.contains(&"struct") && kinds.contains(&"image"),
-        "{kinds:?}"
+        numbers.windows(2).all(|pair| pair[0] < pair[1]),
+        "{numbers:?}"
     );
-    for line in &lines {
-        assert!(line["latency_us"].as_u64().is_some());
+    for frame in &frames {
+        assert_eq!(frame["width"], 160);
+        assert_eq!(frame["format"], "RGBA8");
+        assert_eq!(frame["len"], 24 + 160 * 90 * 4);
     }
+    assert!(
+        !segment.dev_shm_path().exists(),
+        "the stream's segment goes with it"
+    );
+}
+
+#[test]
+fn a_folder_streams_every_picture_and_names_what_it_leaves_out() {
+    let segment = TestSegment::new("cli-stream-dir");
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["basn2c08.png", "hopper.gif"] {
+        std::fs::copy(
+            Corpus::bundled().find(name).path.clone(),
+            dir.path().join(name),
+        )
+        .unwrap();
+    }
+    std::fs::write(dir.path().join("notes.txt"), "not a picture").unwrap();
+    let sent = succeeds(shm(
+        &segment,
+        &[
+            "stream",
+            dir.path().to_str().unwrap(),
+            "--seconds",
+            "0.3",
+            "--persist",
+        ],
+    ));
+    assert!(
+        stderr(&sent).contains("notes.txt' left out"),
+        "{}",
+        stderr(&sent)
+    );
+    assert!(
+        stdout(&sent).contains("frames of 32x32 RGBA8"),
+        "{}",
+        stdout(&sent)
+    );
+    let info = json(&succeeds(shm(&segment, &["info", "--json"])));
+    assert!(info["frame"]["sequence"].as_u64().unwrap() > 0, "{info}");
+    assert_eq!(info["frame_capacity"], 1 << 20);
+    succeeds(shm(&segment, &["remove"]));
 }
 
 fn decode_every_picture(corpus: &Corpus) {
@@ -466,10 +656,10 @@ fn hostile_file_segments_get_specific_messages_not_crashes() {
         &u64::MAX.to_le_bytes(),
     );
     assert!(fails(run(&["read-image"])).contains("exceeds the capacity"));
-    poke(8, &3u32.to_le_bytes());
+    poke(8, &99u32.to_le_bytes());
     assert!(
         fails(run(&["read-image"]))
-            .contains(&format!("layout version 3, expected {LAYOUT_VERSION}"))
+            .contains(&format!("layout version 99, expected {LAYOUT_VERSION}"))
     );
     poke(0, b"NOTOURS!");
     assert!(fails(run(&["info"])).contains("not a segment of ours"));

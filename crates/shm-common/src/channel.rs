@@ -4,9 +4,11 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::error::{OpenError, ReadError, RemoveError, SendError};
-use crate::layout::{ControlBlock, LAYOUT_VERSION};
-use crate::message::{ImageMessage, Message, RecordKind, Sink, TestData};
+use crate::error::{GrowError, OpenError, ReadError, RemoveError, SendError};
+use crate::layout::{Capacities, ControlBlock, LAYOUT_VERSION, Layout, MAX_CAPACITY, SLOT_COUNT};
+use crate::message::{
+    FrameHeader, FrameMessage, ImageMessage, Message, RecordKind, Sink, TestData,
+};
 use crate::segment::{self, CreationMode, Segment, SegmentLocation};
 use crate::slot::{RecordMeta, Slot};
 use crate::stream::{STALL_AFTER, Streamed};
@@ -57,9 +59,17 @@ pub enum WriterStatus {
     },
     /// No writer holds the lock: it closed, or none ever attached.
     Closed,
+    /// The writer moved to a larger segment it created under the same name: reopen the name
+    /// ([`Reader::reopen_if_replaced`]).
+    Replaced,
 }
 
 fn writer_status(control: &ControlBlock) -> WriterStatus {
+    // Relaxed: a snapshot; a reader that acts on `Replaced` reopens the name, which
+    // synchronises through the new segment's magic.
+    if control.writer.superseded.load(Ordering::Relaxed) != 0 {
+        return WriterStatus::Replaced;
+    }
     // Relaxed: a snapshot for display; nothing else is read through it.
     match control.writer.pid.load(Ordering::Relaxed) {
         0 => WriterStatus::Closed,
@@ -77,8 +87,8 @@ pub struct SlotInfo {
     pub published: u64,
     /// Payload length of the latest record, as its metadata claims (0 if none).
     pub last_len: u64,
-    /// Writer timestamp of the latest record (0 if none).
-    pub last_timestamp_ns: u64,
+    /// When the latest record was complete, on the writer's monotonic clock (0 if none).
+    pub last_published_ns: u64,
     /// The largest payload the slot holds.
     pub capacity: usize,
 }
@@ -92,6 +102,8 @@ pub struct SegmentInfo {
     pub layout_version: u32,
     /// Largest picture record in bytes.
     pub capacity: usize,
+    /// Largest frame record in bytes (0: the segment has no frame buffers yet).
+    pub frame_capacity: usize,
     /// Size of the whole segment in bytes.
     pub total_size: usize,
     /// Random id of this incarnation of the segment.
@@ -100,7 +112,7 @@ pub struct SegmentInfo {
     pub writer: WriterStatus,
     /// How many times writers attached or detached.
     pub writer_generation: u32,
-    /// Picture slot, then struct slot.
+    /// Picture, struct and frame slots.
     pub slots: Vec<SlotInfo>,
 }
 
@@ -113,19 +125,19 @@ fn info(segment: &Segment) -> SegmentInfo {
             let published = slot.newest().sequence();
             let meta = &slot.control.buffers[(published & 1) as usize];
             // Relaxed: a snapshot for display, which may be a record newer than `published`.
-            let (last_len, last_timestamp_ns) = if published == 0 {
+            let (last_len, last_published_ns) = if published == 0 {
                 (0, 0)
             } else {
                 (
                     meta.len.load(Ordering::Relaxed),
-                    meta.timestamp_ns.load(Ordering::Relaxed),
+                    meta.published_ns.load(Ordering::Relaxed),
                 )
             };
             SlotInfo {
                 kind,
                 published,
                 last_len,
-                last_timestamp_ns,
+                last_published_ns,
                 capacity: slot.layout.capacity,
             }
         })
@@ -134,6 +146,7 @@ fn info(segment: &Segment) -> SegmentInfo {
         location: segment.location.clone(),
         layout_version: LAYOUT_VERSION,
         capacity: segment.layout.capacity,
+        frame_capacity: segment.layout.frame_capacity,
         total_size: segment.layout.total_size,
         instance_id: segment.instance_id(),
         writer: writer_status(control),
@@ -165,6 +178,29 @@ impl Capacity {
     }
 }
 
+/// A larger segment a [`Writer`] can move to; see [`Writer::plan_growth`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Growth {
+    /// The kind of record that did not fit.
+    pub kind: RecordKind,
+    /// The capacities of the larger segment.
+    pub capacities: Capacities,
+    /// Its size in all, in bytes.
+    pub total_size: usize,
+    /// The size of the segment it replaces, in bytes.
+    pub previous_total_size: usize,
+}
+
+/// The slot capacity a record of `len` bytes grows a segment to: the next power of two, at
+/// least 1 MiB (so a stream of slowly growing records does not re-create the segment each
+/// time); `None` beyond [`MAX_CAPACITY`].
+pub fn capacity_for(len: usize) -> Option<usize> {
+    if len > MAX_CAPACITY {
+        return None;
+    }
+    Some(len.max(1 << 20).next_power_of_two().min(MAX_CAPACITY))
+}
+
 /// The one process allowed to publish to a segment.
 ///
 /// Created with [`Writer::create`], which takes the segment's writer lock: a second live writer
@@ -176,6 +212,8 @@ pub struct Writer {
     segment: Segment,
     persist: bool,
     published_any: bool,
+    /// A larger segment took this one's name: closing must leave the name alone.
+    superseded: bool,
 }
 
 impl Writer {
@@ -183,21 +221,22 @@ impl Writer {
     ///
     /// A new segment gets the [`Capacity`] asked for. An existing one keeps its own, unless
     /// [`Capacity::AtLeast`] asks for more and no live writer holds it: then it is re-created
-    /// at the requested capacity and its latest picture and struct are carried over. A named
-    /// segment left half-created by a crashed writer is replaced.
+    /// at the requested capacity and its latest records are carried over. A named segment
+    /// left half-created by a crashed writer is replaced.
     pub fn create(
         location: &SegmentLocation,
         mode: CreationMode,
         capacity: Capacity,
     ) -> Result<Writer, OpenError> {
         let bytes = capacity.bytes();
-        let segment = match Segment::open(location, mode, bytes) {
+        let asked = Capacities::pictures(bytes);
+        let segment = match Segment::open(location, mode, asked) {
             Err(err)
                 if mode == CreationMode::CreateOrOpen
                     && matches!(location, SegmentLocation::Named(_))
                     && segment::is_abandoned_creation(&err) =>
             {
-                replace(location, bytes)?
+                replace(location, asked)?
             }
             other => other?,
         };
@@ -213,20 +252,19 @@ impl Writer {
             take_lock(&segment)?;
             return Ok(Writer::around(segment));
         }
-        let mut old = Reader::around(segment);
-        let image = old.latest_image().ok().flatten();
-        let data = old.latest_struct().ok().flatten();
-        drop(old);
-        let segment = replace(location, bytes)?;
-        take_lock(&segment)?;
-        let mut writer = Writer::around(segment);
-        // Both fit: the new capacity is larger than the one they were sent with.
-        if let Some((image, _)) = image {
-            let _ = writer.send(&image);
-        }
-        if let Some((data, _)) = data {
-            let _ = writer.send(&data);
-        }
+        let capacities = Capacities {
+            picture: bytes,
+            frame: segment.layout.frame_capacity,
+        };
+        let mut writer = successor(&segment, capacities).map_err(|err| match err {
+            GrowError::Create { source, .. } => source,
+            other => OpenError::Os {
+                action: "re-create",
+                segment: location.to_string(),
+                source: std::io::Error::other(other.to_string()),
+            },
+        })?;
+        writer.published_any = true;
         Ok(writer)
     }
 
@@ -235,6 +273,7 @@ impl Writer {
             segment,
             persist: false,
             published_any: false,
+            superseded: false,
         }
     }
 
@@ -246,6 +285,7 @@ impl Writer {
     /// Whether closing this writer will remove the segment.
     pub fn removes_on_close(&self) -> bool {
         !self.persist
+            && !self.superseded
             && matches!(self.segment.location, SegmentLocation::Named(_))
             && (self.segment.created || self.published_any)
     }
@@ -260,6 +300,16 @@ impl Writer {
         self.segment.layout.capacity
     }
 
+    /// What the segment's picture and frame slots hold.
+    pub fn capacities(&self) -> Capacities {
+        self.segment.layout.capacities()
+    }
+
+    /// Size of the whole segment in bytes.
+    pub fn total_size(&self) -> usize {
+        self.segment.layout.total_size
+    }
+
     /// Whether this writer created the segment (rather than opening an existing one).
     pub fn created(&self) -> bool {
         self.segment.created
@@ -268,6 +318,77 @@ impl Writer {
     /// A snapshot of the segment's header and slots.
     pub fn info(&self) -> SegmentInfo {
         info(&self.segment)
+    }
+
+    /// Whether a record of `kind` with `len` encoded bytes fits the segment as it is.
+    pub fn fits(&self, kind: RecordKind, len: usize) -> bool {
+        len <= self.segment.layout.capacities().of(kind)
+    }
+
+    /// The larger segment a record of `kind` with `len` encoded bytes needs, checked against
+    /// the space left where the segment lives (`/dev/shm` for a named segment).
+    pub fn plan_growth(&self, kind: RecordKind, len: usize) -> Result<Growth, GrowError> {
+        let current = self.segment.layout.capacities();
+        let too_large = || GrowError::TooLarge {
+            kind,
+            size: len,
+            max: match kind {
+                RecordKind::Struct => crate::layout::STRUCT_CAPACITY,
+                RecordKind::Image | RecordKind::Frame => MAX_CAPACITY,
+            },
+        };
+        let capacity = capacity_for(len).ok_or_else(too_large)?;
+        let capacities = match kind {
+            RecordKind::Image => Capacities {
+                picture: capacity.max(current.picture),
+                ..current
+            },
+            RecordKind::Frame => Capacities {
+                frame: capacity.max(current.frame),
+                ..current
+            },
+            RecordKind::Struct => return Err(too_large()),
+        };
+        let layout = Layout::for_capacities(capacities).map_err(|_| too_large())?;
+        let growth = Growth {
+            kind,
+            capacities,
+            total_size: layout.total_size,
+            previous_total_size: self.segment.layout.total_size,
+        };
+        let directory = segment::storage_dir(&self.segment.location);
+        // Both segments exist until every reader has moved over, so the new one needs its
+        // whole size free. (If the file system cannot be asked, creation will tell.)
+        if let Ok(available) = sys::free_space(&directory)
+            && available < growth.total_size as u64
+        {
+            return Err(GrowError::NoSpace {
+                segment: self.segment.location.to_string(),
+                needed: growth.total_size,
+                available,
+                directory,
+            });
+        }
+        Ok(growth)
+    }
+
+    /// Moves to a larger segment under the same name, as planned by [`Writer::plan_growth`].
+    ///
+    /// The new segment is created beside the old one, receives the latest record of every
+    /// kind, and then takes the old one's name in one atomic rename, so a reader never finds
+    /// the name missing. The old segment is marked as replaced ([`WriterStatus::Replaced`]):
+    /// readers reopen the name and go on ([`Reader::reopen_if_replaced`]). If anything fails,
+    /// the old segment stays as it was and this writer keeps writing to it.
+    pub fn grow(&mut self, growth: &Growth) -> Result<(), GrowError> {
+        let mut next = successor(&self.segment, growth.capacities)?;
+        next.persist = self.persist;
+        next.published_any = true;
+        let mut old = std::mem::replace(self, next);
+        // Its drop releases the old lock and wakes the old segment's readers, who find it
+        // replaced; the name is the new segment's now.
+        old.superseded = true;
+        drop(old);
+        Ok(())
     }
 
     /// Publishes a message to its kind's slot and wakes waiting readers.
@@ -293,6 +414,39 @@ impl Writer {
         self.send(data)
     }
 
+    /// Publishes a frame from borrowed parts (no copy into a [`FrameMessage`] first); the
+    /// pixels must be exactly what the header describes.
+    pub fn send_frame(
+        &mut self,
+        header: &FrameHeader,
+        pixels: &[u8],
+    ) -> Result<RecordMeta, SendError> {
+        self.send_frame_rows(header, &[pixels])
+    }
+
+    /// Publishes a frame whose pixels are `parts` one after the other (rows of a larger
+    /// picture, say), copied straight into shared memory.
+    pub fn send_frame_rows(
+        &mut self,
+        header: &FrameHeader,
+        parts: &[&[u8]],
+    ) -> Result<RecordMeta, SendError> {
+        let pixel_len = parts.iter().map(|part| part.len()).sum();
+        header
+            .check(pixel_len)
+            .map_err(|source| SendError::Malformed {
+                kind: RecordKind::Frame,
+                source,
+            })?;
+        let len = FrameMessage::framed_len(pixel_len);
+        self.publish(RecordKind::Frame, len, |mut sink| {
+            FrameMessage::encode_header(header, &mut sink);
+            for part in parts {
+                sink.put(part);
+            }
+        })
+    }
+
     fn publish(
         &mut self,
         kind: RecordKind,
@@ -302,10 +456,7 @@ impl Writer {
         let slot = slot(&self.segment, kind);
         if len > slot.layout.capacity {
             return Err(SendError::TooLarge {
-                kind_noun: match kind {
-                    RecordKind::Image => "picture",
-                    RecordKind::Struct => "struct",
-                },
+                kind,
                 size: len,
                 capacity: slot.layout.capacity,
                 segment: self.segment.location.to_string(),
@@ -346,8 +497,88 @@ impl Drop for Writer {
     }
 }
 
+/// The latest record of each kind, read out of a segment to be published into its successor.
+struct Carried {
+    image: Option<ImageMessage>,
+    data: Option<TestData>,
+    frame: Option<FrameMessage>,
+}
+
+impl Carried {
+    /// Reads what `segment` holds; a record that cannot be read (a damaged segment) is left
+    /// behind rather than failing the move.
+    fn latest(segment: &Segment) -> Carried {
+        fn read<M: Message + Default>(segment: &Segment) -> Option<M> {
+            let mut message = M::default();
+            let read = slot(segment, M::KIND).read(|mut source| message.decode_into(&mut source));
+            matches!(read, Ok(Some(_))).then_some(message)
+        }
+        Carried {
+            image: read(segment),
+            data: read(segment),
+            frame: read(segment),
+        }
+    }
+
+    /// Publishes the records into `writer`'s segment, whose slots are at least as large as
+    /// the ones they were read from.
+    fn publish_to(&self, writer: &mut Writer) {
+        if let Some(image) = &self.image {
+            let _ = writer.send(image);
+        }
+        if let Some(data) = &self.data {
+            let _ = writer.send(data);
+        }
+        if let Some(frame) = &self.frame {
+            let _ = writer.send(frame);
+        }
+    }
+}
+
+/// Creates a segment with `capacities` beside `old`, takes its lock, carries `old`'s latest
+/// records over and renames it into `old`'s place; then marks `old` as replaced. On failure
+/// `old` is untouched and the new segment is gone.
+fn successor(old: &Segment, capacities: Capacities) -> Result<Writer, GrowError> {
+    let location = &old.location;
+    let create_error = |source| GrowError::Create {
+        segment: location.to_string(),
+        source,
+    };
+    let beside = segment::location_beside(location);
+    let fresh =
+        Segment::open(&beside, CreationMode::CreateNew, capacities).map_err(create_error)?;
+    let mut fresh = Writer::around(fresh);
+    // Its own closing steps must not remove anything: on failure we remove it below, on
+    // success it is the live segment.
+    fresh.superseded = true;
+    let moved = take_lock(&fresh.segment)
+        .map_err(create_error)
+        .and_then(|()| {
+            Carried::latest(old).publish_to(&mut fresh);
+            segment::rename(&beside, location).map_err(|source| GrowError::Rename {
+                segment: location.to_string(),
+                source,
+            })
+        });
+    if let Err(err) = moved {
+        drop(fresh);
+        let _ = segment::remove(&beside);
+        return Err(err);
+    }
+    fresh.superseded = false;
+    fresh.segment.location = location.clone();
+    let control = old.region.control();
+    // Relaxed: readers reopen the name on seeing it, and the new segment's Release-stored
+    // magic orders everything in it.
+    control.writer.superseded.store(1, Ordering::Relaxed);
+    // Relaxed: a counter readers compare for inequality only.
+    control.writer.generation.fetch_add(1, Ordering::Relaxed);
+    notify_change(control);
+    Ok(fresh)
+}
+
 /// Removes whatever is at `location` and creates a fresh segment there.
-fn replace(location: &SegmentLocation, capacity: usize) -> Result<Segment, OpenError> {
+fn replace(location: &SegmentLocation, capacities: Capacities) -> Result<Segment, OpenError> {
     match segment::remove(location) {
         Ok(()) | Err(RemoveError::NotFound { .. }) => {}
         Err(err) => {
@@ -358,7 +589,7 @@ fn replace(location: &SegmentLocation, capacity: usize) -> Result<Segment, OpenE
             });
         }
     }
-    Segment::open(location, CreationMode::CreateNew, capacity)
+    Segment::open(location, CreationMode::CreateNew, capacities)
 }
 
 /// Takes the writer lock: free, or held by a dead process.
@@ -395,12 +626,12 @@ fn take_lock(segment: &Segment) -> Result<(), OpenError> {
 /// [`Reader::wait_for_change`].
 pub struct Reader {
     segment: Segment,
-    seen_sequences: [u64; 2],
+    seen_sequences: [u64; SLOT_COUNT],
     seen_generation: u32,
     seen_counter: u32,
     /// The sequence words of writes this reader spun on to the limit without seeing them
     /// finish (a writer that died mid-write): not spun on again.
-    stalled_writes: [u64; 2],
+    stalled_writes: [u64; SLOT_COUNT],
     /// How long to follow a write that makes no progress.
     stall_timeout: Duration,
 }
@@ -408,7 +639,11 @@ pub struct Reader {
 impl Reader {
     /// Opens an existing segment; [`OpenError::NotFound`] if no writer created it yet.
     pub fn open(location: &SegmentLocation) -> Result<Reader, OpenError> {
-        let segment = Segment::open(location, CreationMode::OpenExisting, 0)?;
+        let segment = Segment::open(
+            location,
+            CreationMode::OpenExisting,
+            Capacities::pictures(0),
+        )?;
         Ok(Reader::around(segment))
     }
 
@@ -416,10 +651,10 @@ impl Reader {
     fn around(segment: Segment) -> Reader {
         Reader {
             segment,
-            seen_sequences: [0; 2],
+            seen_sequences: [0; SLOT_COUNT],
             seen_generation: 0,
             seen_counter: 0,
-            stalled_writes: [0; 2],
+            stalled_writes: [0; SLOT_COUNT],
             stall_timeout: STALL_AFTER,
         }
     }
@@ -434,12 +669,17 @@ impl Reader {
         self.segment.layout.capacity
     }
 
+    /// What the segment's picture and frame slots hold.
+    pub fn capacities(&self) -> Capacities {
+        self.segment.layout.capacities()
+    }
+
     /// A snapshot of the segment's header and slots.
     pub fn info(&self) -> SegmentInfo {
         info(&self.segment)
     }
 
-    /// The writer's state: active, crashed or closed.
+    /// The writer's state: active, crashed, closed, or moved to a larger segment.
     pub fn writer_status(&self) -> WriterStatus {
         writer_status(self.segment.region.control())
     }
@@ -544,6 +784,24 @@ impl Reader {
     /// The latest struct, if any.
     pub fn latest_struct(&mut self) -> Result<Option<(TestData, RecordMeta)>, ReadError> {
         self.latest()
+    }
+
+    /// The latest frame, if any.
+    pub fn latest_frame(&mut self) -> Result<Option<(FrameMessage, RecordMeta)>, ReadError> {
+        self.latest()
+    }
+
+    /// Marks every record there is now as read: [`Reader::has_new`] and the waits then report
+    /// only what is published from here on.
+    pub fn skip_existing(&mut self) {
+        for kind in RecordKind::ALL {
+            self.seen_sequences[kind.slot()] = slot(&self.segment, kind).newest().sequence();
+        }
+    }
+
+    /// The number of the last record of `kind` this reader read (or skipped), 0 if none.
+    pub fn seen_sequence(&self, kind: RecordKind) -> u64 {
+        self.seen_sequences[kind.slot()]
     }
 
     /// Whether a record of `kind` was published that this reader has not read yet.
@@ -676,16 +934,30 @@ impl Reader {
     }
 
     /// Per slot, the odd sequence word of a record being written now, or 0.
-    fn writes_in_progress(&self) -> [u64; 2] {
+    fn writes_in_progress(&self) -> [u64; SLOT_COUNT] {
         RecordKind::ALL.map(|kind| slot(&self.segment, kind).write_in_progress())
     }
 
     /// If the segment at this reader's location is now a different one (its writer exited and a
     /// new one re-created it), switches to it and returns `Ok(true)`.
+    ///
+    /// When the writer moved to a larger segment ([`WriterStatus::Replaced`]), it carried the
+    /// latest record of each kind over: a kind this reader had read up to date counts as read
+    /// in the new segment too, so following readers do not see it twice.
     pub fn reopen_if_replaced(&mut self) -> Result<bool, OpenError> {
-        let fresh = Reader::open(&self.segment.location)?;
+        let mut fresh = Reader::open(&self.segment.location)?;
         if fresh.instance_id() == self.instance_id() {
             return Ok(false);
+        }
+        fresh.stall_timeout = self.stall_timeout;
+        if self.writer_status() == WriterStatus::Replaced {
+            for kind in RecordKind::ALL {
+                let old_newest = slot(&self.segment, kind).newest().sequence();
+                // The carried record is the new segment's first of its kind.
+                if old_newest != 0 && old_newest == self.seen_sequences[kind.slot()] {
+                    fresh.seen_sequences[kind.slot()] = 1;
+                }
+            }
         }
         *self = fresh;
         Ok(true)

@@ -3,7 +3,7 @@
 use std::io;
 
 use crate::message::RecordKind;
-use crate::size::{ByteSize, suggest_capacity};
+use crate::size::ByteSize;
 
 /// What is wrong with a segment's header (see [`Layout::validate`](crate::layout::Layout::validate)).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,6 +102,26 @@ pub enum FrameError {
         /// Its length.
         len: usize,
     },
+    /// A frame names a pixel format this program does not know.
+    #[error("the frame's pixel format code {code} is not one this program knows")]
+    PixelFormat {
+        /// The code found.
+        code: u32,
+    },
+    /// A frame's size fields do not match its pixel bytes.
+    #[error(
+        "the frame claims {width}x{height} pixels with rows {stride} bytes apart, which does not match its {bytes} bytes of pixels"
+    )]
+    FrameGeometry {
+        /// Width claimed.
+        width: u32,
+        /// Height claimed.
+        height: u32,
+        /// Stride claimed.
+        stride: u32,
+        /// Pixel bytes present.
+        bytes: usize,
+    },
 }
 
 /// A segment name that cannot be used.
@@ -191,20 +211,28 @@ pub enum OpenError {
 /// Publishing a message failed ([`Writer::send`](crate::Writer::send)); nothing was written.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// The message does not fit the slot.
+    /// The message does not fit the slot ([`Writer::grow`](crate::Writer::grow) makes room).
     #[error(
-        "{kind_noun} is {} but {segment} holds at most {}; start the Writer with --capacity {}",
-        ByteSize(*size), ByteSize(*capacity), suggest_capacity(*size)
+        "the {} is {} but {segment} holds at most {}",
+        kind.noun(), ByteSize(*size), ByteSize(*capacity)
     )]
     TooLarge {
-        /// "picture" or "struct".
-        kind_noun: &'static str,
+        /// The kind of record.
+        kind: RecordKind,
         /// Encoded size of the message.
         size: usize,
         /// The slot's capacity.
         capacity: usize,
         /// The segment, as displayed.
         segment: String,
+    },
+    /// The message contradicts itself (a frame whose size fields do not match its pixels).
+    #[error("the {} cannot be sent: {source}", kind.noun())]
+    Malformed {
+        /// The kind of record.
+        kind: RecordKind,
+        /// What is wrong.
+        source: FrameError,
     },
     /// The segment's file was truncated by someone else.
     #[error("{segment} was truncated to {len} bytes by another program; restart the Writer")]
@@ -213,6 +241,56 @@ pub enum SendError {
         segment: String,
         /// The file's length now.
         len: u64,
+    },
+}
+
+/// Moving to a larger segment failed ([`Writer::grow`](crate::Writer::grow)); the writer
+/// keeps its segment as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum GrowError {
+    /// No segment can hold the record.
+    #[error(
+        "a {} of {} cannot be sent: a segment holds at most {} per {}",
+        kind.noun(), ByteSize(*size), ByteSize(*max), kind.noun()
+    )]
+    TooLarge {
+        /// The kind of record.
+        kind: RecordKind,
+        /// Its encoded size.
+        size: usize,
+        /// The most a slot of that kind holds.
+        max: usize,
+    },
+    /// The file system holding the segment lacks the space.
+    #[error(
+        "{segment} cannot grow to {}: only {} is free in {}",
+        ByteSize(*needed), ByteSize(usize::try_from(*available).unwrap_or(usize::MAX)), directory.display()
+    )]
+    NoSpace {
+        /// The segment, as displayed.
+        segment: String,
+        /// Bytes the larger segment needs.
+        needed: usize,
+        /// Bytes free there.
+        available: u64,
+        /// Where the segment's memory comes from (`/dev/shm` for a named segment).
+        directory: std::path::PathBuf,
+    },
+    /// The larger segment could not be created.
+    #[error("{segment} could not grow: {source}")]
+    Create {
+        /// The segment, as displayed.
+        segment: String,
+        /// Why.
+        source: OpenError,
+    },
+    /// The larger segment could not take the old one's name.
+    #[error("{segment} could not grow: the larger segment could not take its name: {source}")]
+    Rename {
+        /// The segment, as displayed.
+        segment: String,
+        /// The OS error.
+        source: io::Error,
     },
 }
 

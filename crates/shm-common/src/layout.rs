@@ -3,12 +3,15 @@
 //! ```text
 //! offset 0     ControlBlock (one 4 KiB page, only atomics)
 //!                Header        magic, layout version, sizes, instance id   (written once)
-//!                WriterLock    pid of the writer holding the segment, attach generation
+//!                WriterLock    pid of the writer holding the segment, attach generation,
+//!                              whether a larger segment replaced this one
 //!                Notify        change counter (the futex word) and sleeping-waiter count
 //!                SlotControl   picture slot: two buffer descriptors, each with an inline line
 //!                SlotControl   struct slot:  two buffer descriptors, each with an inline line
 //!                                            that holds the struct buffer itself
+//!                SlotControl   frame slot:   two buffer descriptors
 //! offset 4096  picture buffer 0, picture buffer 1   (capacity rounded up to 64 bytes each)
+//!              frame buffer 0, frame buffer 1       (none until a writer streams frames)
 //! ```
 //!
 //! The writer lock, the change counter and each descriptor have cache lines of their own, so a
@@ -22,11 +25,12 @@ use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::mem::{align_of, offset_of, size_of};
 
 use crate::error::LayoutError;
+use crate::message::RecordKind;
 
 /// `b"SHMXCHG1"` read as a little-endian `u64`: marks a segment as one of ours.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SHMXCHG1");
 /// The version of this layout. Bumped on any incompatible change.
-pub const LAYOUT_VERSION: u32 = 2;
+pub const LAYOUT_VERSION: u32 = 3;
 /// Where the data buffers start: the control block fills the first page.
 pub const DATA_OFFSET: usize = 4096;
 /// Alignment of every data buffer.
@@ -39,8 +43,8 @@ pub const MIN_CAPACITY: usize = 4096;
 pub const MAX_CAPACITY: usize = 1 << 30;
 /// Default picture capacity: 10 MiB, as in the original demo.
 pub const DEFAULT_CAPACITY: usize = 10 * 1024 * 1024;
-/// Number of slots: one per [`RecordKind`](crate::RecordKind).
-pub const SLOT_COUNT: usize = 2;
+/// Number of slots: one per [`RecordKind`].
+pub const SLOT_COUNT: usize = 3;
 
 /// Identity and sizes, written once by the creator. `magic` is stored last, with `Release`, so an
 /// opener that sees the magic with `Acquire` also sees every other field.
@@ -59,6 +63,8 @@ pub struct Header {
     pub capacity: AtomicU64,
     /// Random number chosen at creation: tells a re-created segment from the old one.
     pub instance_id: AtomicU64,
+    /// Capacity of each frame buffer in bytes; 0 while the segment has no frame buffers.
+    pub frame_capacity: AtomicU64,
 }
 
 /// The single-writer lock.
@@ -69,6 +75,9 @@ pub struct WriterLock {
     pub pid: AtomicU32,
     /// Incremented each time a writer attaches or detaches.
     pub generation: AtomicU32,
+    /// Non-zero once the writer re-created the segment under the same name (larger): readers
+    /// should reopen the name rather than wait for a writer here.
+    pub superseded: AtomicU32,
 }
 
 /// Change notification.
@@ -93,13 +102,17 @@ pub struct BufferMeta {
     pub len: AtomicU64,
     /// [`Checksum`](crate::checksum::Checksum) of the payload.
     pub checksum: AtomicU64,
-    /// Writer's `CLOCK_MONOTONIC` time of the publish, in nanoseconds.
-    pub timestamp_ns: AtomicU64,
-    /// [`RecordKind`](crate::RecordKind) code of the payload.
+    /// Writer's `CLOCK_MONOTONIC` time, in nanoseconds, before it stored the record's first
+    /// byte.
+    pub started_ns: AtomicU64,
+    /// [`RecordKind`] code of the payload.
     pub kind: AtomicU32,
     /// Bytes of the record written so far, while `seq` is odd: a streaming reader may copy that
     /// many before the write completes. Reset to 0 before the odd word is stored.
     pub written: AtomicU64,
+    /// Writer's `CLOCK_MONOTONIC` time, in nanoseconds, once the record's last byte was stored
+    /// (just before the even sequence word).
+    pub published_ns: AtomicU64,
     /// The buffer itself for a slot whose records fit in one line (the struct slot), right
     /// after the descriptor; unused by the picture slot.
     pub inline: InlineLine,
@@ -149,18 +162,21 @@ const _: () = {
     assert!(offset_of!(Header, total_size) == 16);
     assert!(offset_of!(Header, capacity) == 24);
     assert!(offset_of!(Header, instance_id) == 32);
+    assert!(offset_of!(Header, frame_capacity) == 40);
     assert!(size_of::<WriterLock>() == 64);
     assert!(size_of::<Notify>() == 64);
     assert!(size_of::<BufferMeta>() == 128);
+    assert!(offset_of!(BufferMeta, started_ns) == 24);
     assert!(offset_of!(BufferMeta, kind) == 32);
     assert!(offset_of!(BufferMeta, written) == 40);
+    assert!(offset_of!(BufferMeta, published_ns) == 48);
     assert!(offset_of!(BufferMeta, inline) == 64);
     assert!(size_of::<InlineLine>() == 64);
     assert!(size_of::<SlotControl>() == 256);
     assert!(offset_of!(ControlBlock, writer) == 64);
     assert!(offset_of!(ControlBlock, notify) == 128);
     assert!(offset_of!(ControlBlock, slots) == 256);
-    assert!(size_of::<ControlBlock>() == 768);
+    assert!(size_of::<ControlBlock>() == 1024);
     assert!(align_of::<ControlBlock>() == 128);
     assert!(size_of::<ControlBlock>() <= DATA_OFFSET);
     assert!(STRUCT_INLINE_OFFSET == 512 + 64);
@@ -193,26 +209,67 @@ impl SlotLayout {
     /// Whether every record fits in one cache line: such records are staged on the stack and
     /// moved in one burst of word stores or loads rather than streamed.
     pub fn is_one_line(&self) -> bool {
-        self.capacity <= LINE_WORDS * 8
+        self.capacity > 0 && self.capacity <= LINE_WORDS * 8
     }
 }
 
-/// Sizes and offsets of a segment, derived from its picture capacity.
+/// The capacities a segment is created with: what its picture and frame slots hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Capacities {
+    /// Largest picture record in bytes.
+    pub picture: usize,
+    /// Largest frame record in bytes; 0 for a segment without frame buffers.
+    pub frame: usize,
+}
+
+impl Capacities {
+    /// Pictures of up to `picture` bytes, no frame buffers.
+    pub fn pictures(picture: usize) -> Capacities {
+        Capacities { picture, frame: 0 }
+    }
+
+    /// The capacity of `kind`'s slot.
+    pub fn of(self, kind: RecordKind) -> usize {
+        match kind {
+            RecordKind::Image => self.picture,
+            RecordKind::Struct => STRUCT_CAPACITY,
+            RecordKind::Frame => self.frame,
+        }
+    }
+}
+
+/// Sizes and offsets of a segment, derived from its capacities.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Layout {
     /// Largest picture record in bytes.
     pub capacity: usize,
+    /// Largest frame record in bytes (0: no frame buffers).
+    pub frame_capacity: usize,
     /// Total size of the segment in bytes.
     pub total_size: usize,
-    /// Picture slot and struct slot, indexed by [`RecordKind::slot`](crate::RecordKind::slot).
+    /// Picture, struct and frame slots, indexed by [`RecordKind::slot`](crate::RecordKind::slot).
     pub slots: [SlotLayout; SLOT_COUNT],
 }
 
 impl Layout {
-    /// The layout for a picture capacity, or an error if it is out of range.
+    /// The layout for a picture capacity, without frame buffers.
     pub fn for_capacity(capacity: usize) -> Result<Layout, LayoutError> {
+        Layout::for_capacities(Capacities::pictures(capacity))
+    }
+
+    /// The layout for these capacities, or an error if one is out of range.
+    pub fn for_capacities(capacities: Capacities) -> Result<Layout, LayoutError> {
+        let Capacities {
+            picture: capacity,
+            frame: frame_capacity,
+        } = capacities;
         if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
             return Err(LayoutError::CapacityOutOfRange { capacity });
+        }
+        if frame_capacity != 0 && !(MIN_CAPACITY..=MAX_CAPACITY).contains(&frame_capacity) {
+            return Err(LayoutError::CapacityOutOfRange {
+                capacity: frame_capacity,
+            });
         }
         let image_stride = capacity.next_multiple_of(BUFFER_ALIGN);
         let image = SlotLayout {
@@ -225,12 +282,27 @@ impl Layout {
             stride: size_of::<BufferMeta>(),
             capacity: STRUCT_CAPACITY,
         };
-        let end = image.offset + 2 * image_stride;
+        let frame_stride = frame_capacity.next_multiple_of(BUFFER_ALIGN);
+        let frame = SlotLayout {
+            offset: image.offset + 2 * image_stride,
+            stride: frame_stride,
+            capacity: frame_capacity,
+        };
+        let end = frame.offset + 2 * frame_stride;
         Ok(Layout {
             capacity,
+            frame_capacity,
             total_size: end.next_multiple_of(DATA_OFFSET),
-            slots: [image, strukt],
+            slots: [image, strukt, frame],
         })
+    }
+
+    /// The capacities this layout was made for.
+    pub fn capacities(&self) -> Capacities {
+        Capacities {
+            picture: self.capacity,
+            frame: self.frame_capacity,
+        }
     }
 
     /// Writes the header of a new segment; `magic` last, so openers see all of it or nothing.
@@ -249,6 +321,9 @@ impl Layout {
         header
             .capacity
             .store(self.capacity as u64, Ordering::Relaxed);
+        header
+            .frame_capacity
+            .store(self.frame_capacity as u64, Ordering::Relaxed);
         header.instance_id.store(instance_id, Ordering::Relaxed);
         // Release: an opener that loads MAGIC with Acquire sees every store above.
         header.magic.store(MAGIC, Ordering::Release);
@@ -280,13 +355,13 @@ impl Layout {
         if header_size as usize != DATA_OFFSET {
             return Err(LayoutError::HeaderSize { found: header_size });
         }
-        let capacity = header.capacity.load(Ordering::Relaxed);
-        let layout = usize::try_from(capacity)
-            .ok()
-            .and_then(|capacity| Layout::for_capacity(capacity).ok())
-            .ok_or(LayoutError::CapacityOutOfRange {
-                capacity: usize::try_from(capacity).unwrap_or(usize::MAX),
-            })?;
+        let untrusted =
+            |word: &AtomicU64| usize::try_from(word.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
+        let capacities = Capacities {
+            picture: untrusted(&header.capacity),
+            frame: untrusted(&header.frame_capacity),
+        };
+        let layout = Layout::for_capacities(capacities)?;
         let claimed = header.total_size.load(Ordering::Relaxed);
         if claimed != layout.total_size as u64 {
             return Err(LayoutError::TotalSize {
@@ -311,7 +386,8 @@ mod tests {
     #[test]
     fn default_layout_has_two_picture_buffers_and_two_inline_struct_buffers() {
         let layout = Layout::for_capacity(DEFAULT_CAPACITY).unwrap();
-        let [image, strukt] = layout.slots;
+        let [image, strukt, frame] = layout.slots;
+        assert_eq!(frame.capacity, 0);
         assert_eq!(image.buffer_offset(0), DATA_OFFSET);
         assert_eq!(image.buffer_offset(1), DATA_OFFSET + DEFAULT_CAPACITY);
         let control = ControlBlock::default();
@@ -331,6 +407,29 @@ mod tests {
             assert_eq!(slot.buffer_offset(1) % BUFFER_ALIGN, 0);
             assert!(slot.buffer_offset(1) + slot.capacity <= layout.total_size);
         }
+    }
+
+    #[test]
+    fn frame_buffers_follow_the_picture_buffers() {
+        let layout = Layout::for_capacities(Capacities {
+            picture: 5000,
+            frame: 9000,
+        })
+        .unwrap();
+        let [image, _, frame] = layout.slots;
+        assert_eq!(
+            frame.buffer_offset(0),
+            image.buffer_offset(1) + image.stride
+        );
+        assert_eq!(frame.buffer_offset(1) % BUFFER_ALIGN, 0);
+        assert!(frame.buffer_offset(1) + frame.capacity <= layout.total_size);
+        assert!(
+            Layout::for_capacities(Capacities {
+                picture: 5000,
+                frame: 1
+            })
+            .is_err()
+        );
     }
 
     #[test]

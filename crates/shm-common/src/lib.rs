@@ -178,13 +178,19 @@ mod sys;
 #[cfg(all(feature = "clap", not(loom)))]
 pub use args::{CapacityArgs, SegmentArgs};
 #[cfg(not(loom))]
-pub use channel::{Capacity, Reader, SegmentInfo, SlotInfo, Writer, WriterStatus};
-pub use error::{
-    FrameError, LayoutError, NameError, OpenError, ReadError, RemoveError, SendError, SizeError,
+pub use channel::{
+    Capacity, Growth, Reader, SegmentInfo, SlotInfo, Writer, WriterStatus, capacity_for,
 };
-pub use layout::{DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY};
-pub use message::{ImageMessage, Message, RecordKind, Sink, Source, TestData};
+pub use error::{
+    FrameError, GrowError, LayoutError, NameError, OpenError, ReadError, RemoveError, SendError,
+    SizeError,
+};
+pub use layout::{Capacities, DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY};
+pub use message::{
+    FrameHeader, FrameMessage, ImageMessage, Message, PixelFormat, RecordKind, Sink, Source,
+    TestData,
+};
 #[cfg(not(loom))]
 pub use segment::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName, remove};
 pub use size::{ByteSize, Elapsed, parse_size, suggest_capacity};
-pub use slot::{RecordMeta, monotonic_ns};
+pub use slot::{Delivery, RecordMeta, monotonic_ns};

@@ -3,6 +3,12 @@
 //! * [`ImageMessage`]: `[i32 path_len][path: UTF-8][i32 image_len][image bytes]`, little-endian.
 //! * [`TestData`]: `#[repr(C)]` `{ i32 Id, i32 Age, i32 Scores[10] }`, 48 bytes, little-endian.
 //!
+//! And one of our own, for live streams (the original had none):
+//!
+//! * [`FrameMessage`]: `[u32 width][u32 height][u32 pixel format][u32 stride][u64 frame
+//!   number][stride * height pixel bytes]`, little-endian: raw pixels a reader can upload
+//!   without decoding.
+//!
 //! Messages encode into a [`Sink`] and decode from a [`Source`]; the channel implements both
 //! directly over shared memory, so a picture is never assembled in a temporary buffer.
 
@@ -22,17 +28,20 @@ pub enum RecordKind {
     Image,
     /// The fixed-layout struct: [`TestData`].
     Struct,
+    /// A raw frame of a live stream: [`FrameMessage`].
+    Frame,
 }
 
 impl RecordKind {
-    /// Both kinds, in slot order.
-    pub const ALL: [RecordKind; 2] = [RecordKind::Image, RecordKind::Struct];
+    /// Every kind, in slot order.
+    pub const ALL: [RecordKind; 3] = [RecordKind::Image, RecordKind::Struct, RecordKind::Frame];
 
     /// Index of this kind's slot in a segment.
     pub fn slot(self) -> usize {
         match self {
             RecordKind::Image => 0,
             RecordKind::Struct => 1,
+            RecordKind::Frame => 2,
         }
     }
 
@@ -41,6 +50,7 @@ impl RecordKind {
         match self {
             RecordKind::Image => 1,
             RecordKind::Struct => 2,
+            RecordKind::Frame => 3,
         }
     }
 
@@ -49,11 +59,23 @@ impl RecordKind {
         RecordKind::ALL.into_iter().find(|kind| kind.code() == code)
     }
 
-    /// A lower-case name for messages and JSON: `image` or `struct`.
+    /// A lower-case name for messages and JSON: `image`, `struct` or `frame`.
     pub fn name(self) -> &'static str {
         match self {
             RecordKind::Image => "image",
             RecordKind::Struct => "struct",
+            RecordKind::Frame => "frame",
+        }
+    }
+}
+
+impl RecordKind {
+    /// What one record is called in a sentence: `picture`, `struct`, `frame`.
+    pub fn noun(self) -> &'static str {
+        match self {
+            RecordKind::Image => "picture",
+            RecordKind::Struct => "struct",
+            RecordKind::Frame => "frame",
         }
     }
 }
@@ -229,6 +251,221 @@ impl Message for ImageMessage {
             0 => Ok(()),
             extra => Err(FrameError::TrailingBytes { extra }),
         }
+    }
+}
+
+/// How a frame's pixels are laid out in memory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum PixelFormat {
+    /// Red, green, blue, alpha: one byte each, alpha not premultiplied.
+    #[default]
+    Rgba8,
+    /// Red, green, blue: one byte each.
+    Rgb8,
+    /// One byte of grey.
+    Gray8,
+}
+
+impl PixelFormat {
+    /// Every format, in code order.
+    pub const ALL: [PixelFormat; 3] = [PixelFormat::Rgba8, PixelFormat::Rgb8, PixelFormat::Gray8];
+
+    /// The code stored in a frame.
+    pub fn code(self) -> u32 {
+        match self {
+            PixelFormat::Rgba8 => 1,
+            PixelFormat::Rgb8 => 2,
+            PixelFormat::Gray8 => 3,
+        }
+    }
+
+    /// The format stored under `code`, if any.
+    pub fn from_code(code: u32) -> Option<PixelFormat> {
+        PixelFormat::ALL
+            .into_iter()
+            .find(|format| format.code() == code)
+    }
+
+    /// Bytes per pixel.
+    pub fn bytes_per_pixel(self) -> usize {
+        match self {
+            PixelFormat::Rgba8 => 4,
+            PixelFormat::Rgb8 => 3,
+            PixelFormat::Gray8 => 1,
+        }
+    }
+
+    /// Its name in messages and JSON: `RGBA8`, `RGB8`, `Gray8`.
+    pub fn name(self) -> &'static str {
+        match self {
+            PixelFormat::Rgba8 => "RGBA8",
+            PixelFormat::Rgb8 => "RGB8",
+            PixelFormat::Gray8 => "Gray8",
+        }
+    }
+}
+
+impl fmt::Display for PixelFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One frame of a live stream: raw pixels and what a reader needs to show them without
+/// decoding. Rows are `stride` bytes apart (at least `width` pixels' worth); the record holds
+/// exactly `stride * height` pixel bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FrameMessage {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// How each pixel is stored.
+    pub format: PixelFormat,
+    /// Bytes from the start of one row to the start of the next.
+    pub stride: u32,
+    /// The frame's number in its stream, counting from 0: gaps are frames a reader skipped.
+    pub number: u64,
+    /// `stride * height` bytes of pixels.
+    pub pixels: Vec<u8>,
+}
+
+impl FrameMessage {
+    /// Bytes before the pixels.
+    pub const HEADER_LEN: usize = 24;
+
+    /// Encoded size of a frame with `pixel_len` bytes of pixels.
+    pub fn framed_len(pixel_len: usize) -> usize {
+        Self::HEADER_LEN.saturating_add(pixel_len)
+    }
+
+    /// A frame of tightly packed rows (`stride = width * bytes per pixel`), pixels zeroed.
+    pub fn blank(width: u32, height: u32, format: PixelFormat, number: u64) -> FrameMessage {
+        let stride = width.saturating_mul(format.bytes_per_pixel() as u32);
+        FrameMessage {
+            width,
+            height,
+            format,
+            stride,
+            number,
+            pixels: vec![0; stride as usize * height as usize],
+        }
+    }
+
+    /// Bytes of one row's pixels (without the padding up to `stride`).
+    pub fn row_len(&self) -> usize {
+        self.width as usize * self.format.bytes_per_pixel()
+    }
+
+    /// Encodes a frame from borrowed parts.
+    pub fn encode_parts(header: &FrameHeader, pixels: &[u8], sink: &mut impl Sink) {
+        Self::encode_header(header, sink);
+        sink.put(pixels);
+    }
+
+    /// Encodes the fields before the pixels.
+    pub fn encode_header(header: &FrameHeader, sink: &mut impl Sink) {
+        let mut bytes = [0u8; Self::HEADER_LEN];
+        bytes[0..4].copy_from_slice(&header.width.to_le_bytes());
+        bytes[4..8].copy_from_slice(&header.height.to_le_bytes());
+        bytes[8..12].copy_from_slice(&header.format.code().to_le_bytes());
+        bytes[12..16].copy_from_slice(&header.stride.to_le_bytes());
+        bytes[16..24].copy_from_slice(&header.number.to_le_bytes());
+        sink.put(&bytes);
+    }
+
+    /// The frame's header fields.
+    pub fn header(&self) -> FrameHeader {
+        FrameHeader {
+            width: self.width,
+            height: self.height,
+            format: self.format,
+            stride: self.stride,
+            number: self.number,
+        }
+    }
+}
+
+/// A frame's fields without its pixels, for [`FrameMessage::encode_parts`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct FrameHeader {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// How each pixel is stored.
+    pub format: PixelFormat,
+    /// Bytes from one row to the next.
+    pub stride: u32,
+    /// The frame's number in its stream.
+    pub number: u64,
+}
+
+impl FrameMessage {
+    /// Encodes into a new vector.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.encoded_len());
+        self.encode(&mut out);
+        out
+    }
+}
+
+impl FrameHeader {
+    /// Checks that `pixel_len` bytes are exactly the `stride * height` this header describes,
+    /// with rows at least `width` pixels long: what a reader will check.
+    pub fn check(&self, pixel_len: usize) -> Result<(), FrameError> {
+        let row = u64::from(self.width) * self.format.bytes_per_pixel() as u64;
+        let needed = u64::from(self.stride) * u64::from(self.height);
+        if u64::from(self.stride) < row || needed != pixel_len as u64 {
+            return Err(FrameError::FrameGeometry {
+                width: self.width,
+                height: self.height,
+                stride: self.stride,
+                bytes: pixel_len,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Message for FrameMessage {
+    const KIND: RecordKind = RecordKind::Frame;
+
+    fn encoded_len(&self) -> usize {
+        Self::framed_len(self.pixels.len())
+    }
+
+    fn encode(&self, sink: &mut impl Sink) {
+        Self::encode_parts(&self.header(), &self.pixels, sink);
+    }
+
+    fn decode_into(&mut self, source: &mut impl Source) -> Result<(), FrameError> {
+        let mut header = [0u8; Self::HEADER_LEN];
+        source.read_exact(&mut header)?;
+        let word = |at: usize| {
+            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+        };
+        let (width, height, code, stride) = (word(0), word(4), word(8), word(12));
+        let mut number = [0u8; 8];
+        number.copy_from_slice(&header[16..24]);
+        let format = PixelFormat::from_code(code).ok_or(FrameError::PixelFormat { code })?;
+        let header = FrameHeader {
+            width,
+            height,
+            format,
+            stride,
+            number: u64::from_le_bytes(number),
+        };
+        header.check(source.remaining())?;
+        // Exactly what the source holds, as just checked.
+        let len = source.remaining();
+        read_vec(source, len, &mut self.pixels)?;
+        self.width = width;
+        self.height = height;
+        self.format = format;
+        self.stride = stride;
+        self.number = header.number;
+        Ok(())
     }
 }
 
@@ -409,7 +646,42 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn frames_with_lying_geometry_are_refused_without_allocating_their_claims() {
+        let frame = FrameMessage::blank(3, 2, PixelFormat::Rgb8, 9);
+        let bytes = frame.to_vec();
+        assert_eq!(bytes.len(), FrameMessage::HEADER_LEN + 18);
+        let mut decoded = FrameMessage::default();
+        decoded.decode_into(&mut &bytes[..]).unwrap();
+        assert_eq!(decoded, frame);
+
+        let mut huge = bytes.clone();
+        huge[0..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        huge[12..16].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(matches!(
+            decoded.decode_into(&mut &huge[..]),
+            Err(FrameError::FrameGeometry { .. })
+        ));
+        let mut narrow = bytes.clone();
+        narrow[12..16].copy_from_slice(&2u32.to_le_bytes());
+        assert!(matches!(
+            decoded.decode_into(&mut &narrow[..]),
+            Err(FrameError::FrameGeometry { stride: 2, .. })
+        ));
+        let mut unknown = bytes;
+        unknown[8..12].copy_from_slice(&77u32.to_le_bytes());
+        assert!(matches!(
+            decoded.decode_into(&mut &unknown[..]),
+            Err(FrameError::PixelFormat { code: 77 })
+        ));
+    }
+
     proptest! {
+        #[test]
+        fn frame_decoding_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+            let _ = FrameMessage::default().decode_into(&mut &bytes[..]);
+        }
+
         #[test]
         fn image_framing_round_trips(path in ".{0,300}", bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
             let message = ImageMessage { path, bytes };

@@ -11,7 +11,7 @@ use memmap2::MmapRaw;
 use shared_memory::{ShmemConf, ShmemError};
 
 use crate::error::{LayoutError, NameError, OpenError, RemoveError};
-use crate::layout::{Layout, MAGIC};
+use crate::layout::{Capacities, Layout, MAGIC};
 use crate::sys::{self, SharedRegion};
 
 /// The segment both apps and the `shm` command use unless told otherwise.
@@ -118,17 +118,20 @@ pub(crate) struct Segment {
 }
 
 impl Segment {
-    /// Creates or opens a segment. `capacity` is used only when creating.
+    /// Creates or opens a segment. `capacities` are used only when creating.
     pub(crate) fn open(
         location: &SegmentLocation,
         mode: CreationMode,
-        capacity: usize,
+        capacities: Capacities,
     ) -> Result<Segment, OpenError> {
         let layout = match mode {
             CreationMode::OpenExisting => None,
-            _ => {
-                Some(Layout::for_capacity(capacity).map_err(|_| OpenError::Capacity { capacity })?)
-            }
+            _ => Some(Layout::for_capacities(capacities).map_err(|err| match err {
+                LayoutError::CapacityOutOfRange { capacity } => OpenError::Capacity { capacity },
+                _ => OpenError::Capacity {
+                    capacity: capacities.picture,
+                },
+            })?),
         };
         match (location, layout) {
             (SegmentLocation::Named(name), None) => attach_named(location, name),
@@ -166,6 +169,18 @@ impl Segment {
         let file = self.region.backing_file()?;
         let len = file.metadata().map(|meta| meta.len()).unwrap_or(0);
         (len < self.layout.total_size as u64).then_some(len)
+    }
+}
+
+/// The directory whose file system holds the segment's memory: where its space comes from.
+pub(crate) fn storage_dir(location: &SegmentLocation) -> PathBuf {
+    match location {
+        // Linux keeps POSIX shared memory objects in the tmpfs mounted at /dev/shm.
+        SegmentLocation::Named(_) => PathBuf::from("/dev/shm"),
+        SegmentLocation::File(path) => match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        },
     }
 }
 
@@ -362,6 +377,48 @@ fn map_file(file: File, segment: &str, needed: usize) -> Result<SharedRegion, Op
             needed,
         },
     })
+}
+
+/// Where a segment that will replace the one at `location` is built before it takes the
+/// name: beside it, under a name of this process's own.
+pub(crate) fn location_beside(location: &SegmentLocation) -> SegmentLocation {
+    let suffix = format!(".growing-{}", std::process::id());
+    match location {
+        SegmentLocation::Named(name) => {
+            SegmentLocation::Named(SegmentName(format!("{name}{suffix}")))
+        }
+        SegmentLocation::File(path) => {
+            let mut beside = path.clone().into_os_string();
+            beside.push(suffix);
+            SegmentLocation::File(PathBuf::from(beside))
+        }
+    }
+}
+
+/// Gives the segment at `from` the name `to` in one step, replacing whatever had it; readers
+/// that have the old one mapped keep it.
+pub(crate) fn rename(from: &SegmentLocation, to: &SegmentLocation) -> io::Result<()> {
+    match (from, to) {
+        (SegmentLocation::File(from), SegmentLocation::File(to)) => std::fs::rename(from, to),
+        (SegmentLocation::Named(from), SegmentLocation::Named(to)) => rename_named(from, to),
+        _ => Err(io::Error::from(io::ErrorKind::InvalidInput)),
+    }
+}
+
+/// Linux keeps POSIX shared memory objects as files in /dev/shm, where rename(2) is atomic.
+#[cfg(target_os = "linux")]
+fn rename_named(from: &SegmentName, to: &SegmentName) -> io::Result<()> {
+    let dir = Path::new("/dev/shm");
+    std::fs::rename(dir.join(from.as_str()), dir.join(to.as_str()))
+}
+
+/// Elsewhere POSIX offers no way to rename a shared memory object: named segments cannot grow.
+#[cfg(not(target_os = "linux"))]
+fn rename_named(_from: &SegmentName, _to: &SegmentName) -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "named segments can only grow on Linux; use a file-backed segment (--file) instead",
+    ))
 }
 
 /// Removes a segment: the name of a named one, or the file of a file-backed one.

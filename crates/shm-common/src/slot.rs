@@ -38,15 +38,48 @@ pub struct RecordMeta {
     pub len: usize,
     /// Payload checksum.
     pub checksum: u64,
-    /// Writer's monotonic clock at publish time, in nanoseconds.
-    pub timestamp_ns: u64,
+    /// Writer's monotonic clock, in nanoseconds, before it stored the record's first byte.
+    pub started_ns: u64,
+    /// Writer's monotonic clock, in nanoseconds, once it had stored the record's last byte.
+    pub published_ns: u64,
 }
 
 impl RecordMeta {
-    /// Time from the writer's publish until now (both on the machine's monotonic clock).
-    pub fn age(&self) -> Duration {
-        Duration::from_nanos(monotonic_ns().saturating_sub(self.timestamp_ns))
+    /// How long the writer took to store the record, first byte to last.
+    pub fn write_time(&self) -> Duration {
+        Duration::from_nanos(self.published_ns.saturating_sub(self.started_ns))
     }
+
+    /// Time since the record was complete (both on the machine's monotonic clock).
+    pub fn since_published(&self) -> Duration {
+        Duration::from_nanos(monotonic_ns().saturating_sub(self.published_ns))
+    }
+
+    /// How the record reached a reader that asked for it at `asked_ns` (began waiting for it,
+    /// or reading it) and held all of it, checked, at `received_ns`; see [`Delivery`].
+    pub fn delivery(&self, asked_ns: u64, received_ns: u64) -> Delivery {
+        let waited = asked_ns.saturating_sub(self.published_ns);
+        let transfer = received_ns
+            .saturating_sub(self.started_ns)
+            .saturating_sub(waited);
+        Delivery {
+            transfer: Duration::from_nanos(transfer),
+            waited: Duration::from_nanos(waited),
+        }
+    }
+}
+
+/// How one record reached one reader, on the machine-wide monotonic clock that writer and
+/// reader share.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// From the writer's first byte to the reader holding the whole record, less the time
+    /// the complete record lay in the segment before the reader asked for it: for a reader
+    /// that was waiting (or followed the write), the full latency; for one that read an old
+    /// record on demand, the writer's copy plus the reader's.
+    pub transfer: Duration,
+    /// How long the complete record lay in the segment before the reader asked for it.
+    pub waited: Duration,
 }
 
 /// Nanoseconds on the machine-wide monotonic clock that record timestamps use.
@@ -164,11 +197,13 @@ impl Slot<'_> {
         let index = (sequence & 1) as usize;
         let meta = &self.control.buffers[index];
         let offset = self.layout.buffer_offset(index);
-        let (checksum, timestamp_ns) = if self.layout.is_one_line() {
+        let (checksum, started_ns, published_ns) = if self.layout.is_one_line() {
             let mut line = LineSink::new();
             encode(&mut line);
             let checksum = Checksum::of(line.filled());
-            let timestamp_ns = monotonic_ns();
+            // One reading serves as both times: the burst of stores below takes nanoseconds,
+            // and a second clock read would cost more than it measures.
+            let now = monotonic_ns();
             begin_write(meta, sequence);
             if let Some(words) = self.region.words(offset, self.layout.capacity.div_ceil(8)) {
                 for (word, value) in words.iter().zip(line.words()) {
@@ -180,11 +215,12 @@ impl Slot<'_> {
             // Relaxed: published by the Release store of the even sequence word below.
             meta.len.store(len as u64, Ordering::Relaxed);
             meta.kind.store(self.kind.code(), Ordering::Relaxed);
-            (checksum, timestamp_ns)
+            (checksum, now, now)
         } else {
             // Before the odd word: a streaming reader that sees the odd word sees this reset or
             // this record's progress, never the previous record's count.
             meta.written.store(0, Ordering::Relaxed);
+            let started_ns = monotonic_ns();
             begin_write(meta, sequence);
             // Relaxed: published to streaming readers by the first Release store of `written`
             // (and to the others by the even word).
@@ -200,11 +236,12 @@ impl Slot<'_> {
                 done: 0,
             };
             encode(&mut sink);
-            (sink.checksum.finish(), monotonic_ns())
+            (sink.checksum.finish(), started_ns, monotonic_ns())
         };
         // Relaxed: published by the Release store of the even sequence word below.
         meta.checksum.store(checksum, Ordering::Relaxed);
-        meta.timestamp_ns.store(timestamp_ns, Ordering::Relaxed);
+        meta.started_ns.store(started_ns, Ordering::Relaxed);
+        meta.published_ns.store(published_ns, Ordering::Relaxed);
         // Release: a reader whose Acquire load sees `2n` sees all the data and metadata above.
         meta.seq.store(sequence.wrapping_mul(2), Ordering::Release);
         RecordMeta {
@@ -212,7 +249,8 @@ impl Slot<'_> {
             sequence,
             len,
             checksum,
-            timestamp_ns,
+            started_ns,
+            published_ns,
         }
     }
 
@@ -265,7 +303,8 @@ impl Slot<'_> {
         // Relaxed: ordered after the Acquire load of `before`, validated by the re-check below.
         let len = meta.len.load(Ordering::Relaxed);
         let stored_checksum = meta.checksum.load(Ordering::Relaxed);
-        let timestamp_ns = meta.timestamp_ns.load(Ordering::Relaxed);
+        let started_ns = meta.started_ns.load(Ordering::Relaxed);
+        let published_ns = meta.published_ns.load(Ordering::Relaxed);
         let kind_code = meta.kind.load(Ordering::Relaxed);
         let mut line = [0u64; LINE_WORDS];
         let streamed = if self.layout.is_one_line() {
@@ -304,7 +343,8 @@ impl Slot<'_> {
             sequence,
             len: len as usize,
             checksum: computed,
-            timestamp_ns,
+            started_ns,
+            published_ns,
         };
         Ok(Some(record))
     }

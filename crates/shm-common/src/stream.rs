@@ -10,7 +10,7 @@
 //! 1. The writer resets the buffer's `written` count to 0, stores the odd sequence word `2m - 1`
 //!    (release), then the record's length and kind, then the bytes in chunks of
 //!    [`STREAM_CHUNK`](crate::slot::STREAM_CHUNK) bytes, storing the count written so far after
-//!    each chunk (release); last, as for any record, checksum, timestamp and `2m`.
+//!    each chunk (release); last, as for any record, checksum, timestamps and `2m`.
 //! 2. A reader that has read record `m - 1` and finds buffer `m % 2`'s word at `2m - 1` waits
 //!    for a count of at least 1 (acquire: it now sees this record's length and kind, which it
 //!    checks), then copies only bytes below the last count it loaded (acquire: they are
@@ -119,7 +119,7 @@ impl StreamSource<'_> {
     fn wait_complete(&mut self) -> bool {
         let mut patience = Patience::new(self.available);
         loop {
-            // Acquire: the checksum and timestamp, stored before the even word, are visible.
+            // Acquire: the checksum and timestamps, stored before the even word, are visible.
             match self.seq.load(Ordering::Acquire) {
                 word if word == self.writing.wrapping_add(1) => return true,
                 word if word == self.writing => {}
@@ -260,7 +260,8 @@ impl Slot<'_> {
         // validated with the copy by the re-check below (the writer stores them again for
         // record `sequence + 2`).
         let stored = meta.checksum.load(Ordering::Relaxed);
-        let timestamp_ns = meta.timestamp_ns.load(Ordering::Relaxed);
+        let started_ns = meta.started_ns.load(Ordering::Relaxed);
+        let published_ns = meta.published_ns.load(Ordering::Relaxed);
         // Acquire fence: every load above happens before the re-check.
         fence(Ordering::Acquire);
         // Relaxed: ordered after the copies by the fence above.
@@ -284,7 +285,8 @@ impl Slot<'_> {
             sequence,
             len,
             checksum: computed,
-            timestamp_ns,
+            started_ns,
+            published_ns,
         }))
     }
 }

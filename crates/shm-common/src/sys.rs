@@ -175,6 +175,23 @@ fn is_zombie(_pid: libc::pid_t) -> bool {
     false
 }
 
+/// Bytes an unprivileged process may still allocate on the file system holding `path`.
+pub(crate) fn free_space(path: &std::path::Path) -> io::Result<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: statvfs is plain old data; all zeros is a valid value that the call overwrites.
+    let mut stats: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c_path` is NUL-terminated and outlives the call; `stats` is valid and writable.
+    let result = unsafe { libc::statvfs(c_path.as_ptr(), &mut stats) };
+    if result != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    #[allow(clippy::useless_conversion)] // the field types differ between platforms
+    let free = u64::from(stats.f_bavail).saturating_mul(u64::from(stats.f_frsize));
+    Ok(free)
+}
+
 /// `CLOCK_MONOTONIC` in nanoseconds: one clock for every process on the machine.
 pub(crate) fn monotonic_ns() -> u64 {
     let mut now = libc::timespec {

@@ -90,7 +90,7 @@ fn oversize_picture_is_refused_with_both_sizes_and_the_previous_one_stays() {
     assert_eq!(
         message,
         format!(
-            "picture is 4.9 KiB but segment '{}' holds at most 4 KiB; start the Writer with --capacity 1MiB",
+            "the picture is 4.9 KiB but segment '{}' holds at most 4 KiB",
             segment.name
         )
     );
@@ -334,11 +334,11 @@ fn foreign_and_old_segments_are_named_as_such() {
     let location = file_segment(&dir);
     drop(writer(&location, MIN_CAPACITY));
 
-    poke(&location, VERSION_AT, &3u32.to_le_bytes());
+    poke(&location, VERSION_AT, &99u32.to_le_bytes());
     let err = Reader::open(&location).err().unwrap();
     assert!(
         err.to_string().contains(&format!(
-            "layout version 3, expected {}",
+            "layout version 99, expected {}",
             layout::LAYOUT_VERSION
         )),
         "{err}"
@@ -680,4 +680,161 @@ fn a_write_that_stalls_is_given_up_once_not_followed_forever() {
     assert!(!reader.wait_for_next(Duration::from_millis(30)));
     assert_eq!(reader.read_next_into(&mut image).unwrap(), None);
     assert_eq!(reader.latest_image().unwrap().unwrap().0.bytes, b"a");
+}
+
+#[test]
+fn growing_carries_the_latest_records_over_and_readers_follow() {
+    let segment = TestSegment::new("grow");
+    let mut writer = writer(&segment.location, MIN_CAPACITY);
+    writer.send_image("/small.png", &picture(3000, 1)).unwrap();
+    writer.send_struct(&TestData::default()).unwrap();
+    let mut reader = Reader::open(&segment.location).unwrap();
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.path, "/small.png");
+    reader.latest_struct().unwrap();
+    let old_id = reader.instance_id();
+
+    let big = picture(1_500_000, 9);
+    let len = shm_common::ImageMessage::framed_len("/big.png", big.len());
+    assert!(!writer.fits(RecordKind::Image, len));
+    let growth = writer.plan_growth(RecordKind::Image, len).unwrap();
+    assert_eq!(growth.capacities.picture, 2 << 20, "next power of two");
+    assert!(growth.total_size > growth.previous_total_size);
+    writer.grow(&growth).unwrap();
+    assert_eq!(writer.capacity(), 2 << 20);
+    assert!(segment.dev_shm_path().exists());
+
+    // The reader is told, and the records it had read count as read in the new segment.
+    assert_eq!(reader.writer_status(), WriterStatus::Replaced);
+    assert!(reader.reopen_if_replaced().unwrap());
+    assert_ne!(reader.instance_id(), old_id);
+    assert!(!reader.has_new(RecordKind::Image));
+    assert!(!reader.has_new(RecordKind::Struct));
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.path, "/small.png");
+    assert_eq!(
+        reader.latest_struct().unwrap().unwrap().0,
+        TestData::default()
+    );
+
+    writer.send_image("/big.png", &big).unwrap();
+    assert!(reader.has_new(RecordKind::Image));
+    let mut image = shm_common::ImageMessage::default();
+    reader.read_next_into(&mut image).unwrap().unwrap();
+    assert_eq!(image.bytes, big);
+
+    // Only the live segment is left: no temporary name in /dev/shm.
+    let leftovers: Vec<_> = std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            name.starts_with(&segment.name) && name != segment.name
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    drop(writer);
+    assert!(
+        !segment.dev_shm_path().exists(),
+        "the grown segment is removed on close"
+    );
+}
+
+#[test]
+fn a_file_segment_grows_in_place_of_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = file_segment(&dir);
+    let mut writer = writer(&location, MIN_CAPACITY);
+    writer.send_image("/a.png", b"first").unwrap();
+    let growth = writer.plan_growth(RecordKind::Image, 100_000).unwrap();
+    writer.grow(&growth).unwrap();
+    writer.send_image("/b.png", &picture(100_000, 3)).unwrap();
+    drop(writer);
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "no temporary file left: {names:?}");
+    let mut reader = Reader::open(&location).unwrap();
+    assert_eq!(reader.capacity(), 1 << 20);
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.path, "/b.png");
+}
+
+#[test]
+fn growth_is_refused_in_words_when_nothing_can_hold_it() {
+    let segment = TestSegment::new("grow-limit");
+    let writer = writer(&segment.location, MIN_CAPACITY);
+    let err = writer
+        .plan_growth(RecordKind::Image, shm_common::MAX_CAPACITY + 1)
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "a picture of 1 GiB cannot be sent: a segment holds at most 1 GiB per picture"
+    );
+    assert!(writer.plan_growth(RecordKind::Struct, 100).is_err());
+}
+
+#[test]
+fn frames_travel_in_their_own_slot_once_it_exists() {
+    use shm_common::{FrameMessage, PixelFormat};
+    let segment = TestSegment::new("frames");
+    let mut writer = writer(&segment.location, MIN_CAPACITY);
+    writer.send_image("/p.png", b"picture").unwrap();
+    let mut frame = FrameMessage::blank(64, 48, PixelFormat::Rgba8, 7);
+    frame.pixels = picture(frame.pixels.len(), 5);
+    assert!(matches!(
+        writer.send(&frame),
+        Err(SendError::TooLarge {
+            kind: RecordKind::Frame,
+            capacity: 0,
+            ..
+        })
+    ));
+    let growth = writer
+        .plan_growth(RecordKind::Frame, frame.encoded_len())
+        .unwrap();
+    assert_eq!(
+        growth.capacities.picture, MIN_CAPACITY,
+        "pictures unchanged"
+    );
+    writer.grow(&growth).unwrap();
+    let meta = writer.send(&frame).unwrap();
+    assert_eq!(meta.kind, RecordKind::Frame);
+
+    let mut reader = Reader::open(&segment.location).unwrap();
+    let (read, _) = reader.latest_frame().unwrap().unwrap();
+    assert_eq!(read, frame);
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.path, "/p.png");
+}
+
+#[test]
+fn records_carry_when_their_write_started_and_ended() {
+    let segment = TestSegment::new("times");
+    let mut writer = writer(&segment.location, DEFAULT_CAPACITY);
+    let before = shm_common::monotonic_ns();
+    let meta = writer.send_image("/t.png", &picture(4_000_000, 1)).unwrap();
+    let after = shm_common::monotonic_ns();
+    assert!(before <= meta.started_ns && meta.started_ns < meta.published_ns);
+    assert!(meta.published_ns <= after);
+    let mut reader = Reader::open(&segment.location).unwrap();
+    std::thread::sleep(Duration::from_millis(30));
+    let asked = shm_common::monotonic_ns();
+    let (_, read) = reader.latest_image().unwrap().unwrap();
+    let received = shm_common::monotonic_ns();
+    assert_eq!(
+        (read.started_ns, read.published_ns),
+        (meta.started_ns, meta.published_ns)
+    );
+    // Read on demand 30 ms later: the transfer is the two copies, not the 30 ms it lay there.
+    let delivery = read.delivery(asked, received);
+    assert!(delivery.waited >= Duration::from_millis(30));
+    assert_eq!(
+        delivery.transfer,
+        read.write_time() + Duration::from_nanos(received - asked)
+    );
+    // A reader that was waiting before the write began gets the whole latency.
+    let waiting = read.delivery(before, received);
+    assert_eq!(waiting.waited, Duration::ZERO);
+    assert_eq!(
+        waiting.transfer,
+        Duration::from_nanos(received - read.started_ns)
+    );
 }

@@ -1,22 +1,33 @@
 //! The Reader window: 咻一下 shows the latest picture and its path, Struct pops up the struct
-//! as the original did, and Live shows every new picture and struct as it is sent. It waits for
-//! a Writer that is not there yet, and follows a Writer that exits or restarts.
+//! as the original did, and Live shows every new picture, struct and stream frame as it is
+//! sent, with the stream's speed. It waits for a Writer that is not there yet, and follows a
+//! Writer that exits, restarts or grows its segment.
 
 mod worker;
 
+use std::collections::VecDeque;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use egui::{RichText, TextEdit, TextureHandle, TextureOptions, Ui};
+use egui::{RichText, Role, Sense, TextEdit, Ui, Vec2, WidgetInfo};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shm_common::{ByteSize, Elapsed, SegmentArgs, SegmentLocation, TestData, WriterStatus};
-use shm_ui::{EventLog, Language, Status, WindowArgs};
+use shm_common::{Capacities, SegmentArgs, SegmentLocation, TestData, WriterStatus};
+use shm_ui::{EventLog, Language, Note, PictureTextures, PictureView, Status, WindowArgs};
 
-use worker::{Command, Event, Received, WorkerHandle};
+use worker::{Command, Event, LiveFrame, Received, Timing, WorkerHandle};
 
 /// The window's title, as in the original.
 pub const TITLE: &str = "Reader";
+/// How wide the details panel is at most: fixed (never sized by its text), and never more than
+/// [`DETAILS_SHARE`] of the window, so the picture keeps most of it.
+const DETAILS_WIDTH: f32 = 270.0;
+/// The most of the window's width the details panel takes.
+const DETAILS_SHARE: f32 = 0.3;
+/// How many recent pictures the strip keeps.
+const HISTORY: usize = 8;
+/// Height of the strip's thumbnails.
+const THUMBNAIL: f32 = 48.0;
 
 /// The Reader's command line.
 #[derive(clap::Parser, Debug, Clone)]
@@ -46,6 +57,7 @@ pub fn run(args: Args) -> ExitCode {
     let options = ReaderOptions {
         location: args.segment.location(),
         events,
+        companion: args.window.companion(),
     };
     args.window
         .run(TITLE, "shm-reader", |cc| ReaderApp::new(cc, options))
@@ -58,6 +70,8 @@ pub struct ReaderOptions {
     pub location: SegmentLocation,
     /// Where to log what happens (`--events`).
     pub events: EventLog,
+    /// Asks the launcher that started this window to reopen the Writer, if one did.
+    pub companion: Option<shm_ui::Companion>,
 }
 
 impl Default for ReaderOptions {
@@ -65,6 +79,7 @@ impl Default for ReaderOptions {
         ReaderOptions {
             location: SegmentLocation::default(),
             events: EventLog::disabled("reader"),
+            companion: None,
         }
     }
 }
@@ -82,25 +97,61 @@ struct Settings {
 enum Link {
     Waiting,
     Connected {
-        capacity: usize,
+        capacities: Capacities,
         writer: WriterStatus,
         /// A Writer was active at some point: a closed one has "exited" rather than "not come".
         had_writer: bool,
     },
-    Failed(String),
+    Failed(shm_common::OpenError),
 }
 
-/// The picture on screen and what is known about it.
+/// A picture that arrived and what is known about it.
 struct ShownPicture {
     path: String,
-    texture: TextureHandle,
+    textures: PictureTextures,
     len: usize,
-    width: u32,
-    height: u32,
+    shown_size: (u32, u32),
     format: &'static str,
-    latency: Duration,
+    orientation: Option<&'static str>,
+    frames: usize,
+    frames_cut: bool,
+    timing: Timing,
     decode_time: Duration,
     downscaled: bool,
+}
+
+/// The newest frame of a live stream on screen.
+struct ShownFrame {
+    textures: PictureTextures,
+    number: u64,
+    width: u32,
+    height: u32,
+    format: shm_common::PixelFormat,
+    len: usize,
+    timing: Timing,
+}
+
+/// What the central view shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Showing {
+    /// The picture at this index of the history (0 is the newest).
+    Picture(usize),
+    /// The live stream's newest frame.
+    Frame,
+}
+
+/// Live figures, worked out from the worker's samples when drawn.
+#[derive(Default)]
+struct LiveFigures {
+    received: [u64; 3],
+    skipped: [u64; 3],
+    received_per_second: f64,
+    transfer_median: Option<Duration>,
+    transfer_p99: Option<Duration>,
+    /// Seconds ago (negative) and transfer in ms, for the plot.
+    transfer_points: Vec<[f64; 2]>,
+    /// Seconds ago (negative) and frames per second received, per quarter second.
+    fps_points: Vec<[f64; 2]>,
 }
 
 /// The Reader app.
@@ -109,11 +160,18 @@ pub struct ReaderApp {
     settings: Settings,
     worker: WorkerHandle,
     link: Link,
-    picture: Option<ShownPicture>,
-    latest_struct: Option<TestData>,
-    popup: Option<String>,
+    /// Recent pictures, newest first.
+    history: VecDeque<ShownPicture>,
+    frame: Option<ShownFrame>,
+    showing: Showing,
+    view: PictureView,
+    latest_struct: Option<(TestData, Timing)>,
+    popup: Option<Option<TestData>>,
     status: Status,
     max_side_sent: Option<u32>,
+    /// When the window drew each recent frame.
+    frames_drawn: VecDeque<Instant>,
+    figures: LiveFigures,
 }
 
 impl ReaderApp {
@@ -136,11 +194,16 @@ impl ReaderApp {
             settings,
             worker,
             link: Link::Waiting,
-            picture: None,
+            history: VecDeque::new(),
+            frame: None,
+            showing: Showing::Picture(0),
+            view: PictureView::default(),
             latest_struct: None,
             popup: None,
             status: Status::default(),
             max_side_sent: None,
+            frames_drawn: VecDeque::new(),
+            figures: LiveFigures::default(),
         }
     }
 
@@ -149,23 +212,35 @@ impl ReaderApp {
     }
 
     fn apply(&mut self, ctx: &egui::Context, event: Event) {
-        let language = self.language();
         match event {
             Event::Waiting => self.link = Link::Waiting,
-            Event::OpenFailed(message) => self.link = Link::Failed(message),
+            Event::OpenFailed(error) => self.link = Link::Failed(error),
             Event::Connected {
-                capacity,
+                capacities,
                 writer,
                 reconnected,
             } => {
                 self.link = Link::Connected {
-                    capacity,
+                    capacities,
                     writer,
                     had_writer: matches!(writer, WriterStatus::Active { .. }),
                 };
                 if reconnected {
-                    self.status = Status::info(language.reconnected(active_pid(writer)));
+                    self.status.set(Note::Reconnected {
+                        pid: active_pid(writer),
+                    });
                 }
+            }
+            Event::Followed { capacities } => {
+                if let Link::Connected {
+                    capacities: known, ..
+                } = &mut self.link
+                {
+                    *known = capacities;
+                }
+                self.status.set(Note::FollowedGrowth {
+                    capacity: capacities.picture,
+                });
             }
             Event::Writer(status) => {
                 if let Link::Connected {
@@ -176,103 +251,206 @@ impl ReaderApp {
                     *had_writer |= matches!(status, WriterStatus::Active { .. });
                 }
                 // The top line tells the writer's state; an older message would contradict it.
-                self.status = Status::default();
+                self.status.clear();
             }
             Event::Picture(received) => self.show_picture(ctx, *received),
-            Event::NoPicture => self.status = Status::error(language.texts().no_picture),
+            Event::NoPicture => self.status.set(Note::NoPicture),
             Event::Struct { data, clicked } => {
                 if data.is_some() {
                     self.latest_struct = data;
                 }
                 if clicked {
+                    let data = data.map(|(data, _)| data);
                     let text = data.map_or_else(
-                        || language.texts().no_struct.to_owned(),
+                        || self.language().texts().no_struct.to_owned(),
                         |data| data.to_string(),
                     );
                     self.options.events.record("popup", json!({ "text": text }));
-                    self.popup = Some(text);
+                    self.popup = Some(data);
                 }
             }
-            Event::ReadFailed(message) => self.status = Status::error(language.failed(&message)),
-            Event::NotConnected => {
-                self.status = Status::error(language.no_writer_yet(&self.options.location));
-            }
+            Event::ReadFailed(error) => self.status.set(Note::Read(std::sync::Arc::new(error))),
+            Event::NotConnected => self.status.set(Note::NoWriterYet),
         }
     }
 
     fn show_picture(&mut self, ctx: &egui::Context, received: Received) {
-        let language = self.language();
         match received.decoded {
             Ok(mut decoded) => {
                 // The limit can change (another monitor) while the worker decodes.
                 decoded.fit_within(shm_ui::max_texture_side(ctx));
                 let format = shm_picture::format_name(decoded.format);
+                let shown_size = decoded.shown_size();
                 self.options.events.record(
                     "shown",
                     json!({
                         "path": received.path,
                         "len": received.len,
-                        "sequence": received.sequence,
-                        "width": decoded.width,
-                        "height": decoded.height,
+                        "sequence": received.timing.sequence,
+                        "width": shown_size.0,
+                        "height": shown_size.1,
                         "format": format,
+                        "frames": decoded.frames.len(),
                         "downscaled": decoded.downscaled,
+                        "transfer_us": received.timing.delivery.transfer.as_micros() as u64,
                     }),
                 );
-                let texture = ctx.load_texture(
-                    "reader-picture",
-                    shm_ui::to_color_image(&decoded),
-                    TextureOptions::LINEAR,
-                );
-                self.picture = Some(ShownPicture {
+                let picture = ShownPicture {
+                    textures: PictureTextures::load(ctx, "reader-picture", &decoded),
                     path: received.path,
-                    texture,
                     len: received.len,
-                    width: decoded.width,
-                    height: decoded.height,
+                    shown_size,
                     format,
-                    latency: received.latency,
+                    orientation: shm_picture::orientation_name(decoded.orientation),
+                    frames: decoded.frames.len(),
+                    frames_cut: decoded.frames_cut,
+                    timing: received.timing,
                     decode_time: decoded.decode_time,
                     downscaled: decoded.downscaled,
-                });
-                self.status = Status::default();
+                };
+                self.history.push_front(picture);
+                self.history.truncate(HISTORY);
+                self.showing = Showing::Picture(0);
+                self.view.fit();
+                // An error about an earlier record no longer holds; news (a growth) does.
+                if self.status.0.as_ref().is_some_and(Note::is_error) {
+                    self.status.clear();
+                }
             }
-            Err(err) => {
-                let message = language.not_a_picture(&received.path, &err.to_string());
-                self.options
-                    .events
-                    .record("error", json!({ "message": message }));
-                self.status = Status::error(message);
+            Err(error) => {
+                let note = Note::NotAPicture {
+                    path: received.path,
+                    error,
+                };
+                self.options.events.record(
+                    "error",
+                    json!({ "message": Language::English.word(&note, &self.options.location) }),
+                );
+                self.status.set(note);
             }
         }
     }
 
-    fn link_status(&self) -> Status {
+    /// Takes the newest frame from the worker, if there is one, and uploads it.
+    fn take_frame(&mut self, ctx: &egui::Context) {
+        let Some(frame) = self.worker.mailbox().frame.take() else {
+            return;
+        };
+        let LiveFrame {
+            image,
+            number,
+            width,
+            height,
+            format,
+            len,
+            timing,
+        } = frame;
+        match &mut self.frame {
+            Some(shown) if shown.width == width && shown.height == height => {
+                shown.textures.replace(image);
+                shown.number = number;
+                shown.format = format;
+                shown.len = len;
+                shown.timing = timing;
+            }
+            _ => {
+                self.frame = Some(ShownFrame {
+                    textures: PictureTextures::still(ctx, "reader-frame", image),
+                    number,
+                    width,
+                    height,
+                    format,
+                    len,
+                    timing,
+                });
+                self.view.fit();
+            }
+        }
+        if self.showing != Showing::Frame {
+            self.showing = Showing::Frame;
+            self.view.fit();
+        }
+        self.frames_drawn.push_back(Instant::now());
+        self.options.events.record(
+            "frame_shown",
+            json!({
+                "frame": number,
+                "sequence": timing.sequence,
+                "width": width,
+                "height": height,
+                "transfer_us": timing.delivery.transfer.as_micros() as u64,
+            }),
+        );
+    }
+
+    fn link_line(&self) -> (String, bool) {
         let language = self.language();
+        let zh = language == Language::Chinese;
         let location = &self.options.location;
+        let segment = language.segment(location);
         match &self.link {
-            Link::Waiting => Status::info(language.waiting(location)),
-            Link::Failed(message) => Status::error(language.failed(message)),
+            Link::Waiting => (
+                if zh {
+                    format!("正在等待 Writer 创建{segment}…")
+                } else {
+                    format!("waiting for a Writer to create {segment}…")
+                },
+                false,
+            ),
+            Link::Failed(error) => (language.open_error(error, location), true),
             Link::Connected {
-                capacity,
+                capacities,
                 writer,
                 had_writer,
-            } => match writer {
-                WriterStatus::Active { pid } => {
-                    Status::info(language.connected(location, *capacity, Some(*pid)))
+            } => {
+                let size = language.size(capacities.picture);
+                match (writer, zh) {
+                    (WriterStatus::Active { pid }, true) => (
+                        format!("已连接{segment}（每张图片最多 {size}），Writer pid {pid}"),
+                        false,
+                    ),
+                    (WriterStatus::Active { pid }, false) => (
+                        format!("connected to {segment} (pictures up to {size}), Writer pid {pid}"),
+                        false,
+                    ),
+                    (WriterStatus::Closed | WriterStatus::Replaced, true) if !had_writer => (
+                        format!("已打开{segment}（每张图片最多 {size}），目前没有 Writer"),
+                        false,
+                    ),
+                    (WriterStatus::Closed | WriterStatus::Replaced, false) if !had_writer => (
+                        format!("opened {segment} (pictures up to {size}); no Writer is attached"),
+                        false,
+                    ),
+                    (WriterStatus::Closed | WriterStatus::Replaced, true) => (
+                        "Writer 已退出：仍显示最后收到的内容，正在等待新的 Writer…".to_owned(),
+                        true,
+                    ),
+                    (WriterStatus::Closed | WriterStatus::Replaced, false) => (
+                        "the Writer exited: showing what it sent last, waiting for a new one…"
+                            .to_owned(),
+                        true,
+                    ),
+                    (WriterStatus::Crashed { pid }, true) => (
+                        format!(
+                            "Writer（pid {pid}）意外终止：仍显示最后收到的内容，正在等待新的 Writer…"
+                        ),
+                        true,
+                    ),
+                    (WriterStatus::Crashed { pid }, false) => (
+                        format!(
+                            "the Writer (pid {pid}) died: showing what it sent last, waiting for a new one…"
+                        ),
+                        true,
+                    ),
                 }
-                WriterStatus::Closed if !had_writer => {
-                    Status::info(language.connected(location, *capacity, None))
-                }
-                WriterStatus::Closed => Status::error(language.writer_exited()),
-                WriterStatus::Crashed { pid } => Status::error(language.writer_crashed(*pid)),
-            },
+            }
         }
     }
 
     fn controls(&mut self, ui: &mut Ui) {
         let texts = self.language().texts();
-        ui.horizontal(|ui| {
+        // Wrapped, so a narrow window moves Live and Stretch to a second row, never off-screen.
+        ui.horizontal_wrapped(|ui| {
             if ui.button(texts.whoosh).clicked() {
                 self.worker.send(Command::ReadImage);
             }
@@ -281,81 +459,403 @@ impl ReaderApp {
             }
             if ui.checkbox(&mut self.settings.live, texts.live).changed() {
                 self.worker.send(Command::SetLive(self.settings.live));
+                self.frames_drawn.clear();
             }
             ui.checkbox(&mut self.settings.stretch, texts.stretch);
+            if let Some(companion) = &self.options.companion
+                && ui.button(texts.open_writer).clicked()
+            {
+                companion.open("writer");
+            }
         });
         ui.horizontal(|ui| {
             let label = ui.label(texts.picture_path);
-            let mut path = self
-                .picture
-                .as_ref()
-                .map_or("", |picture| picture.path.as_str());
+            let mut path = match self.showing {
+                Showing::Picture(index) => self
+                    .history
+                    .get(index)
+                    .map_or(String::new(), |picture| picture.path.clone()),
+                Showing::Frame => self.frame.as_ref().map_or(String::new(), |frame| {
+                    format!("frame {} ({}x{})", frame.number, frame.width, frame.height)
+                }),
+            };
             ui.add(TextEdit::singleline(&mut path).desired_width(f32::INFINITY))
                 .labelled_by(label.id);
         });
     }
 
-    fn details(&self, ui: &mut Ui) {
-        let texts = self.language().texts();
+    fn details(&mut self, ui: &mut Ui) {
+        let language = self.language();
+        let texts = language.texts();
+        let row = |ui: &mut Ui, name: &str, value: String| {
+            ui.label(RichText::new(name).strong());
+            ui.add(egui::Label::new(value).wrap());
+            ui.end_row();
+        };
+        let sent_ago = |timing: &Timing| {
+            let ago = shm_common::monotonic_ns().saturating_sub(timing.published_ns);
+            language.ago(Duration::from_nanos(ago))
+        };
+        let shown_picture = match self.showing {
+            Showing::Picture(index) => self.history.get(index),
+            Showing::Frame => None,
+        };
         egui::Grid::new("reader-details")
             .num_columns(2)
+            .min_col_width(80.0)
+            .max_col_width((ui.available_width() - 90.0).max(60.0))
             .show(ui, |ui| {
-                if let Some(picture) = &self.picture {
-                    let rows = [
-                        (
-                            texts.size,
-                            format!(
-                                "{} {} ({})",
-                                picture.len,
-                                texts.bytes,
-                                ByteSize(picture.len)
-                            ),
+                if let Some(picture) = shown_picture {
+                    row(
+                        ui,
+                        texts.size,
+                        format!(
+                            "{} {}",
+                            picture.len,
+                            if language == Language::Chinese {
+                                format!("字节（{}）", language.size(picture.len))
+                            } else {
+                                format!("bytes ({})", language.size(picture.len))
+                            }
                         ),
-                        (
-                            texts.pixels,
-                            format!("{} × {}", picture.width, picture.height),
-                        ),
-                        (texts.format, picture.format.to_owned()),
-                        (texts.latency, Elapsed(picture.latency).to_string()),
-                        (texts.decode_time, Elapsed(picture.decode_time).to_string()),
-                    ];
-                    for (name, value) in rows {
-                        ui.label(RichText::new(name).strong());
-                        ui.label(value);
-                        ui.end_row();
+                    );
+                    row(
+                        ui,
+                        texts.pixels,
+                        format!("{} × {}", picture.shown_size.0, picture.shown_size.1),
+                    );
+                    row(ui, texts.format, picture.format.to_owned());
+                    if let Some(orientation) = picture.orientation {
+                        row(ui, texts.orientation, orientation.to_owned());
                     }
+                    if picture.frames > 1 {
+                        let cut = if picture.frames_cut { " +" } else { "" };
+                        row(ui, texts.frames, format!("{}{cut}", picture.frames));
+                    }
+                    row(
+                        ui,
+                        texts.transfer,
+                        language.duration(picture.timing.delivery.transfer),
+                    );
+                    row(
+                        ui,
+                        texts.write_time,
+                        language.duration(picture.timing.write_time),
+                    );
+                    row(ui, texts.sent, sent_ago(&picture.timing));
+                    row(
+                        ui,
+                        texts.decode_time,
+                        language.duration(picture.decode_time),
+                    );
                     if picture.downscaled {
                         ui.label("");
-                        ui.label(texts.downscaled);
+                        ui.add(egui::Label::new(texts.downscaled).wrap());
                         ui.end_row();
                     }
                 }
-                if let Some(data) = &self.latest_struct {
-                    ui.label(RichText::new(texts.latest_struct).strong());
-                    ui.label(data.to_string());
-                    ui.end_row();
+                if let (Showing::Frame, Some(frame)) = (self.showing, &self.frame) {
+                    row(ui, texts.frame_number, frame.number.to_string());
+                    row(
+                        ui,
+                        texts.pixels,
+                        format!("{} × {} {}", frame.width, frame.height, frame.format),
+                    );
+                    row(ui, texts.size, language.size(frame.len));
+                    row(
+                        ui,
+                        texts.transfer,
+                        language.duration(frame.timing.delivery.transfer),
+                    );
+                    row(
+                        ui,
+                        texts.write_time,
+                        language.duration(frame.timing.write_time),
+                    );
                 }
             });
+        if shown_picture.is_some() {
+            // "sent 3 s ago" keeps counting.
+            ui.ctx().request_repaint_after(Duration::from_secs(1));
+        }
+        if let Some((data, timing)) = &self.latest_struct {
+            ui.separator();
+            ui.label(RichText::new(texts.latest_struct).strong());
+            struct_table(ui, data, language);
+            ui.label(
+                RichText::new(format!(
+                    "{} {} · {} {}",
+                    texts.transfer,
+                    language.duration(timing.delivery.transfer),
+                    texts.sent,
+                    sent_ago(timing)
+                ))
+                .small()
+                .weak(),
+            );
+            // The original's one-line text, as the popup shows it.
+            ui.add(egui::Label::new(RichText::new(data.to_string()).small()).wrap());
+        }
+        if self.settings.live {
+            ui.separator();
+            self.live_section(ui);
+        }
+    }
+
+    fn live_section(&mut self, ui: &mut Ui) {
+        let language = self.language();
+        let texts = language.texts();
+        let figures = &self.figures;
+        let now = Instant::now();
+        while self
+            .frames_drawn
+            .front()
+            .is_some_and(|at| now.duration_since(*at) > worker::STATS_WINDOW)
+        {
+            self.frames_drawn.pop_front();
+        }
+        let per_second = |times: &VecDeque<Instant>| {
+            let recent = times
+                .iter()
+                .filter(|at| now.duration_since(**at) <= Duration::from_secs(1))
+                .count();
+            recent as f64
+        };
+        let shown_per_second = per_second(&self.frames_drawn);
+        let zh = language == Language::Chinese;
+        let counts = |values: &[u64; 3]| {
+            let [images, structs, frames] = *values;
+            if zh {
+                format!("图片 {images}，结构体 {structs}，视频帧 {frames}")
+            } else {
+                format!("{images} pictures, {structs} structs, {frames} frames")
+            }
+        };
+        let per_second_text = |rate: f64| {
+            if zh {
+                format!("{rate:.0} 帧/秒")
+            } else {
+                format!("{rate:.0} frames/s")
+            }
+        };
+        let duration =
+            |value: Option<Duration>| value.map_or("–".to_owned(), |d| language.duration(d));
+        egui::Grid::new("reader-live")
+            .num_columns(2)
+            .max_col_width((ui.available_width() - 90.0).max(60.0))
+            .show(ui, |ui| {
+                let row = |ui: &mut Ui, name: &str, value: String| {
+                    ui.label(RichText::new(name).strong());
+                    ui.add(egui::Label::new(value).wrap());
+                    ui.end_row();
+                };
+                row(ui, texts.received, counts(&figures.received));
+                row(ui, texts.skipped, counts(&figures.skipped));
+                row(
+                    ui,
+                    texts.received_per_second,
+                    per_second_text(figures.received_per_second),
+                );
+                row(
+                    ui,
+                    texts.shown_per_second,
+                    per_second_text(shown_per_second),
+                );
+                row(ui, texts.transfer_median, duration(figures.transfer_median));
+                row(ui, texts.transfer_p99, duration(figures.transfer_p99));
+            });
+        ui.label(RichText::new(texts.plot_heading).small());
+        let transfer = egui_plot::Line::new(
+            texts.plot_transfer,
+            egui_plot::PlotPoints::from(figures.transfer_points.clone()),
+        );
+        let fps = egui_plot::Line::new(
+            texts.plot_fps,
+            egui_plot::PlotPoints::from(figures.fps_points.clone()),
+        );
+        egui_plot::Plot::new("reader-live-plot")
+            .height(140.0)
+            .include_x(-worker::STATS_WINDOW.as_secs_f64())
+            .include_x(0.0)
+            .include_y(0.0)
+            .allow_scroll(false)
+            .allow_drag(false)
+            .allow_zoom(false)
+            .legend(egui_plot::Legend::default())
+            .show(ui, |plot| {
+                plot.line(transfer);
+                plot.line(fps);
+            });
+        ui.ctx().request_repaint_after(Duration::from_millis(250));
+    }
+
+    /// Works out the live figures from the worker's samples.
+    fn update_figures(&mut self) {
+        let now = Instant::now();
+        let mut mailbox = self.worker.mailbox();
+        let stats = &mut mailbox.stats;
+        stats.forget_before(now);
+        let mut transfers: Vec<Duration> = stats.transfers.iter().map(|(_, t)| *t).collect();
+        transfers.sort();
+        let at = |q: f64| {
+            (!transfers.is_empty())
+                .then(|| transfers[((transfers.len() - 1) as f64 * q).round() as usize])
+        };
+        let ago = |at: &Instant| -now.duration_since(*at).as_secs_f64();
+        let mut buckets = [0u32; 40];
+        for time in &stats.frame_times {
+            let back = now.duration_since(*time).as_secs_f64();
+            if let Some(bucket) = buckets.get_mut((back / 0.25) as usize) {
+                *bucket += 1;
+            }
+        }
+        self.figures = LiveFigures {
+            received: stats.received,
+            skipped: stats.skipped,
+            received_per_second: stats
+                .frame_times
+                .iter()
+                .filter(|at| now.duration_since(**at) <= Duration::from_secs(1))
+                .count() as f64,
+            transfer_median: at(0.5),
+            transfer_p99: at(0.99),
+            transfer_points: stats
+                .transfers
+                .iter()
+                .map(|(when, transfer)| [ago(when), transfer.as_secs_f64() * 1e3])
+                .collect(),
+            fps_points: buckets
+                .iter()
+                .enumerate()
+                .map(|(index, count)| [-(index as f64 + 0.5) * 0.25, f64::from(*count) * 4.0])
+                .collect(),
+        };
+    }
+
+    fn picture_area(&mut self, ui: &mut Ui) {
+        let language = self.language();
+        let stretch = self.settings.stretch;
+        let shown = match self.showing {
+            Showing::Picture(index) => self
+                .history
+                .get(index)
+                .map(|picture| (&picture.textures, picture.path.clone())),
+            Showing::Frame => self.frame.as_ref().map(|frame| {
+                (
+                    &frame.textures,
+                    format!("frame {} ({}x{})", frame.number, frame.width, frame.height),
+                )
+            }),
+        };
+        match shown.and_then(|(textures, alt)| Some((textures.current(ui.ctx())?.clone(), alt))) {
+            Some((texture, alt)) => {
+                self.view.show(ui, &texture, stretch, &alt, language);
+            }
+            None => {
+                ui.centered_and_justified(|ui| ui.label(language.texts().reader_empty));
+            }
+        }
+    }
+
+    /// The strip of recent pictures: click one to show it again.
+    fn history_strip(&mut self, ui: &mut Ui) {
+        let texts = self.language().texts();
+        let mut chosen = None;
+        ui.horizontal(|ui| {
+            ui.label(RichText::new(texts.history).small().weak());
+            egui::ScrollArea::horizontal().show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    for (index, picture) in self.history.iter().enumerate() {
+                        let Some(texture) = picture.textures.current(ui.ctx()) else {
+                            continue;
+                        };
+                        let size = texture.size_vec2();
+                        let width = (THUMBNAIL * size.x / size.y.max(1.0)).clamp(12.0, 120.0);
+                        let (rect, response) =
+                            ui.allocate_exact_size(Vec2::new(width, THUMBNAIL), Sense::click());
+                        let label = format!("{} {}: {}", texts.history, index + 1, picture.path);
+                        response.widget_info(|| WidgetInfo::labeled(Role::Button, true, &label));
+                        ui.painter().image(
+                            texture.id(),
+                            rect,
+                            egui::Rect::from_min_max(egui::Pos2::ZERO, egui::pos2(1.0, 1.0)),
+                            egui::Color32::WHITE,
+                        );
+                        if self.showing == Showing::Picture(index) {
+                            ui.painter().rect_stroke(
+                                rect,
+                                2.0,
+                                ui.visuals().selection.stroke,
+                                egui::StrokeKind::Outside,
+                            );
+                        }
+                        if response.on_hover_text(&picture.path).clicked() {
+                            chosen = Some(index);
+                        }
+                    }
+                });
+            });
+        });
+        if let Some(index) = chosen {
+            self.showing = Showing::Picture(index);
+            self.view.fit();
+        }
     }
 
     fn popup(&mut self, ctx: &egui::Context) {
-        let Some(text) = &self.popup else {
+        let Some(data) = &self.popup else {
             return;
         };
-        let ok = self.language().texts().ok;
+        let language = self.language();
+        let texts = language.texts();
         let mut close = false;
         let modal = egui::Modal::new(egui::Id::unique("reader-struct-popup")).show(ctx, |ui| {
-            ui.set_min_width(280.0);
-            ui.label(text);
+            ui.set_min_width(300.0);
+            match data {
+                Some(data) => {
+                    ui.label(data.to_string());
+                    ui.add_space(6.0);
+                    struct_table(ui, data, language);
+                }
+                None => {
+                    ui.label(texts.no_struct);
+                }
+            }
             ui.add_space(8.0);
             ui.vertical_centered(|ui| {
-                close = ui.button(ok).clicked();
+                close = ui.button(texts.ok).clicked();
             });
         });
         if close || modal.should_close() {
             self.popup = None;
         }
     }
+}
+
+/// The struct as a small table: field names, and values in monospace, right-aligned.
+fn struct_table(ui: &mut Ui, data: &TestData, language: Language) {
+    let texts = language.texts();
+    let mono = |text: String| RichText::new(text).monospace();
+    egui::Grid::new(ui.next_auto_id())
+        .num_columns(2)
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label(RichText::new(texts.field).small().weak());
+            ui.label(RichText::new(texts.value).small().weak());
+            ui.end_row();
+            let field = |ui: &mut Ui, name: String, value: i32| {
+                ui.label(name);
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    ui.label(mono(value.to_string()));
+                });
+                ui.end_row();
+            };
+            field(ui, "Id".to_owned(), data.id);
+            field(ui, "Age".to_owned(), data.age);
+            for (index, score) in data.scores.iter().enumerate() {
+                field(ui, format!("Scores[{index}]"), *score);
+            }
+        });
 }
 
 fn active_pid(status: WriterStatus) -> Option<u32> {
@@ -376,33 +876,40 @@ impl eframe::App for ReaderApp {
         while let Ok(event) = self.worker.events.try_recv() {
             self.apply(&ctx, event);
         }
+        self.take_frame(&ctx);
+        if self.settings.live {
+            self.update_figures();
+        }
+        let language = self.language();
+        let location = self.options.location.clone();
 
         egui::Panel::top("reader-top").show(ui, |ui| {
             ui.horizontal(|ui| {
                 shm_ui::language_picker(ui, &mut self.settings.language);
                 ui.separator();
-                shm_ui::show_status(ui, &self.link_status());
+                let (line, is_error) = self.link_line();
+                shm_ui::show_line(ui, &line, is_error);
             });
         });
-        egui::Panel::bottom("reader-status").show(ui, |ui| shm_ui::show_status(ui, &self.status));
-        egui::Panel::right("reader-details").show(ui, |ui| self.details(ui));
+        egui::Panel::bottom("reader-status").show(ui, |ui| {
+            if let Some(note) = &self.status.0 {
+                shm_ui::show_note(ui, note, language, &location);
+            }
+        });
+        if !self.history.is_empty() {
+            egui::Panel::bottom("reader-history").show(ui, |ui| self.history_strip(ui));
+        }
+        let details_width = (ui.available_width() * DETAILS_SHARE).clamp(160.0, DETAILS_WIDTH);
+        egui::Panel::right("reader-details")
+            .resizable(false)
+            .exact_size(details_width)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| self.details(ui));
+            });
         egui::CentralPanel::default().show(ui, |ui| {
             self.controls(ui);
             ui.separator();
-            let texts = self.language().texts();
-            match &self.picture {
-                Some(picture) => {
-                    shm_ui::picture_view(
-                        ui,
-                        &picture.texture,
-                        self.settings.stretch,
-                        &picture.path,
-                    );
-                }
-                None => {
-                    ui.centered_and_justified(|ui| ui.label(texts.reader_empty));
-                }
-            }
+            self.picture_area(ui);
         });
         self.popup(&ctx);
     }

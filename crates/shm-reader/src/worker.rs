@@ -1,16 +1,22 @@
 //! The Reader's background thread: it owns the segment, waits for a Writer, follows it across
-//! exits and restarts, reads and decodes records, and tells the window what happened.
+//! exits, restarts and growth, reads and decodes records, and tells the window what happened.
 //!
 //! It never busy-loops: without Live it sleeps on its command queue; with Live it sleeps in
-//! [`Reader::wait_for_change`] (a futex), waking within microseconds of a publish.
+//! [`Reader::wait_for_next`] (a futex), waking within microseconds of a publish. Frames of a
+//! live stream go through a one-frame mailbox rather than the event queue: the window shows the
+//! newest one, and a window that draws slower than the stream arrives never piles frames up.
 
+use std::collections::VecDeque;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use egui::ColorImage;
 use serde_json::json;
 use shm_common::{
-    ImageMessage, OpenError, Reader, RecordKind, SegmentLocation, TestData, WriterStatus,
+    Capacities, Delivery, FrameMessage, ImageMessage, OpenError, PixelFormat, ReadError, Reader,
+    RecordKind, RecordMeta, SegmentLocation, TestData, WriterStatus, monotonic_ns,
 };
 use shm_picture::{DecodeError, DecodedPicture};
 use shm_ui::EventLog;
@@ -19,6 +25,8 @@ use shm_ui::EventLog;
 const LIVE_WAIT: Duration = Duration::from_millis(50);
 /// How often the writer's liveness is checked (a killed writer announces nothing).
 const WRITER_CHECK: Duration = Duration::from_millis(200);
+/// How far back the live figures and the plot look.
+pub(crate) const STATS_WINDOW: Duration = Duration::from_secs(10);
 
 /// What the window asks of the worker.
 pub(crate) enum Command {
@@ -32,12 +40,35 @@ pub(crate) enum Command {
     SetMaxSide(u32),
 }
 
+/// When and how a record arrived.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Timing {
+    /// The record's number in its slot.
+    pub(crate) sequence: u64,
+    /// Writer's first byte to this reader holding it (see [`Delivery`]).
+    pub(crate) delivery: Delivery,
+    /// How long the writer took to store it.
+    pub(crate) write_time: Duration,
+    /// When the writer completed it, on the monotonic clock.
+    pub(crate) published_ns: u64,
+}
+
+impl Timing {
+    fn of(meta: &RecordMeta, asked_ns: u64, received_ns: u64) -> Timing {
+        Timing {
+            sequence: meta.sequence,
+            delivery: meta.delivery(asked_ns, received_ns),
+            write_time: meta.write_time(),
+            published_ns: meta.published_ns,
+        }
+    }
+}
+
 /// A picture read from the segment.
 pub(crate) struct Received {
     pub(crate) path: String,
     pub(crate) len: usize,
-    pub(crate) sequence: u64,
-    pub(crate) latency: Duration,
+    pub(crate) timing: Timing,
     pub(crate) decoded: Result<DecodedPicture, DecodeError>,
 }
 
@@ -46,13 +77,15 @@ pub(crate) enum Event {
     /// No segment yet: waiting for a Writer to create it.
     Waiting,
     /// The segment exists but cannot be opened.
-    OpenFailed(String),
+    OpenFailed(OpenError),
     /// Attached to a segment (the first, or a re-created one).
     Connected {
-        capacity: usize,
+        capacities: Capacities,
         writer: WriterStatus,
         reconnected: bool,
     },
+    /// Followed the Writer to the larger segment it moved to.
+    Followed { capacities: Capacities },
     /// The writer attached, exited or died.
     Writer(WriterStatus),
     /// A picture was read (and decoded, or not).
@@ -61,19 +94,89 @@ pub(crate) enum Event {
     NoPicture,
     /// A struct was read; `clicked` if it answers the Struct button.
     Struct {
-        data: Option<TestData>,
+        data: Option<(TestData, Timing)>,
         clicked: bool,
     },
     /// A read failed (corrupt segment...).
-    ReadFailed(String),
+    ReadFailed(ReadError),
     /// A button was clicked before any Writer appeared.
     NotConnected,
+}
+
+/// A frame ready to upload.
+pub(crate) struct LiveFrame {
+    pub(crate) image: ColorImage,
+    pub(crate) number: u64,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) format: PixelFormat,
+    pub(crate) len: usize,
+    pub(crate) timing: Timing,
+}
+
+/// What Live mode has seen, for the figures and the plot.
+#[derive(Default)]
+pub(crate) struct LiveStats {
+    /// Records received, per kind.
+    pub(crate) received: [u64; 3],
+    /// Records published that this reader never saw (a newer one came first), per kind.
+    pub(crate) skipped: [u64; 3],
+    /// Frames handed to the window that it replaced before drawing them.
+    pub(crate) not_drawn: u64,
+    /// (when received, transfer time) of recent frames and pictures.
+    pub(crate) transfers: VecDeque<(Instant, Duration)>,
+    /// When recent frames arrived.
+    pub(crate) frame_times: VecDeque<Instant>,
+    /// The last sequence number per kind, to count gaps.
+    last_sequence: [u64; 3],
+}
+
+impl LiveStats {
+    fn record(&mut self, kind: RecordKind, timing: &Timing) {
+        let slot = kind.slot();
+        self.received[slot] += 1;
+        let last = self.last_sequence[slot];
+        if last != 0 && timing.sequence > last + 1 {
+            self.skipped[slot] += timing.sequence - last - 1;
+        }
+        self.last_sequence[slot] = timing.sequence;
+        let now = Instant::now();
+        self.transfers.push_back((now, timing.delivery.transfer));
+        if kind == RecordKind::Frame {
+            self.frame_times.push_back(now);
+        }
+        self.forget_before(now);
+    }
+
+    /// Drops samples older than the window.
+    pub(crate) fn forget_before(&mut self, now: Instant) {
+        let old = |at: &Instant| now.duration_since(*at) > STATS_WINDOW;
+        while self.transfers.front().is_some_and(|(at, _)| old(at)) {
+            self.transfers.pop_front();
+        }
+        while self.frame_times.front().is_some_and(old) {
+            self.frame_times.pop_front();
+        }
+    }
+
+    /// A new segment numbers its records from 1 again.
+    fn restart_numbering(&mut self) {
+        self.last_sequence = [0; 3];
+    }
+}
+
+/// The newest frame and the live figures, shared by worker and window.
+#[derive(Default)]
+pub(crate) struct Mailbox {
+    pub(crate) frame: Option<LiveFrame>,
+    pub(crate) stats: LiveStats,
 }
 
 /// The window's end of the worker.
 pub(crate) struct WorkerHandle {
     commands: Option<Sender<Command>>,
     pub(crate) events: Receiver<Event>,
+    pub(crate) mailbox: Arc<Mutex<Mailbox>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -83,6 +186,11 @@ impl WorkerHandle {
             // The worker only stops when this handle drops; a failed send cannot happen earlier.
             let _ = commands.send(command);
         }
+    }
+
+    /// The mailbox, even if a thread panicked while holding it (its data is still whole).
+    pub(crate) fn mailbox(&self) -> std::sync::MutexGuard<'_, Mailbox> {
+        self.mailbox.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -100,11 +208,13 @@ impl Drop for WorkerHandle {
 pub(crate) fn spawn(location: SegmentLocation, ctx: egui::Context, log: EventLog) -> WorkerHandle {
     let (command_tx, command_rx) = mpsc::channel();
     let (event_tx, event_rx) = mpsc::channel();
+    let mailbox = Arc::new(Mutex::new(Mailbox::default()));
     let worker = Worker {
         location,
         ctx,
         log,
         events: event_tx,
+        mailbox: Arc::clone(&mailbox),
         reader: None,
         live: false,
         max_side: 2048,
@@ -113,6 +223,7 @@ pub(crate) fn spawn(location: SegmentLocation, ctx: egui::Context, log: EventLog
         last_open_error: None,
         last_writer_check: Instant::now(),
         image: ImageMessage::default(),
+        frame: FrameMessage::default(),
     };
     let thread = std::thread::Builder::new()
         .name("reader-worker".to_owned())
@@ -121,6 +232,7 @@ pub(crate) fn spawn(location: SegmentLocation, ctx: egui::Context, log: EventLog
     WorkerHandle {
         commands: Some(command_tx),
         events: event_rx,
+        mailbox,
         thread,
     }
 }
@@ -130,6 +242,7 @@ struct Worker {
     ctx: egui::Context,
     log: EventLog,
     events: Sender<Event>,
+    mailbox: Arc<Mutex<Mailbox>>,
     reader: Option<Reader>,
     live: bool,
     max_side: u32,
@@ -137,8 +250,9 @@ struct Worker {
     waiting_announced: bool,
     last_open_error: Option<String>,
     last_writer_check: Instant,
-    /// Reused for every picture, so following a stream does not allocate per record.
+    /// Reused for every picture and frame, so following a stream does not allocate per record.
     image: ImageMessage,
+    frame: FrameMessage,
 }
 
 impl Worker {
@@ -158,10 +272,8 @@ impl Worker {
             while let Ok(command) = commands.try_recv() {
                 self.handle(command);
             }
-            if self.live {
-                self.follow();
-            }
-            self.check_writer();
+            let quiet = !self.live || !self.follow();
+            self.check_writer(quiet);
         }
     }
 
@@ -169,6 +281,10 @@ impl Worker {
         // The window is closing if this fails; the next recv sees the closed queue.
         let _ = self.events.send(event);
         self.ctx.request_repaint();
+    }
+
+    fn mailbox(&self) -> std::sync::MutexGuard<'_, Mailbox> {
+        self.mailbox.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn connect(&mut self) {
@@ -183,7 +299,7 @@ impl Worker {
                     json!({ "segment": self.location.to_string(), "capacity": reader.capacity() }),
                 );
                 self.send(Event::Connected {
-                    capacity: reader.capacity(),
+                    capacities: reader.capacities(),
                     writer,
                     reconnected: false,
                 });
@@ -203,8 +319,8 @@ impl Worker {
                 let message = err.to_string();
                 if self.last_open_error.as_ref() != Some(&message) {
                     self.log.record("error", json!({ "message": message }));
-                    self.last_open_error = Some(message.clone());
-                    self.send(Event::OpenFailed(message));
+                    self.last_open_error = Some(message);
+                    self.send(Event::OpenFailed(err));
                 }
             }
         }
@@ -212,47 +328,66 @@ impl Worker {
 
     fn handle(&mut self, command: Command) {
         match command {
-            Command::SetLive(live) => self.live = live,
+            Command::SetLive(live) => {
+                if live && !self.live {
+                    self.mailbox().stats = LiveStats::default();
+                }
+                self.live = live;
+            }
             Command::SetMaxSide(side) => self.max_side = side,
             Command::ReadImage | Command::ReadStruct if self.reader.is_none() => {
                 self.send(Event::NotConnected);
             }
-            Command::ReadImage => self.read_image(true),
-            Command::ReadStruct => self.read_struct(true),
+            Command::ReadImage => {
+                let asked = monotonic_ns();
+                self.read_image(true, asked);
+            }
+            Command::ReadStruct => {
+                let asked = monotonic_ns();
+                self.read_struct(true, asked);
+            }
         }
     }
 
-    /// Live: sleep until something is published or a picture starts, then read whatever is
-    /// new (a picture while it is being written).
-    fn follow(&mut self) {
+    /// Live: sleep until something is published or a picture or frame starts, then read
+    /// whatever is new (a picture or frame while it is being written). Returns whether
+    /// anything was read.
+    fn follow(&mut self) -> bool {
+        let asked = monotonic_ns();
         let Some(reader) = self.reader.as_mut() else {
-            return;
+            return false;
         };
         if !reader.wait_for_next(LIVE_WAIT) {
-            return;
+            return false;
         }
-        self.read_image(false);
-        if self
+        let mut read = self.read_image(false, asked);
+        let has_struct = self
             .reader
             .as_ref()
-            .is_some_and(|reader| reader.has_new(RecordKind::Struct))
-        {
-            self.read_struct(false);
+            .is_some_and(|reader| reader.has_new(RecordKind::Struct));
+        if has_struct {
+            read |= self.read_struct(false, asked);
         }
+        read |= self.read_frame(asked);
+        read
     }
 
-    fn read_image(&mut self, clicked: bool) {
+    fn read_image(&mut self, clicked: bool, asked: u64) -> bool {
         let Some(reader) = self.reader.as_mut() else {
-            return;
+            return false;
         };
         let read = if clicked {
             reader.read_into(&mut self.image)
         } else {
             reader.read_next_into(&mut self.image)
         };
+        let received = monotonic_ns();
         match read {
             Ok(Some(meta)) => {
-                let latency = meta.age();
+                let timing = Timing::of(&meta, asked, received);
+                if !clicked {
+                    self.mailbox().stats.record(RecordKind::Image, &timing);
+                }
                 self.log.record(
                     "received",
                     json!({
@@ -260,60 +395,115 @@ impl Worker {
                         "path": self.image.path,
                         "len": self.image.bytes.len(),
                         "sequence": meta.sequence,
-                        "latency_us": latency.as_micros() as u64,
+                        "transfer_us": timing.delivery.transfer.as_micros() as u64,
+                        "waited_us": timing.delivery.waited.as_micros() as u64,
                     }),
                 );
                 let decoded = shm_picture::decode(&self.image.bytes, self.max_side);
                 self.send(Event::Picture(Box::new(Received {
                     path: self.image.path.clone(),
                     len: self.image.bytes.len(),
-                    sequence: meta.sequence,
-                    latency,
+                    timing,
                     decoded,
                 })));
+                true
             }
-            Ok(None) if clicked => self.send(Event::NoPicture),
-            Ok(None) => {}
+            Ok(None) => {
+                if clicked {
+                    self.send(Event::NoPicture);
+                }
+                false
+            }
             Err(err) => {
-                self.log
-                    .record("error", json!({ "message": err.to_string() }));
-                self.send(Event::ReadFailed(err.to_string()));
+                self.read_failed(err);
+                false
             }
         }
     }
 
-    fn read_struct(&mut self, clicked: bool) {
+    fn read_struct(&mut self, clicked: bool, asked: u64) -> bool {
         let Some(reader) = self.reader.as_mut() else {
-            return;
+            return false;
         };
         match reader.latest_struct() {
             Ok(data) => {
-                let data = data.map(|(data, _)| data);
-                if let Some(data) = &data {
+                let received = monotonic_ns();
+                let data = data.map(|(data, meta)| (data, Timing::of(&meta, asked, received)));
+                if let Some((data, timing)) = &data {
+                    if !clicked {
+                        self.mailbox().stats.record(RecordKind::Struct, timing);
+                    }
                     self.log.record(
                         "received",
                         json!({ "kind": "struct", "text": data.to_string() }),
                     );
                 }
+                let read = data.is_some();
                 self.send(Event::Struct { data, clicked });
+                read
             }
             Err(err) => {
-                self.log
-                    .record("error", json!({ "message": err.to_string() }));
-                self.send(Event::ReadFailed(err.to_string()));
+                self.read_failed(err);
+                false
             }
         }
     }
 
-    /// Notices a writer that exited, died or attached, and moves to a re-created segment.
-    fn check_writer(&mut self) {
-        if self.last_writer_check.elapsed() < WRITER_CHECK {
+    /// Live: the next frame, converted for upload and left in the mailbox.
+    fn read_frame(&mut self, asked: u64) -> bool {
+        let Some(reader) = self.reader.as_mut() else {
+            return false;
+        };
+        match reader.read_next_into(&mut self.frame) {
+            Ok(Some(meta)) => {
+                let timing = Timing::of(&meta, asked, monotonic_ns());
+                let frame = &self.frame;
+                let live = LiveFrame {
+                    image: frame_image(frame, self.max_side),
+                    number: frame.number,
+                    width: frame.width,
+                    height: frame.height,
+                    format: frame.format,
+                    len: meta.len,
+                    timing,
+                };
+                let mut mailbox = self.mailbox();
+                mailbox.stats.record(RecordKind::Frame, &timing);
+                if mailbox.frame.replace(live).is_some() {
+                    mailbox.stats.not_drawn += 1;
+                }
+                drop(mailbox);
+                self.ctx.request_repaint();
+                true
+            }
+            Ok(None) => false,
+            Err(err) => {
+                self.read_failed(err);
+                false
+            }
+        }
+    }
+
+    fn read_failed(&self, err: ReadError) {
+        self.log
+            .record("error", json!({ "message": err.to_string() }));
+        self.send(Event::ReadFailed(err));
+    }
+
+    /// Notices a writer that exited, died, attached or moved to a larger segment, and moves
+    /// to a re-created segment. Throttled while `quiet`; a wake-up that brought no record (the
+    /// writer attached, left or moved) is checked at once.
+    fn check_writer(&mut self, quiet: bool) {
+        if quiet && self.last_writer_check.elapsed() < WRITER_CHECK {
             return;
         }
         self.last_writer_check = Instant::now();
         let Some(status) = self.reader.as_ref().map(Reader::writer_status) else {
             return;
         };
+        if status == WriterStatus::Replaced {
+            return self.follow_growth();
+        }
         if self.writer != Some(status) {
             self.writer = Some(status);
             self.log
@@ -328,17 +518,96 @@ impl Worker {
         };
         if let Ok(true) = reader.reopen_if_replaced() {
             let writer = reader.writer_status();
-            let capacity = reader.capacity();
+            let capacities = reader.capacities();
             self.writer = Some(writer);
+            self.mailbox().stats.restart_numbering();
             self.log.record(
                 "reconnected",
                 json!({ "segment": self.location.to_string() }),
             );
             self.send(Event::Connected {
-                capacity,
+                capacities,
                 writer,
                 reconnected: true,
             });
         }
+    }
+
+    /// The Writer grew the segment: reopen the name, keeping what was read.
+    fn follow_growth(&mut self) {
+        let Some(reader) = self.reader.as_mut() else {
+            return;
+        };
+        // The grown segment is renamed into place before the old one is marked, so it is
+        // there; if it went away since, the next check sees the old one as closed.
+        if let Ok(true) = reader.reopen_if_replaced() {
+            let capacities = reader.capacities();
+            self.mailbox().stats.restart_numbering();
+            self.log.record(
+                "followed",
+                json!({ "capacity": capacities.picture, "frame_capacity": capacities.frame }),
+            );
+            self.send(Event::Followed { capacities });
+        }
+    }
+}
+
+/// A frame's pixels as an image egui can upload, scaled down by whole steps if a side exceeds
+/// the GPU's limit. Every row offset was checked when the frame was read.
+pub(crate) fn frame_image(frame: &FrameMessage, max_side: u32) -> ColorImage {
+    let (width, height) = (frame.width as usize, frame.height as usize);
+    let step = (frame.width.max(frame.height).div_ceil(max_side.max(1))).max(1) as usize;
+    let (out_width, out_height) = (width.div_ceil(step), height.div_ceil(step));
+    let stride = frame.stride as usize;
+    let bytes_per_pixel = frame.format.bytes_per_pixel();
+    let mut pixels = Vec::with_capacity(out_width * out_height);
+    for y in (0..height).step_by(step) {
+        let start = y * stride;
+        let row = frame
+            .pixels
+            .get(start..start + width * bytes_per_pixel)
+            .unwrap_or(&[]);
+        let pixel = |x: usize| row.get(x * bytes_per_pixel..(x + 1) * bytes_per_pixel);
+        for x in (0..width).step_by(step) {
+            let colour = match (frame.format, pixel(x)) {
+                (PixelFormat::Rgba8, Some(&[r, g, b, 255])) => egui::Color32::from_rgb(r, g, b),
+                (PixelFormat::Rgba8, Some(&[r, g, b, a])) => {
+                    egui::Color32::from_rgba_unmultiplied(r, g, b, a)
+                }
+                (PixelFormat::Rgb8, Some(&[r, g, b])) => egui::Color32::from_rgb(r, g, b),
+                (PixelFormat::Gray8, Some(&[grey])) => egui::Color32::from_gray(grey),
+                _ => egui::Color32::BLACK,
+            };
+            pixels.push(colour);
+        }
+    }
+    ColorImage::new([out_width, out_height], pixels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_of_every_format_and_stride_become_images_of_their_size() {
+        let mut frame = FrameMessage::blank(3, 2, PixelFormat::Rgb8, 0);
+        frame.stride = 10;
+        frame.pixels = vec![0; 20];
+        frame.pixels[3..6].copy_from_slice(&[1, 2, 3]);
+        frame.pixels[10..13].copy_from_slice(&[9, 8, 7]);
+        let image = frame_image(&frame, 4096);
+        assert_eq!(image.size, [3, 2]);
+        assert_eq!(image.pixels[1], egui::Color32::from_rgb(1, 2, 3));
+        assert_eq!(image.pixels[3], egui::Color32::from_rgb(9, 8, 7));
+
+        let mut grey = FrameMessage::blank(5000, 2, PixelFormat::Gray8, 0);
+        grey.pixels.fill(200);
+        let image = frame_image(&grey, 2048);
+        assert_eq!(
+            image.size,
+            [1667, 1],
+            "scaled by whole steps to fit the GPU"
+        );
+        assert_eq!(image.pixels[0], egui::Color32::from_gray(200));
     }
 }

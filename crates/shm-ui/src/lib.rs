@@ -1,19 +1,24 @@
-//! What the Writer and Reader apps share: the bundled CJK font, their labels in Chinese and
-//! English, the settings they remember, their event log, and the picture view.
+//! What the Writer and Reader apps share: the bundled CJK font, their words in Chinese and
+//! English (messages kept as data and worded when drawn), the picture viewer, their flags and
+//! event log.
 
+mod errors;
 mod events;
 mod fonts;
 mod i18n;
+mod notes;
 mod view;
 mod window;
 
 pub use events::EventLog;
 pub use fonts::{CJK_FONT, install_cjk_font};
 pub use i18n::{Language, Texts};
+pub use notes::Note;
 pub use view::{
-    Status, language_picker, max_texture_side, picture_view, show_status, to_color_image,
+    PICTURE_TEXTURE, PictureTextures, PictureView, Status, language_picker, max_texture_side,
+    show_line, show_note, to_color_image,
 };
-pub use window::WindowArgs;
+pub use window::{Companion, WindowArgs};
 
 /// How long to wait between checks for something that no event announces (a writer that was
 /// killed, a finished file dialog).

@@ -15,6 +15,34 @@ pub struct WindowArgs {
     /// Where to put the window's top-left corner on the screen, e.g. 0,0.
     #[arg(long, value_name = "X,Y", value_parser = parse_position)]
     pub position: Option<[f32; 2]>,
+    /// The launcher's socket, through which this window asks it to reopen the other one.
+    #[arg(long, value_name = "SOCKET", hide = true)]
+    pub companion: Option<PathBuf>,
+}
+
+/// The launcher that started a window, which can reopen the other window of the pair.
+#[derive(Clone, Debug)]
+pub struct Companion {
+    socket: PathBuf,
+}
+
+impl Companion {
+    /// A launcher listening on `socket`.
+    pub fn new(socket: PathBuf) -> Companion {
+        Companion { socket }
+    }
+
+    /// Asks the launcher to open `window` (`writer` or `reader`) if it is not open.
+    pub fn open(&self, window: &str) {
+        let sent = std::os::unix::net::UnixDatagram::unbound()
+            .and_then(|socket| socket.send_to(window.as_bytes(), &self.socket));
+        if let Err(err) = sent {
+            eprintln!(
+                "cannot ask the launcher at '{}' to open the {window}: {err}",
+                self.socket.display()
+            );
+        }
+    }
 }
 
 fn parse_position(text: &str) -> Result<[f32; 2], String> {
@@ -33,6 +61,11 @@ fn parse_position(text: &str) -> Result<[f32; 2], String> {
 }
 
 impl WindowArgs {
+    /// The launcher that started this window, if one did.
+    pub fn companion(&self) -> Option<Companion> {
+        self.companion.clone().map(Companion::new)
+    }
+
     /// The event log the flags ask for; `Err` is a message for stderr.
     pub fn event_log(&self, app: &'static str) -> Result<EventLog, String> {
         match &self.events {
@@ -59,10 +92,19 @@ impl WindowArgs {
         }
         let native = eframe::NativeOptions {
             viewport,
+            // A window placed by --position (the launcher's side-by-side layout) does not
+            // save its geometry over the one a person chose for it.
+            persist_window: self.position.is_none(),
             ..Default::default()
         };
         let app_id_owned = app_id.to_owned();
+        let position = self.position;
         let creator = move |cc: &eframe::CreationContext<'_>| {
+            // eframe applies a remembered position over the builder's: --position wins.
+            if let Some([x, y]) = position {
+                cc.egui_ctx
+                    .send_viewport_cmd(egui::ViewportCommand::OuterPosition(egui::pos2(x, y)));
+            }
             close_on_termination_signals(&cc.egui_ctx, &app_id_owned);
             Ok(Box::new(app(cc)) as Box<dyn eframe::App>)
         };

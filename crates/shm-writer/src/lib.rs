@@ -1,35 +1,45 @@
-//! The Writer window: choose a picture (Browse…, a typed path, drag and drop or the command
-//! line), see it, and send its path and original bytes with 咻一下; edit and send the struct
-//! with Struct. Every outcome, good or bad, is a sentence in the status line.
+//! The Writer window: choose a picture (Browse… or Ctrl+O, a typed or pasted path, drag and
+//! drop, or the command line), see it, and send its path and bytes with 咻一下; edit and send
+//! the struct with Struct; stream frames live. The path box, the preview and 咻一下 always
+//! refer to one current picture. Every outcome, good or bad, is a sentence in the status line.
+
+mod dialog;
+mod paths;
+mod worker;
+
+pub use dialog::DialogChoice;
+pub use paths::parse_path_input;
+pub use worker::ASK_BEYOND;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::mpsc::{self, Receiver, TryRecvError};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
-use egui::{Key, TextEdit, TextureHandle, TextureOptions, Ui};
+use egui::{Key, Modifiers, RichText, TextEdit, Ui};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use sha2::{Digest, Sha256};
 use shm_common::{
-    Capacity, CapacityArgs, CreationMode, OpenError, SegmentArgs, SegmentLocation, SendError,
-    TestData, Writer, suggest_capacity,
+    Capacity, CapacityArgs, Growth, OpenError, SegmentArgs, SegmentLocation, TestData,
 };
-use shm_ui::{EventLog, Language, Status, WindowArgs};
+use shm_ui::{
+    Companion, EventLog, Language, Note, PictureTextures, PictureView, Status, WindowArgs,
+};
+
+use dialog::{DialogAnswer, FileDialogs};
+use worker::{Command, Event, StreamSource, WorkerHandle};
 
 /// The window's title, as in the original.
 pub const TITLE: &str = "Writer";
-
-/// A file dialog that answers sooner than this was not shown to a person: there is no dialog
-/// backend (no desktop portal, no zenity) on this system.
-const NO_DIALOG_WITHIN: Duration = Duration::from_millis(300);
+/// Width of the struct editor: every field fits any i32.
+const EDITOR_WIDTH: f32 = 230.0;
+/// Frame sizes offered for the test pattern.
+const PATTERN_SIZES: [(u32, u32); 3] = [(640, 360), (1280, 720), (1920, 1080)];
 
 /// The Writer's command line.
 #[derive(clap::Parser, Debug, Clone)]
 #[command(
     name = "shm-writer",
     version,
-    about = "The Writer window: pick a picture and send it with 咻一下, or send the struct"
+    about = "The Writer window: pick a picture and send it with 咻一下, send the struct, or stream frames"
 )]
 pub struct Args {
     /// A picture to open at start.
@@ -59,6 +69,9 @@ pub fn run(args: Args) -> ExitCode {
         capacity: args.capacity.capacity(),
         picture: args.picture,
         events,
+        dialog: DialogChoice::Detect,
+        companion: args.window.companion(),
+        ask_beyond: ASK_BEYOND,
     };
     args.window
         .run(TITLE, "shm-writer", |cc| WriterApp::new(cc, options))
@@ -75,6 +88,12 @@ pub struct WriterOptions {
     pub picture: Option<PathBuf>,
     /// Where to log what happens (`--events`).
     pub events: EventLog,
+    /// Which file dialog Browse… opens.
+    pub dialog: DialogChoice,
+    /// Asks the launcher that started this window to reopen the Reader, if one did.
+    pub companion: Option<Companion>,
+    /// Growing the segment past this many bytes in all asks first ([`ASK_BEYOND`]).
+    pub ask_beyond: usize,
 }
 
 impl Default for WriterOptions {
@@ -84,112 +103,208 @@ impl Default for WriterOptions {
             capacity: Capacity::Default,
             picture: None,
             events: EventLog::disabled("writer"),
+            dialog: DialogChoice::Detect,
+            companion: None,
+            ask_beyond: ASK_BEYOND,
         }
     }
 }
 
+/// What a stream sends, as chosen in the window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+enum SourceChoice {
+    #[default]
+    Pattern,
+    Picture,
+    Folder,
+}
+
 /// What the Writer remembers between runs.
-#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Serialize, Deserialize)]
 #[serde(default)]
 struct Settings {
     language: Language,
     stretch: bool,
+    source: SourceChoice,
+    pattern_size: (u32, u32),
+    fps: f64,
+    as_fast_as_possible: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Settings {
+        Settings {
+            language: Language::default(),
+            stretch: false,
+            source: SourceChoice::Pattern,
+            pattern_size: (1280, 720),
+            fps: 30.0,
+            as_fast_as_possible: false,
+        }
+    }
+}
+
+/// The one current picture: what the path box names, the preview shows and 咻一下 sends.
+enum Current {
+    /// None chosen yet.
+    Empty,
+    /// Being read and decoded.
+    Loading,
+    /// Read and decoded.
+    Ready(LoadedPicture),
+    /// The last one chosen could not be opened: nothing to send.
+    Failed { note: Note },
 }
 
 /// A picture that was read and decoded, ready to send.
 struct LoadedPicture {
-    /// The full path, as sent.
-    path: String,
-    /// The file's bytes, sent unchanged.
-    bytes: Vec<u8>,
-    texture: TextureHandle,
+    path: PathBuf,
+    textures: PictureTextures,
 }
 
-/// The struct editor's text fields.
+/// Why a struct field is refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FieldError {
+    Empty,
+    NotANumber,
+    OutOfRange,
+}
+
+impl FieldError {
+    fn words(self, language: Language) -> &'static str {
+        match (self, language) {
+            (FieldError::Empty, Language::Chinese) => "请填写一个整数",
+            (FieldError::NotANumber, Language::Chinese) => "不是整数",
+            (FieldError::OutOfRange, Language::Chinese) => "超出 -2147483648 到 2147483647",
+            (FieldError::Empty, Language::English) => "enter a whole number",
+            (FieldError::NotANumber, Language::English) => "not a whole number",
+            (FieldError::OutOfRange, Language::English) => "outside -2147483648 to 2147483647",
+        }
+    }
+}
+
+/// The struct editor's twelve text fields: Id, Age, Scores[0..9].
 struct StructFields {
-    id: String,
-    age: String,
-    scores: [String; 10],
+    texts: [String; 12],
 }
 
 impl Default for StructFields {
     fn default() -> StructFields {
         let data = TestData::default();
-        StructFields {
-            id: data.id.to_string(),
-            age: data.age.to_string(),
-            scores: data.scores.map(|score| score.to_string()),
+        let mut texts: [String; 12] = Default::default();
+        texts[0] = data.id.to_string();
+        texts[1] = data.age.to_string();
+        for (text, score) in texts[2..].iter_mut().zip(data.scores) {
+            *text = score.to_string();
         }
+        StructFields { texts }
     }
 }
 
 impl StructFields {
-    fn score_label(index: usize) -> String {
-        format!("Scores[{index}]")
+    fn label(index: usize) -> String {
+        match index {
+            0 => "Id".to_owned(),
+            1 => "Age".to_owned(),
+            score => format!("Scores[{}]", score - 2),
+        }
     }
 
-    fn parse(&self, language: Language) -> Result<TestData, String> {
-        let number = |text: &str, field: &str| {
-            text.trim()
-                .parse::<i32>()
-                .map_err(|_| language.field_invalid(field))
-        };
-        let mut data = TestData {
-            id: number(&self.id, "Id")?,
-            age: number(&self.age, "Age")?,
-            scores: [0; 10],
-        };
-        for (index, (score, text)) in data.scores.iter_mut().zip(&self.scores).enumerate() {
-            *score = number(text, &Self::score_label(index))?;
+    fn check(text: &str) -> Result<i32, FieldError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(FieldError::Empty);
         }
-        Ok(data)
+        match text.parse::<i128>() {
+            Ok(value) => i32::try_from(value).map_err(|_| FieldError::OutOfRange),
+            Err(_) => Err(FieldError::NotANumber),
+        }
+    }
+
+    /// The struct, or every field's own error.
+    fn parse(&self) -> Result<TestData, [Option<FieldError>; 12]> {
+        let values = self.texts.each_ref().map(|text| Self::check(text));
+        if values.iter().all(Result::is_ok) {
+            let value = |index: usize| values[index].unwrap_or_default();
+            return Ok(TestData {
+                id: value(0),
+                age: value(1),
+                scores: std::array::from_fn(|index| value(index + 2)),
+            });
+        }
+        Err(values.map(Result::err))
     }
 }
 
-/// A file dialog running on its own thread.
-struct PendingDialog {
-    answer: Receiver<Option<PathBuf>>,
-    opened: Instant,
+/// A stream the worker is sending.
+struct RunningStream {
+    width: u32,
+    height: u32,
+    frames: u64,
+    frames_per_second: f64,
+}
+
+/// The segment, as the worker last told.
+enum SegmentState {
+    Connecting,
+    Connected { total_size: usize },
+    Failed(Arc<OpenError>),
 }
 
 /// The Writer app.
 pub struct WriterApp {
     options: WriterOptions,
     settings: Settings,
-    writer: Option<Writer>,
-    connect_error: Option<OpenError>,
+    worker: WorkerHandle,
+    segment: SegmentState,
     path_input: String,
-    picture: Option<LoadedPicture>,
+    current: Current,
     fields: StructFields,
+    field_errors: [Option<FieldError>; 12],
     status: Status,
-    dialog: Option<PendingDialog>,
-    no_dialog: bool,
+    dialogs: FileDialogs,
+    view: PictureView,
+    ask_grow: Option<(Growth, usize)>,
+    stream: Option<RunningStream>,
+    max_side_sent: Option<u32>,
 }
 
 impl WriterApp {
-    /// Builds the app: installs the CJK font, restores the settings, attaches to the segment
-    /// and opens the picture given on the command line.
+    /// Builds the app: installs the CJK font, restores the settings, starts the worker that
+    /// attaches to the segment, and opens the picture given on the command line.
     pub fn new(cc: &eframe::CreationContext<'_>, options: WriterOptions) -> WriterApp {
         shm_ui::install_cjk_font(&cc.egui_ctx);
         let settings = cc
             .storage
             .and_then(|storage| eframe::get_value(storage, eframe::APP_KEY))
             .unwrap_or_default();
+        let worker = worker::spawn(
+            options.location.clone(),
+            options.capacity,
+            options.ask_beyond,
+            cc.egui_ctx.clone(),
+            options.events.clone(),
+        );
+        worker.send(Command::SetMaxSide(shm_ui::max_texture_side(&cc.egui_ctx)));
         let mut app = WriterApp {
             options,
             settings,
-            writer: None,
-            connect_error: None,
+            worker,
+            segment: SegmentState::Connecting,
             path_input: String::new(),
-            picture: None,
+            current: Current::Empty,
             fields: StructFields::default(),
+            field_errors: [None; 12],
             status: Status::default(),
-            dialog: None,
-            no_dialog: false,
+            dialogs: FileDialogs::default(),
+            view: PictureView::default(),
+            ask_grow: None,
+            stream: None,
+            max_side_sent: None,
         };
-        app.connect();
         if let Some(path) = app.options.picture.clone() {
-            app.open(&cc.egui_ctx, &path);
+            let path = parse_path_input(&path.to_string_lossy(), None).unwrap_or(path);
+            app.open(path);
         }
         app
     }
@@ -198,243 +313,130 @@ impl WriterApp {
         self.settings.language
     }
 
-    /// Attaches to the segment if not attached yet; false (with the reason kept) on failure.
-    fn connect(&mut self) -> bool {
-        if self.writer.is_some() {
-            return true;
-        }
-        match Writer::create(
-            &self.options.location,
-            CreationMode::CreateOrOpen,
-            self.options.capacity,
-        ) {
-            Ok(writer) => {
-                self.options.events.record(
-                    "attached",
-                    json!({ "segment": writer.location().to_string(), "capacity": writer.capacity() }),
-                );
-                self.writer = Some(writer);
-                self.connect_error = None;
-                true
-            }
-            Err(err) => {
-                self.options
-                    .events
-                    .record("error", json!({ "message": err.to_string() }));
-                self.connect_error = Some(err);
-                false
-            }
-        }
-    }
-
-    /// Attaches if needed; on failure puts the reason in the status line.
-    fn connect_or_say_why(&mut self) -> bool {
-        if self.connect() {
-            return true;
-        }
-        let message = self
-            .connect_error
-            .as_ref()
-            .map(|err| self.open_error_text(err));
-        self.fail(message.unwrap_or_default());
-        false
-    }
-
-    fn open_error_text(&self, err: &OpenError) -> String {
-        match err {
-            OpenError::WriterActive { pid, .. } => {
-                self.language().writer_active(*pid, &self.options.location)
-            }
-            other => self.language().failed(&other.to_string()),
-        }
-    }
-
-    fn fail(&mut self, message: String) {
-        self.options
-            .events
-            .record("error", json!({ "message": message }));
-        self.status = Status::error(message);
-    }
-
-    /// Reads and decodes a picture file; on failure the previous picture stays.
-    fn open(&mut self, ctx: &egui::Context, path: &Path) {
-        let language = self.language();
-        let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    /// Makes `path` the current picture (read and decoded by the worker).
+    fn open(&mut self, path: PathBuf) {
         self.path_input = path.display().to_string();
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(err) => {
-                let message = match err.kind() {
-                    std::io::ErrorKind::NotFound => language.file_missing(&path),
-                    std::io::ErrorKind::IsADirectory => language.is_directory(&path),
-                    _ => language.cannot_read(&path, &err.to_string()),
-                };
-                return self.fail(message);
-            }
-        };
-        let path_text = path.to_string_lossy().into_owned();
-        let decoded = match shm_picture::decode(&bytes, shm_ui::max_texture_side(ctx)) {
-            Ok(decoded) => decoded,
-            Err(err) => return self.fail(language.not_a_picture(&path_text, &err.to_string())),
-        };
-        let format = shm_picture::format_name(decoded.format);
-        let texture = ctx.load_texture(
-            "writer-picture",
-            shm_ui::to_color_image(&decoded),
-            TextureOptions::LINEAR,
-        );
-        self.status = Status::info(language.loaded(
-            &path,
-            bytes.len(),
-            decoded.width,
-            decoded.height,
-            format,
-        ));
-        self.options.events.record(
-            "loaded",
-            json!({
-                "path": path_text,
-                "len": bytes.len(),
-                "width": decoded.width,
-                "height": decoded.height,
-                "format": format,
-            }),
-        );
-        self.picture = Some(LoadedPicture {
-            path: path_text,
-            bytes,
-            texture,
-        });
+        self.current = Current::Loading;
+        self.worker.send(Command::Open(path));
     }
 
-    /// 咻一下: sends the loaded picture's path and bytes.
+    /// The path the path box names now.
+    fn typed_path(&self) -> Option<PathBuf> {
+        parse_path_input(&self.path_input, paths::home_dir().as_deref())
+    }
+
+    fn apply(&mut self, ctx: &egui::Context, event: Event) {
+        match event {
+            Event::Connected { total_size } => {
+                self.segment = SegmentState::Connected { total_size };
+            }
+            Event::ConnectFailed(error) => {
+                let error = Arc::new(error);
+                self.status.set(Note::Open(Arc::clone(&error)));
+                self.segment = SegmentState::Failed(error);
+            }
+            Event::Opened(opened) => {
+                let (width, height) = opened.decoded.shown_size();
+                self.status.set(Note::Opened {
+                    path: opened.path.clone(),
+                    len: opened.len,
+                    width,
+                    height,
+                    format: shm_picture::format_name(opened.decoded.format),
+                    frames: opened.decoded.frames.len(),
+                });
+                self.current = Current::Ready(LoadedPicture {
+                    textures: PictureTextures::load(ctx, "writer-picture", &opened.decoded),
+                    path: opened.path,
+                });
+                self.view.fit();
+            }
+            Event::OpenFailed { path, note } => {
+                self.path_input = path.display().to_string();
+                self.status.set(note.clone());
+                self.current = Current::Failed { note };
+            }
+            Event::Done(note) | Event::Failed(note) => self.status.set(note),
+            Event::AskGrow { growth, size } => self.ask_grow = Some((growth, size)),
+            Event::Grown { total_size, kind } => {
+                self.segment = SegmentState::Connected { total_size };
+                self.status.set(Note::Grown { total_size, kind });
+            }
+            Event::StreamStarted { width, height } => {
+                self.stream = Some(RunningStream {
+                    width,
+                    height,
+                    frames: 0,
+                    frames_per_second: 0.0,
+                });
+            }
+            Event::StreamProgress {
+                frames,
+                frames_per_second,
+            } => {
+                if let Some(stream) = &mut self.stream {
+                    stream.frames = frames;
+                    stream.frames_per_second = frames_per_second;
+                }
+            }
+            Event::StreamStopped { frames, elapsed } => {
+                self.stream = None;
+                if !self.status.0.as_ref().is_some_and(Note::is_error) {
+                    self.status.set(Note::StreamStopped { frames, elapsed });
+                }
+            }
+        }
+    }
+
+    /// 咻一下: sends the file the path box names, as it is on disk now.
     fn send_picture(&mut self) {
-        let language = self.language();
-        if self.picture.is_none() {
-            return self.fail(language.texts().choose_first.to_owned());
-        }
-        if !self.connect_or_say_why() {
-            return;
-        }
-        let (Some(writer), Some(picture)) = (self.writer.as_mut(), self.picture.as_ref()) else {
-            return;
-        };
-        let started = Instant::now();
-        match writer.send_image(&picture.path, &picture.bytes) {
-            Ok(meta) => {
-                let took_ms = started.elapsed().as_secs_f64() * 1e3;
-                self.status = Status::info(language.sent_picture(
-                    &picture.path,
-                    picture.bytes.len(),
-                    took_ms,
-                    meta.sequence,
-                ));
-                self.options.events.record(
-                    "sent",
-                    json!({
-                        "kind": "image",
-                        "path": picture.path,
-                        "len": picture.bytes.len(),
-                        "sha256": hex(&Sha256::digest(&picture.bytes)),
-                        "sequence": meta.sequence,
-                    }),
-                );
+        match self.typed_path() {
+            Some(path) => {
+                self.path_input = path.display().to_string();
+                if !matches!(&self.current, Current::Ready(picture) if picture.path == path) {
+                    self.current = Current::Loading;
+                }
+                self.worker.send(Command::Send(path));
             }
-            Err(err) => {
-                let message = self.send_error_text(&err);
-                self.fail(message);
-            }
+            None => self.status.set(Note::NotSent(Box::new(Note::ChooseFirst))),
         }
     }
 
-    fn send_error_text(&self, err: &SendError) -> String {
-        match err {
-            SendError::TooLarge { size, capacity, .. } => self.language().too_large(
-                *size,
-                *capacity,
-                &self.options.location,
-                &suggest_capacity(*size),
-            ),
-            other => self.language().failed(&other.to_string()),
-        }
-    }
-
-    /// Struct: sends the edited fields.
+    /// Struct: sends the edited fields, or outlines every invalid one.
     fn send_struct(&mut self) {
-        let language = self.language();
-        let data = match self.fields.parse(language) {
-            Ok(data) => data,
-            Err(message) => return self.fail(message),
-        };
-        if !self.connect_or_say_why() {
-            return;
-        }
-        let Some(writer) = self.writer.as_mut() else {
-            return;
-        };
-        match writer.send_struct(&data) {
-            Ok(meta) => {
-                self.status = Status::info(language.sent_struct(&data.to_string()));
-                self.options.events.record(
-                    "sent",
-                    json!({ "kind": "struct", "text": data.to_string(), "sequence": meta.sequence }),
-                );
+        match self.fields.parse() {
+            Ok(data) => {
+                self.field_errors = [None; 12];
+                self.worker.send(Command::SendStruct(data));
             }
-            Err(err) => {
-                let message = self.send_error_text(&err);
-                self.fail(message);
+            Err(errors) => {
+                let count = errors.iter().flatten().count();
+                self.field_errors = errors;
+                self.status.set(Note::FieldsInvalid { count });
             }
         }
     }
 
-    /// Browse…: opens the native file dialog on its own thread, so the window stays live.
+    /// Browse… or Ctrl+O: the file dialog, in the current picture's folder.
     fn browse(&mut self, ctx: &egui::Context) {
-        if self.dialog.is_some() {
-            return;
-        }
-        let texts = self.language().texts();
-        let dialog = rfd::FileDialog::new()
-            .set_title(texts.dialog_title)
-            .add_filter(texts.filter_png, &["png"])
-            .add_filter(texts.filter_jpeg, &["jpg", "jpeg"])
-            .add_filter(texts.filter_all, &shm_picture::readable_extensions());
-        let (answer, receiver) = mpsc::channel();
-        let ctx = ctx.clone();
-        std::thread::spawn(move || {
-            // The window may be gone by the time the person picks a file: nothing to tell then.
-            let _ = answer.send(dialog.pick_file());
-            ctx.request_repaint();
-        });
-        self.dialog = Some(PendingDialog {
-            answer: receiver,
-            opened: Instant::now(),
-        });
+        let folder = self
+            .typed_path()
+            .and_then(|path| path.parent().map(Path::to_path_buf));
+        self.dialogs.open(
+            ctx,
+            &self.options.dialog,
+            self.language(),
+            folder.as_deref(),
+        );
     }
 
     fn poll_dialog(&mut self, ctx: &egui::Context) {
-        let Some(dialog) = &self.dialog else {
-            return;
-        };
-        let answer = match dialog.answer.try_recv() {
-            Ok(answer) => answer,
-            Err(TryRecvError::Empty) => {
-                ctx.request_repaint_after(shm_ui::POLL_INTERVAL);
-                return;
+        match self.dialogs.poll(ctx) {
+            Some(DialogAnswer::Picked(path)) => self.open(path),
+            Some(DialogAnswer::Failed(error)) => {
+                self.status.set(Note::DialogFailed(Arc::new(error)));
             }
-            Err(TryRecvError::Disconnected) => None,
-        };
-        let too_fast_for_a_person = dialog.opened.elapsed() < NO_DIALOG_WITHIN;
-        self.dialog = None;
-        match answer {
-            Some(path) => self.open(ctx, &path),
-            None if too_fast_for_a_person => {
-                self.no_dialog = true;
-                self.options.events.record(
-                    "no_dialog",
-                    json!({ "message": self.language().texts().no_dialog }),
-                );
-            }
-            None => {}
+            Some(DialogAnswer::Cancelled) | None => {}
         }
     }
 
@@ -448,23 +450,33 @@ impl WriterApp {
                 .find(|path| !path.as_os_str().is_empty())
         });
         if let Some(path) = dropped {
-            self.open(ctx, &path);
+            self.open(std::path::absolute(&path).unwrap_or(path));
         }
     }
 
     fn top_bar(&mut self, ui: &mut Ui) {
-        ui.horizontal(|ui| {
+        let language = self.language();
+        ui.horizontal_wrapped(|ui| {
             shm_ui::language_picker(ui, &mut self.settings.language);
             ui.separator();
-            let line = match (&self.writer, &self.connect_error) {
-                (Some(writer), _) => Status::info(
-                    self.language()
-                        .writer_segment(writer.location(), writer.capacity()),
+            match &self.segment {
+                SegmentState::Connecting => {}
+                SegmentState::Connected { total_size, .. } => shm_ui::show_line(
+                    ui,
+                    &language.writer_segment(&self.options.location, *total_size),
+                    false,
                 ),
-                (None, Some(err)) => Status::error(self.open_error_text(err)),
-                (None, None) => Status::default(),
-            };
-            shm_ui::show_status(ui, &line);
+                SegmentState::Failed(error) => shm_ui::show_line(
+                    ui,
+                    &language.open_error(error, &self.options.location),
+                    true,
+                ),
+            }
+            if let Some(companion) = &self.options.companion
+                && ui.button(language.texts().open_reader).clicked()
+            {
+                companion.open("reader");
+            }
         });
     }
 
@@ -481,84 +493,279 @@ impl WriterApp {
                 .hint_text("/path/to/picture.png");
             let response = ui.add(edit).labelled_by(label.id);
             let entered = response.lost_focus() && ui.input(|input| input.key_pressed(Key::Enter));
-            if (ui.button(texts.open).clicked() || entered) && !self.path_input.trim().is_empty() {
-                let path = PathBuf::from(self.path_input.trim());
-                self.open(ui.ctx(), &path);
+            if ui.button(texts.open).clicked() || entered {
+                match self.typed_path() {
+                    Some(path) => self.open(path),
+                    None => self.status.set(Note::PathEmpty),
+                }
             }
         });
     }
 
-    fn struct_editor(&mut self, ui: &mut Ui) {
+    fn stream_controls(&mut self, ui: &mut Ui) {
         let language = self.language();
-        ui.heading(language.texts().struct_heading);
-        egui::Grid::new("struct-fields")
-            .num_columns(2)
+        let texts = language.texts();
+        let zh = language == Language::Chinese;
+        egui::CollapsingHeader::new(texts.stream_heading)
+            .id_salt("writer-stream")
             .show(ui, |ui| {
-                let field = |ui: &mut Ui, name: &str, value: &mut String| {
-                    let label = ui.label(name);
-                    ui.add(TextEdit::singleline(value).desired_width(90.0))
-                        .labelled_by(label.id);
-                    ui.end_row();
-                };
-                field(ui, "Id", &mut self.fields.id);
-                field(ui, "Age", &mut self.fields.age);
-                for (index, score) in self.fields.scores.iter_mut().enumerate() {
-                    field(ui, &StructFields::score_label(index), score);
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(texts.stream_source);
+                    let source = &mut self.settings.source;
+                    ui.radio_value(source, SourceChoice::Pattern, texts.stream_pattern);
+                    ui.radio_value(source, SourceChoice::Picture, texts.stream_picture);
+                    ui.radio_value(source, SourceChoice::Folder, texts.stream_folder);
+                });
+                ui.horizontal_wrapped(|ui| {
+                    if self.settings.source == SourceChoice::Pattern {
+                        ui.label(texts.stream_size);
+                        let (width, height) = self.settings.pattern_size;
+                        egui::ComboBox::from_id_salt("writer-stream-size")
+                            .selected_text(format!("{width}×{height}"))
+                            .show_ui(ui, |ui| {
+                                for size in PATTERN_SIZES {
+                                    let text = format!("{}×{}", size.0, size.1);
+                                    ui.selectable_value(
+                                        &mut self.settings.pattern_size,
+                                        size,
+                                        text,
+                                    );
+                                }
+                            });
+                    }
+                    ui.label(texts.stream_rate);
+                    ui.add_enabled(
+                        !self.settings.as_fast_as_possible,
+                        egui::DragValue::new(&mut self.settings.fps)
+                            .range(1.0..=480.0)
+                            .suffix(if zh { " 帧/秒" } else { " fps" }),
+                    );
+                    ui.checkbox(&mut self.settings.as_fast_as_possible, texts.stream_max);
+                    match &self.stream {
+                        None => {
+                            if ui.button(texts.stream_start).clicked() {
+                                self.start_stream();
+                            }
+                        }
+                        Some(_) => {
+                            if ui.button(texts.stream_stop).clicked() {
+                                self.worker.send(Command::StopStream);
+                            }
+                        }
+                    }
+                });
+                if let Some(stream) = &self.stream {
+                    let line = if zh {
+                        format!(
+                            "正在推流 {}×{}：已发送 {} 帧，每秒 {:.0} 帧",
+                            stream.width, stream.height, stream.frames, stream.frames_per_second
+                        )
+                    } else {
+                        format!(
+                            "streaming {}×{}: {} frames sent, {:.0} frames/s",
+                            stream.width, stream.height, stream.frames, stream.frames_per_second
+                        )
+                    };
+                    ui.label(line);
                 }
             });
-        ui.add_space(6.0);
-        if ui.button(language.texts().struct_button).clicked() {
-            self.send_struct();
-        }
+    }
+
+    fn start_stream(&mut self) {
+        let source = match self.settings.source {
+            SourceChoice::Pattern => {
+                let (width, height) = self.settings.pattern_size;
+                StreamSource::Pattern { width, height }
+            }
+            SourceChoice::Picture => match self.typed_path() {
+                Some(path) => StreamSource::Paths(vec![path]),
+                None => return self.status.set(Note::ChooseFirst),
+            },
+            SourceChoice::Folder => match self
+                .typed_path()
+                .and_then(|path| path.parent().map(Path::to_path_buf))
+            {
+                Some(folder) => StreamSource::Paths(vec![folder]),
+                None => return self.status.set(Note::ChooseFirst),
+            },
+        };
+        let fps = if self.settings.as_fast_as_possible {
+            0.0
+        } else {
+            self.settings.fps
+        };
+        self.worker.send(Command::StartStream { source, fps });
+    }
+
+    fn struct_editor(&mut self, ui: &mut Ui) {
+        let language = self.language();
+        let texts = language.texts();
+        ui.heading(texts.struct_heading);
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            egui::Grid::new("struct-fields")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    for (index, text) in self.fields.texts.iter_mut().enumerate() {
+                        let error = self.field_errors[index];
+                        let label = ui.label(StructFields::label(index));
+                        ui.vertical(|ui| {
+                            let mut edit = TextEdit::singleline(text)
+                                .desired_width(120.0)
+                                .font(egui::TextStyle::Monospace);
+                            if error.is_some() {
+                                edit = edit.background_color(
+                                    ui.visuals().error_fg_color.gamma_multiply(0.15),
+                                );
+                            }
+                            let response = ui.add(edit).labelled_by(label.id);
+                            if let Some(error) = error {
+                                ui.painter().rect_stroke(
+                                    response.rect,
+                                    2.0,
+                                    egui::Stroke::new(1.5, ui.visuals().error_fg_color),
+                                    egui::StrokeKind::Outside,
+                                );
+                                ui.label(
+                                    RichText::new(error.words(language))
+                                        .small()
+                                        .color(ui.visuals().error_fg_color),
+                                );
+                            }
+                            if response.changed() {
+                                self.field_errors[index] = None;
+                            }
+                        });
+                        ui.end_row();
+                    }
+                });
+            ui.add_space(6.0);
+            if ui.button(texts.struct_button).clicked() {
+                self.send_struct();
+            }
+        });
     }
 
     fn picture_area(&mut self, ui: &mut Ui) {
-        let texts = self.language().texts();
+        let language = self.language();
+        let texts = language.texts();
         let hovering = ui.ctx().input(|input| !input.raw.hovered_files.is_empty());
-        match &self.picture {
-            _ if hovering => {
-                ui.centered_and_justified(|ui| ui.heading(texts.drop_here));
+        if hovering {
+            ui.centered_and_justified(|ui| ui.heading(texts.drop_here));
+            return;
+        }
+        match &self.current {
+            Current::Ready(picture) => {
+                if let Some(texture) = picture.textures.current(ui.ctx()).cloned() {
+                    let alt = picture.path.display().to_string();
+                    self.view
+                        .show(ui, &texture, self.settings.stretch, &alt, language);
+                }
             }
-            Some(picture) => {
-                shm_ui::picture_view(ui, &picture.texture, self.settings.stretch, &picture.path);
+            Current::Loading => {
+                ui.centered_and_justified(|ui| ui.spinner());
             }
-            None => {
+            Current::Failed { note } => {
+                let text = language.word(note, &self.options.location);
+                ui.centered_and_justified(|ui| {
+                    ui.label(RichText::new(text).color(ui.visuals().error_fg_color))
+                });
+            }
+            Current::Empty => {
                 ui.centered_and_justified(|ui| ui.label(texts.writer_empty));
             }
         }
     }
-}
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+    fn grow_question(&mut self, ctx: &egui::Context) {
+        let Some((growth, size)) = &self.ask_grow else {
+            return;
+        };
+        let language = self.language();
+        let texts = language.texts();
+        let segment = language.segment(&self.options.location);
+        let question = if language == Language::Chinese {
+            format!(
+                "这张图片有 {}，需要把{segment}从 {} 扩大到 {}。要扩大吗？",
+                language.size(*size),
+                language.size(growth.previous_total_size),
+                language.size(growth.total_size)
+            )
+        } else {
+            format!(
+                "This picture is {}: {segment} must grow from {} to {}. Grow it?",
+                language.size(*size),
+                language.size(growth.previous_total_size),
+                language.size(growth.total_size)
+            )
+        };
+        let mut answer = None;
+        egui::Modal::new(egui::Id::unique("writer-grow-question")).show(ctx, |ui| {
+            ui.set_max_width(420.0);
+            ui.heading(texts.grow_title);
+            ui.add(egui::Label::new(question).wrap());
+            ui.add_space(8.0);
+            ui.horizontal(|ui| {
+                if ui.button(texts.grow_yes).clicked() {
+                    answer = Some(true);
+                }
+                if ui.button(texts.cancel).clicked() {
+                    answer = Some(false);
+                }
+            });
+        });
+        if let Some(answer) = answer {
+            self.ask_grow = None;
+            self.worker.send(Command::Grow(answer));
+        }
+    }
 }
 
 impl eframe::App for WriterApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        let max_side = shm_ui::max_texture_side(&ctx);
+        if self.max_side_sent != Some(max_side) {
+            self.worker.send(Command::SetMaxSide(max_side));
+            self.max_side_sent = Some(max_side);
+        }
+        while let Ok(event) = self.worker.events.try_recv() {
+            self.apply(&ctx, event);
+        }
         self.poll_dialog(&ctx);
         self.take_dropped_file(&ctx);
+        if ctx.input_mut(|input| input.consume_key(Modifiers::COMMAND, Key::O)) {
+            self.browse(&ctx);
+        }
+        if self.stream.is_some() {
+            ctx.request_repaint_after(std::time::Duration::from_millis(250));
+        }
+        let language = self.language();
+        let location = self.options.location.clone();
 
         egui::Panel::top("writer-top").show(ui, |ui| self.top_bar(ui));
         egui::Panel::bottom("writer-status").show(ui, |ui| {
-            if self.no_dialog {
-                shm_ui::show_status(ui, &Status::error(self.language().texts().no_dialog));
+            if let Some(note) = &self.status.0 {
+                shm_ui::show_note(ui, note, language, &location);
             }
-            shm_ui::show_status(ui, &self.status);
         });
-        egui::Panel::right("writer-struct").show(ui, |ui| self.struct_editor(ui));
+        egui::Panel::right("writer-struct")
+            .resizable(false)
+            .exact_size(EDITOR_WIDTH)
+            .show(ui, |ui| self.struct_editor(ui));
         egui::CentralPanel::default().show(ui, |ui| {
             self.path_row(ui);
-            let texts = self.language().texts();
-            ui.horizontal(|ui| {
+            let texts = language.texts();
+            ui.horizontal_wrapped(|ui| {
                 if ui.button(texts.whoosh).clicked() {
                     self.send_picture();
                 }
                 ui.checkbox(&mut self.settings.stretch, texts.stretch);
             });
+            self.stream_controls(ui);
             ui.separator();
             self.picture_area(ui);
         });
+        self.grow_question(&ctx);
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
