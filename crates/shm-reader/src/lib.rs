@@ -172,6 +172,8 @@ pub struct ReaderApp {
     /// When the window drew each recent frame.
     frames_drawn: VecDeque<Instant>,
     figures: LiveFigures,
+    /// When the live counts were last written to the event log.
+    stats_logged: Instant,
 }
 
 impl ReaderApp {
@@ -204,6 +206,7 @@ impl ReaderApp {
             max_side_sent: None,
             frames_drawn: VecDeque::new(),
             figures: LiveFigures::default(),
+            stats_logged: Instant::now(),
         }
     }
 
@@ -709,6 +712,13 @@ impl ReaderApp {
                 *bucket += 1;
             }
         }
+        if self.stats_logged.elapsed() >= Duration::from_secs(1) {
+            self.stats_logged = Instant::now();
+            self.options.events.record(
+                "live_stats",
+                json!({ "received": stats.received, "skipped": stats.skipped, "not_drawn": stats.not_drawn }),
+            );
+        }
         self.figures = LiveFigures {
             received: stats.received,
             skipped: stats.skipped,
@@ -811,16 +821,11 @@ impl ReaderApp {
         let mut close = false;
         let modal = egui::Modal::new(egui::Id::unique("reader-struct-popup")).show(ctx, |ui| {
             ui.set_min_width(300.0);
+            // The original's message box: one line (the details panel has the table).
             match data {
-                Some(data) => {
-                    ui.label(data.to_string());
-                    ui.add_space(6.0);
-                    struct_table(ui, data, language);
-                }
-                None => {
-                    ui.label(texts.no_struct);
-                }
-            }
+                Some(data) => ui.label(data.to_string()),
+                None => ui.label(texts.no_struct),
+            };
             ui.add_space(8.0);
             ui.vertical_centered(|ui| {
                 close = ui.button(texts.ok).clicked();

@@ -121,7 +121,7 @@ pub(crate) struct LiveStats {
     pub(crate) received: [u64; 3],
     /// Records published that this reader never saw (a newer one came first), per kind.
     pub(crate) skipped: [u64; 3],
-    /// Frames handed to the window that it replaced before drawing them.
+    /// Frames received while the window was still to draw the previous one: never shown.
     pub(crate) not_drawn: u64,
     /// (when received, transfer time) of recent frames and pictures.
     pub(crate) transfers: VecDeque<(Instant, Duration)>,
@@ -457,6 +457,15 @@ impl Worker {
         match reader.read_next_into(&mut self.frame) {
             Ok(Some(meta)) => {
                 let timing = Timing::of(&meta, asked, monotonic_ns());
+                let mut mailbox = self.mailbox();
+                mailbox.stats.record(RecordKind::Frame, &timing);
+                // A window still drawing the previous frame would never show this one:
+                // converting it would only take time from reading the next.
+                if mailbox.frame.is_some() {
+                    mailbox.stats.not_drawn += 1;
+                    return true;
+                }
+                drop(mailbox);
                 let frame = &self.frame;
                 let live = LiveFrame {
                     image: frame_image(frame, self.max_side),
@@ -467,12 +476,7 @@ impl Worker {
                     len: meta.len,
                     timing,
                 };
-                let mut mailbox = self.mailbox();
-                mailbox.stats.record(RecordKind::Frame, &timing);
-                if mailbox.frame.replace(live).is_some() {
-                    mailbox.stats.not_drawn += 1;
-                }
-                drop(mailbox);
+                self.mailbox().frame = Some(live);
                 self.ctx.request_repaint();
                 true
             }

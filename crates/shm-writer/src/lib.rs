@@ -519,19 +519,10 @@ impl WriterApp {
                 ui.horizontal_wrapped(|ui| {
                     if self.settings.source == SourceChoice::Pattern {
                         ui.label(texts.stream_size);
-                        let (width, height) = self.settings.pattern_size;
-                        egui::ComboBox::from_id_salt("writer-stream-size")
-                            .selected_text(format!("{width}×{height}"))
-                            .show_ui(ui, |ui| {
-                                for size in PATTERN_SIZES {
-                                    let text = format!("{}×{}", size.0, size.1);
-                                    ui.selectable_value(
-                                        &mut self.settings.pattern_size,
-                                        size,
-                                        text,
-                                    );
-                                }
-                            });
+                        for size in PATTERN_SIZES {
+                            let text = format!("{}×{}", size.0, size.1);
+                            ui.selectable_value(&mut self.settings.pattern_size, size, text);
+                        }
                     }
                     ui.label(texts.stream_rate);
                     ui.add_enabled(
