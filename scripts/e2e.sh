@@ -209,10 +209,6 @@ check "the popup has the exact text (event log)" wait_event "$R_LOG" popup text 
 check "the popup has the exact text (on screen)" $DRIVE wait-text shm-reader "$TEXT" 10
 sleep 0.5; shot popup
 check "the popup dims the picture behind it (screenshot)" colour_near shm-reader image "$PICTURES/red.png" 135 25 25
-if [ "${E2E_SCREENSHOTS:-}" = 1 ]; then
-    mkdir -p "$ROOT/docs/screenshots"
-    import -window "$(xdotool search --onlyvisible --name '^Reader$')" "$ROOT/docs/screenshots/reader.png"
-fi
 $DRIVE click shm-reader "push button" 确定
 
 echo "e2e: 3. Live: a new picture appears in the Reader without a click"
@@ -225,7 +221,20 @@ check "the Reader shows the new picture by itself (event log)" wait_event "$R_LO
 sleep 0.5; shot live
 check "the Reader shows green (screenshot)" colour_near shm-reader image "$PICTURES/green.png" 40 180 60
 if [ "${E2E_SCREENSHOTS:-}" = 1 ]; then
+    # For the README: a real photograph of the test corpus (the shared one where it is beside
+    # the repository), live, with the struct beside it.
+    PHOTO="$ROOT/../shared/testdata/images/valid/jpeg/harvesters.jpeg"
+    [ -f "$PHOTO" ] || PHOTO="$ROOT/testdata/images/valid/jpeg/hopper.jpg"
+    PHOTO=$(realpath "$PHOTO")
+    $DRIVE type shm-writer 图片路径 "$PHOTO"
+    wait_event "$W_LOG" loaded path "$PHOTO" >/dev/null 2>&1
+    $DRIVE click shm-writer "push button" 咻一下
+    wait_event "$R_LOG" shown path "$PHOTO" >/dev/null 2>&1
+    $DRIVE click shm-writer "push button" Struct
+    sleep 1
+    mkdir -p "$ROOT/docs/screenshots"
     import -window "$(xdotool search --onlyvisible --name '^Writer$')" "$ROOT/docs/screenshots/writer.png"
+    import -window "$(xdotool search --onlyvisible --name '^Reader$')" "$ROOT/docs/screenshots/reader.png"
 fi
 stop "$writer_PID"; stop "$reader_PID"
 check "closing both leaves no segment behind" test ! -e "/dev/shm/$SEGMENT"
@@ -338,6 +347,10 @@ stream_for() {
     wait_event "$W_LOG" stream_started width "$1" || return 1
     sleep 3
     shot "stream-$1"
+    if [ "${E2E_SCREENSHOTS:-}" = 1 ] && [ "$1" = 1280 ] && [ ! -e "$ARTIFACTS/stream-screenshot" ]; then
+        touch "$ARTIFACTS/stream-screenshot"
+        import -window "$(xdotool search --onlyvisible --name '^Reader$')" "$ROOT/docs/screenshots/stream.png"
+    fi
     xdotool mousemove --sync $((x + w / 2)) $((y + h / 2)) click 1
     for _ in $(seq 100); do
         [ "$(count_events "$W_LOG" stream_stopped)" -gt "${stopped:-0}" ] && break
@@ -398,6 +411,19 @@ $DRIVE click "pid:$WRITER_CHILD" "push button" 咻一下
 check "the Writer grows the segment and sends it" $DRIVE wait-text "pid:$WRITER_CHILD" "已扩大到" 30
 $DRIVE click "pid:$READER_CHILD" "push button" 咻一下
 check "the Reader shows it" $DRIVE wait-text "pid:$READER_CHILD" "2000 × 1900" 30
+# child_of_launcher writer|reader: the pid of that window, started by the launcher.
+child_of_launcher() { pgrep -P "$launcher_PID" -f " $1 " | head -1; }
+kill -TERM "$READER_CHILD"
+for _ in $(seq 50); do kill -0 "$READER_CHILD" 2>/dev/null || break; sleep 0.1; done
+check "closing the Reader leaves the Writer open" kill -0 "$WRITER_CHILD"
+$DRIVE click "pid:$WRITER_CHILD" "push button" "打开 Reader 窗口"
+check "the Writer reopens the Reader" bash -c "for _ in \$(seq 100); do pgrep -P $launcher_PID -f ' reader ' >/dev/null && exit 0; sleep 0.1; done; exit 1"
+kill -TERM "$WRITER_CHILD"
+for _ in $(seq 50); do kill -0 "$WRITER_CHILD" 2>/dev/null || break; sleep 0.1; done
+"$BIN/shm-exchange" >/dev/null 2>&1
+check "launching again reopens the closed Writer" bash -c "for _ in \$(seq 100); do pgrep -P $launcher_PID -f ' writer ' >/dev/null && exit 0; sleep 0.1; done; exit 1"
+check "and only it" test "$(pgrep -c -P "$launcher_PID")" = 2
+timeout 30 xdotool search --sync --onlyvisible --name '^Writer$' >/dev/null
 kill -TERM "$launcher_PID"
 for _ in $(seq 100); do kill -0 "$launcher_PID" 2>/dev/null || break; sleep 0.1; done
 check "SIGTERM to the launcher ends it" bash -c "! kill -0 $launcher_PID 2>/dev/null"
@@ -424,6 +450,11 @@ for live in on off; do
     fi
     stop "$reader_PID"
 done
+start reader "$BIN/shm-reader" --name "$SEGMENT" --position 300,60
+timeout 30 xdotool search --sync --onlyvisible --name '^Reader$' >/dev/null
+sleep 0.5
+check "--position wins over the remembered position" bash -c "xdotool search --onlyvisible --name '^Reader$' getwindowgeometry | grep -q 'Position: 300,60'"
+stop "$reader_PID"
 
 echo "e2e: took $(( $(date +%s) - started )) s"
 if [ "$FAILED" -eq 0 ]; then

@@ -1,4 +1,4 @@
-//! A valid segment (a picture and a struct in it) patched by the fuzzer's bytes anywhere in its
+//! A valid segment (a picture, a struct and a frame in it) patched by the fuzzer's bytes anywhere in its
 //! header, slots and data: opening and reading it must report, never crash, hang or allocate
 //! beyond the capacity.
 #![no_main]
@@ -7,7 +7,8 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use shm_common::{
-    Capacity, CreationMode, ImageMessage, Reader, SegmentLocation, TestData, Writer,
+    Capacity, CreationMode, FrameMessage, ImageMessage, Message, PixelFormat, Reader, RecordKind,
+    SegmentLocation, TestData, Writer,
 };
 
 /// The bytes of a valid segment at the smallest capacity.
@@ -20,6 +21,12 @@ fn template() -> &'static Vec<u8> {
             .expect("a segment");
         writer.send_image("/图.png", &[0x89, b'P', b'N', b'G', 1, 2, 3]).expect("a picture");
         writer.send_struct(&TestData::default()).expect("a struct");
+        let frame = FrameMessage::blank(4, 2, PixelFormat::Rgb8, 7);
+        let growth = writer
+            .plan_growth(RecordKind::Frame, frame.encoded_len())
+            .expect("room for frames");
+        writer.grow(&growth).expect("a frame slot");
+        writer.send(&frame).expect("a frame");
         drop(writer);
         std::fs::read(dir.path().join("template")).expect("the segment's bytes")
     })
@@ -59,6 +66,11 @@ fuzz_target!(|data: &[u8]| {
         if let Ok(Some(meta)) = reader.read_next_into(&mut followed) {
             assert!(meta.len <= reader.capacity());
         }
+        let mut frame = FrameMessage::default();
+        if let Ok(Some(meta)) = reader.read_into(&mut frame) {
+            assert!(meta.len <= reader.capacities().frame);
+        }
+        let _ = reader.read_next_into(&mut frame);
         let _ = reader.info();
         let _ = reader.writer_status();
     }

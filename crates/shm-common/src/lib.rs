@@ -1,6 +1,6 @@
-//! Hand pictures and structs from one process to another on the same machine through shared
-//! memory: safely (no torn reads, every length checked), quickly (one copy in, one copy out, a
-//! futex wake-up) and with errors a user can act on.
+//! Hand pictures, structs and the frames of live streams from one process to another on the
+//! same machine through shared memory: safely (no torn reads, every length checked), quickly
+//! (one copy in, one copy out, a futex wake-up) and with errors a user can act on.
 //!
 //! ```no_run
 //! use std::time::Duration;
@@ -32,19 +32,24 @@
 //!
 //! ```text
 //! offset 0     control page (4 KiB, atomics only)
-//!                header: magic "SHMXCHG1", layout version, header size, total size,
-//!                        picture capacity, instance id
-//!                writer lock: pid, generation      (own cache line)
-//!                notify: change counter, waiters   (own cache line)
+//!                header: magic "SHMXCHG1", layout version 3, header size, total size,
+//!                        picture capacity, instance id, frame capacity
+//!                writer lock: pid, generation, replaced  (own cache line)
+//!                notify: change counter, waiters         (own cache line)
 //!                picture slot: descriptors of buffers 0 and 1
 //!                struct slot:  descriptors of buffers 0 and 1
-//!                (each descriptor: sequence, length, checksum, timestamp, kind, bytes
-//!                written so far on one line, then an inline line that holds the struct
-//!                slot's buffer itself)
-//! offset 4096  picture buffer 0 | picture buffer 1
+//!                frame slot:   descriptors of buffers 0 and 1
+//!                (each descriptor: sequence, length, checksum, start time, kind, bytes
+//!                written so far, publish time on one line, then an inline line that holds
+//!                the struct slot's buffer itself)
+//! offset 4096  picture buffer 0 | picture buffer 1 | frame buffer 0 | frame buffer 1
 //! ```
 //!
-//! The picture and the struct have separate slots, so sending one never disturbs the other.
+//! Pictures ([`ImageMessage`]: a path and a file's bytes, in the original's framing), the
+//! struct ([`TestData`]) and raw frames ([`FrameMessage`]: width, height, pixel format,
+//! stride, frame number and pixels, for readers that upload without decoding) have separate
+//! slots, so sending one never disturbs another. A new segment has no frame buffers; the
+//! first frame grows it (see [Growing](#growing)).
 //! A struct record travels between cores as the two lines of its descriptor and nothing else.
 //! Opening a segment checks the magic, the layout version and the sizes against the mapping
 //! ([`LayoutError`]); afterwards every length read from the segment is checked against the
@@ -65,7 +70,8 @@
 //! 3. copies the payload in with relaxed atomic stores, computing the checksum on the way (a
 //!    struct is encoded, checksummed and timestamped on the stack first and then stored in one
 //!    burst, so a reader spinning on the line does not take it back between the stores);
-//! 4. stores length, checksum, timestamp and kind, then `2n` in the sequence word (release);
+//! 4. stores length, checksum, both times (see below) and kind, then `2n` in the sequence word
+//!    (release);
 //! 5. increments the segment's change counter and, if a reader sleeps, wakes it (futex).
 //!
 //! To read, a reader
@@ -111,6 +117,39 @@
 //! `memcpy` of bytes that another thread may be writing is a data race in Rust's memory model,
 //! even though the sequence check throws such copies away. Relaxed 8-byte atomic loads compile
 //! to ordinary moves, so this costs a few percent at most.
+//!
+//! # What the times mean
+//!
+//! Every record carries two readings of the machine-wide monotonic clock (`CLOCK_MONOTONIC`,
+//! the same in every process), taken by the writer ([`RecordMeta`]):
+//!
+//! * `started_ns`: before its first byte was stored (for a struct, whose one line is stored
+//!   in a burst of nanoseconds, the one reading serves as both);
+//! * `published_ns`: once its last byte was stored, just before the even sequence word.
+//!
+//! From them and two readings of its own, a reader works out a [`Delivery`]
+//! ([`RecordMeta::delivery`]): the *transfer time*, from the writer's first byte to the reader
+//! holding the whole record, checked, less the time the complete record lay in the segment
+//! before the reader asked for it (its *wait*). A reader that was waiting for the record (or
+//! followed its write) gets the full latency; one that reads an old record on demand gets the
+//! writer's copy plus its own, not the seconds the record lay there. How long ago a record
+//! was sent is [`RecordMeta::since_published`]; how long the writer took,
+//! [`RecordMeta::write_time`].
+//!
+//! # Growing
+//!
+//! A record larger than its slot is refused ([`SendError::TooLarge`]) and leaves the segment
+//! as it was. [`Writer::plan_growth`] works out the larger segment it needs (the slot's
+//! capacity the next power of two, at least 1 MiB, so a growing stream does not re-create the
+//! segment each time) and checks that the file system holding it (`/dev/shm` for a named
+//! segment) has the room; [`Writer::grow`] then creates it beside the old one under a name of
+//! its own, publishes the latest record of every kind into it, and renames it into the old
+//! one's place in one step: a reader never finds the name missing. The old segment is marked
+//! replaced ([`WriterStatus::Replaced`]) and its readers woken; [`Reader::reopen_if_replaced`]
+//! moves them to the new one, where the records carried over count as already read. Named
+//! segments can grow on Linux only (POSIX has no rename for shared memory objects elsewhere;
+//! there, use a file-backed segment). A writer that dies mid-growth leaves the half-built
+//! segment under its temporary name (`NAME.growing-PID`).
 //!
 //! # Waiting for a change
 //!
@@ -192,5 +231,5 @@ pub use message::{
 };
 #[cfg(not(loom))]
 pub use segment::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName, remove};
-pub use size::{ByteSize, Elapsed, parse_size, suggest_capacity};
+pub use size::{ByteSize, Elapsed, parse_size};
 pub use slot::{Delivery, RecordMeta, monotonic_ns};

@@ -4,7 +4,6 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::SizeError;
-use crate::layout::MAX_CAPACITY;
 
 const KIB: usize = 1024;
 const MIB: usize = 1024 * KIB;
@@ -72,18 +71,6 @@ pub fn parse_size(input: &str) -> Result<usize, SizeError> {
     number.checked_mul(multiplier).ok_or_else(error)
 }
 
-/// The capacity to suggest for a message of `size` bytes: the next power of two in MiB, e.g.
-/// `16MiB` for 12.4 MiB.
-pub fn suggest_capacity(size: usize) -> String {
-    let needed = size.clamp(MIB, MAX_CAPACITY);
-    let suggestion = needed.next_power_of_two().min(MAX_CAPACITY);
-    if suggestion >= GIB {
-        format!("{}GiB", suggestion / GIB)
-    } else {
-        format!("{}MiB", suggestion / MIB)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,13 +110,5 @@ mod tests {
         ] {
             assert!(parse_size(bad).is_err(), "{bad} should not parse");
         }
-    }
-
-    #[test]
-    fn suggestion_is_the_next_power_of_two() {
-        assert_eq!(suggest_capacity(13_002_342), "16MiB");
-        assert_eq!(suggest_capacity(10), "1MiB");
-        assert_eq!(suggest_capacity(17 * MIB), "32MiB");
-        assert_eq!(suggest_capacity(usize::MAX), "1GiB");
     }
 }

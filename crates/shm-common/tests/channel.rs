@@ -759,6 +759,17 @@ fn a_file_segment_grows_in_place_of_its_file() {
 }
 
 #[test]
+fn a_segment_grows_to_the_next_power_of_two_of_at_least_one_mib() {
+    use shm_common::{MAX_CAPACITY, capacity_for};
+    assert_eq!(capacity_for(13_002_342), Some(16 << 20));
+    assert_eq!(capacity_for(10), Some(1 << 20));
+    assert_eq!(capacity_for(17 << 20), Some(32 << 20));
+    assert_eq!(capacity_for(1920 * 1080 * 4 + 24), Some(8 << 20));
+    assert_eq!(capacity_for(MAX_CAPACITY), Some(MAX_CAPACITY));
+    assert_eq!(capacity_for(MAX_CAPACITY + 1), None);
+}
+
+#[test]
 fn growth_is_refused_in_words_when_nothing_can_hold_it() {
     let segment = TestSegment::new("grow-limit");
     let writer = writer(&segment.location, MIN_CAPACITY);

@@ -243,6 +243,7 @@ impl ReaderApp {
                 }
                 self.status.set(Note::FollowedGrowth {
                     capacity: capacities.picture,
+                    frame_capacity: capacities.frame,
                 });
             }
             Event::Writer(status) => {
@@ -684,7 +685,7 @@ impl ReaderApp {
             .allow_scroll(false)
             .allow_drag(false)
             .allow_zoom(false)
-            .legend(egui_plot::Legend::default())
+            .legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftTop))
             .show(ui, |plot| {
                 plot.line(transfer);
                 plot.line(fps);

@@ -133,6 +133,8 @@ pub enum Note {
     FollowedGrowth {
         /// Largest picture now.
         capacity: usize,
+        /// Largest frame now (0: no frames).
+        frame_capacity: usize,
     },
 }
 
@@ -355,18 +357,26 @@ impl Language {
                     format!("a new Writer{pid} connected")
                 }
             }
-            Note::FollowedGrowth { capacity } => {
-                let size = self.size(*capacity);
-                if zh {
-                    format!(
-                        "Writer 扩大了{}（每张图片最多 {size}），已跟上",
-                        self.segment(location)
-                    )
-                } else {
-                    format!(
-                        "the Writer grew {} (pictures up to {size}); following it",
-                        self.segment(location)
-                    )
+            Note::FollowedGrowth {
+                capacity,
+                frame_capacity,
+            } => {
+                let segment = self.segment(location);
+                let pictures = self.size(*capacity);
+                let frames = self.size(*frame_capacity);
+                match (zh, *frame_capacity) {
+                    (true, 0) => {
+                        format!("Writer 扩大了{segment}（每张图片最多 {pictures}），已跟上")
+                    }
+                    (true, _) => format!(
+                        "Writer 扩大了{segment}（每张图片最多 {pictures}，每帧最多 {frames}），已跟上"
+                    ),
+                    (false, 0) => format!(
+                        "the Writer grew {segment} (pictures up to {pictures}); following it"
+                    ),
+                    (false, _) => format!(
+                        "the Writer grew {segment} (pictures up to {pictures}, frames up to {frames}); following it"
+                    ),
                 }
             }
         }
