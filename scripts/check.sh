@@ -9,6 +9,12 @@ echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test --workspace"
 cargo test --workspace --locked
+echo "== tests that need root (a 3 MiB tmpfs that cannot hold a grown segment)"
+if [ "$(id -u)" = 0 ]; then
+    cargo test -p shm-cli --test cli --locked -- --ignored
+else
+    echo "NOT RUN: they need root to mount a tmpfs; run this script as root to include them"
+fi
 echo "== loom: the slot protocol and the following reader, every schedule up to 3 preemptions (2 for the longest), every memory-model outcome"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom" \
     cargo test -p shm-common --lib --release --locked loom

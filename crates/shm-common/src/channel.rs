@@ -545,6 +545,8 @@ fn successor(old: &Segment, capacities: Capacities) -> Result<Writer, GrowError>
         source,
     };
     let beside = segment::location_beside(location);
+    // The name carries our pid: anything already there was left by a dead process that had it.
+    let _ = segment::remove(&beside);
     let fresh =
         Segment::open(&beside, CreationMode::CreateNew, capacities).map_err(create_error)?;
     let mut fresh = Writer::around(fresh);
