@@ -223,21 +223,7 @@ impl Watch {
     /// Prints the records the segment holds now, marked as already there.
     fn existing(&mut self) -> Result<()> {
         for kind in RecordKind::ALL {
-            let read = match kind {
-                RecordKind::Image => self
-                    .reader
-                    .read_into(&mut self.image)?
-                    .map(|meta| (meta, self.image.path.clone())),
-                RecordKind::Struct => self
-                    .reader
-                    .latest_struct()?
-                    .map(|(data, meta)| (meta, data.to_string())),
-                RecordKind::Frame => self
-                    .reader
-                    .read_into(&mut self.frame)?
-                    .map(|meta| (meta, frame_detail(&self.frame))),
-            };
-            if let Some((meta, detail)) = read {
+            if let Some((meta, detail)) = self.read(kind, false)? {
                 self.print(&meta, &Arrival::Existing, &detail);
             }
         }
@@ -251,28 +237,41 @@ impl Watch {
             if self.done() {
                 return Ok(());
             }
-            let read = match kind {
-                RecordKind::Image => self
-                    .reader
-                    .read_next_into(&mut self.image)?
-                    .map(|meta| (meta, self.image.path.clone())),
-                RecordKind::Struct if !self.reader.has_new(kind) => None,
-                RecordKind::Struct => self
-                    .reader
-                    .latest_struct()?
-                    .map(|(data, meta)| (meta, data.to_string())),
-                RecordKind::Frame => self
-                    .reader
-                    .read_next_into(&mut self.frame)?
-                    .map(|meta| (meta, frame_detail(&self.frame))),
-            };
-            if let Some((meta, detail)) = read {
+            if let Some((meta, detail)) = self.read(kind, true)? {
                 let delivery = meta.delivery(asked, monotonic_ns());
                 self.print(&meta, &Arrival::New(delivery), &detail);
                 self.printed += 1;
             }
         }
         Ok(())
+    }
+
+    /// The latest record of `kind` and a line about it; with `next`, only one not read yet (a
+    /// picture or frame followed while it is written).
+    fn read(&mut self, kind: RecordKind, next: bool) -> Result<Option<(RecordMeta, String)>> {
+        let reader = &mut self.reader;
+        Ok(match kind {
+            RecordKind::Image => {
+                let read = if next {
+                    reader.read_next_into(&mut self.image)?
+                } else {
+                    reader.read_into(&mut self.image)?
+                };
+                read.map(|meta| (meta, self.image.path.clone()))
+            }
+            RecordKind::Struct if next && !reader.has_new(kind) => None,
+            RecordKind::Struct => reader
+                .latest_struct()?
+                .map(|(data, meta)| (meta, data.to_string())),
+            RecordKind::Frame => {
+                let read = if next {
+                    reader.read_next_into(&mut self.frame)?
+                } else {
+                    reader.read_into(&mut self.frame)?
+                };
+                read.map(|meta| (meta, frame_detail(&self.frame)))
+            }
+        })
     }
 
     fn print(&self, meta: &RecordMeta, arrival: &Arrival, detail: &str) {

@@ -424,34 +424,9 @@ mod tests {
         );
     }
 
-    fn jpeg_with_orientation(width: u32, height: u32, orientation: u8) -> Vec<u8> {
-        use image::ImageEncoder;
-        let image = image::RgbImage::from_fn(width, height, |x, _| {
-            image::Rgb(if x < width / 2 {
-                [250, 0, 0]
-            } else {
-                [0, 0, 250]
-            })
-        });
-        // A little-endian TIFF block with one entry: Orientation (0x0112), SHORT, 1 value.
-        let mut exif = b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
-        exif.extend_from_slice(&[orientation, 0, 0, 0, 0, 0, 0, 0]);
-        let mut out = Vec::new();
-        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95);
-        encoder.set_exif_metadata(exif).unwrap();
-        encoder
-            .write_image(
-                image.as_raw(),
-                width,
-                height,
-                image::ExtendedColorType::Rgb8,
-            )
-            .unwrap();
-        out
-    }
-
     #[test]
     fn exif_orientation_turns_the_picture() {
+        use shm_testkit::pictures::jpeg_with_orientation;
         let picture = decode(&jpeg_with_orientation(80, 40, 6), 4096).unwrap();
         assert_eq!(picture.orientation, Orientation::Rotate90);
         assert_eq!((picture.width, picture.height), (80, 40), "as stored");

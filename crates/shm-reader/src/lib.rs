@@ -15,7 +15,7 @@ use serde_json::json;
 use shm_common::{Capacities, SegmentArgs, SegmentLocation, TestData, WriterStatus};
 use shm_ui::{EventLog, Language, Note, PictureTextures, PictureView, Status, WindowArgs};
 
-use worker::{Command, Event, LiveFrame, Received, Timing, WorkerHandle};
+use worker::{Command, Event, FrameInfo, LiveFrame, Received, Timing, WorkerHandle};
 
 /// The window's title, as in the original.
 pub const TITLE: &str = "Reader";
@@ -123,12 +123,7 @@ struct ShownPicture {
 /// The newest frame of a live stream on screen.
 struct ShownFrame {
     textures: PictureTextures,
-    number: u64,
-    width: u32,
-    height: u32,
-    format: shm_common::PixelFormat,
-    len: usize,
-    timing: Timing,
+    info: FrameInfo,
 }
 
 /// What the central view shows.
@@ -340,32 +335,16 @@ impl ReaderApp {
         let Some(frame) = self.worker.mailbox().frame.take() else {
             return;
         };
-        let LiveFrame {
-            image,
-            number,
-            width,
-            height,
-            format,
-            len,
-            timing,
-        } = frame;
+        let LiveFrame { image, info } = frame;
         match &mut self.frame {
-            Some(shown) if shown.width == width && shown.height == height => {
+            Some(shown) if (shown.info.width, shown.info.height) == (info.width, info.height) => {
                 shown.textures.replace(image);
-                shown.number = number;
-                shown.format = format;
-                shown.len = len;
-                shown.timing = timing;
+                shown.info = info;
             }
             _ => {
                 self.frame = Some(ShownFrame {
                     textures: PictureTextures::still(ctx, "reader-frame", image),
-                    number,
-                    width,
-                    height,
-                    format,
-                    len,
-                    timing,
+                    info,
                 });
                 self.view.fit();
             }
@@ -378,11 +357,11 @@ impl ReaderApp {
         self.options.events.record(
             "frame_shown",
             json!({
-                "frame": number,
-                "sequence": timing.sequence,
-                "width": width,
-                "height": height,
-                "transfer_us": timing.delivery.transfer.as_micros() as u64,
+                "frame": info.number,
+                "sequence": info.timing.sequence,
+                "width": info.width,
+                "height": info.height,
+                "transfer_us": info.timing.delivery.transfer.as_micros() as u64,
             }),
         );
     }
@@ -479,9 +458,10 @@ impl ReaderApp {
                     .history
                     .get(index)
                     .map_or(String::new(), |picture| picture.path.clone()),
-                Showing::Frame => self.frame.as_ref().map_or(String::new(), |frame| {
-                    format!("frame {} ({}x{})", frame.number, frame.width, frame.height)
-                }),
+                Showing::Frame => self
+                    .frame
+                    .as_ref()
+                    .map_or(String::new(), |frame| frame_name(&frame.info)),
             };
             ui.add(TextEdit::singleline(&mut path).desired_width(f32::INFINITY))
                 .labelled_by(label.id);
@@ -495,6 +475,14 @@ impl ReaderApp {
             ui.label(RichText::new(name).strong());
             ui.add(egui::Label::new(value).wrap());
             ui.end_row();
+        };
+        let timing_rows = |ui: &mut Ui, timing: &Timing| {
+            row(
+                ui,
+                texts.transfer,
+                language.duration(timing.delivery.transfer),
+            );
+            row(ui, texts.write_time, language.duration(timing.write_time));
         };
         let sent_ago = |timing: &Timing| {
             let ago = shm_common::monotonic_ns().saturating_sub(timing.published_ns);
@@ -536,16 +524,7 @@ impl ReaderApp {
                         let cut = if picture.frames_cut { " +" } else { "" };
                         row(ui, texts.frames, format!("{}{cut}", picture.frames));
                     }
-                    row(
-                        ui,
-                        texts.transfer,
-                        language.duration(picture.timing.delivery.transfer),
-                    );
-                    row(
-                        ui,
-                        texts.write_time,
-                        language.duration(picture.timing.write_time),
-                    );
+                    timing_rows(ui, &picture.timing);
                     row(ui, texts.sent, sent_ago(&picture.timing));
                     row(
                         ui,
@@ -559,23 +538,15 @@ impl ReaderApp {
                     }
                 }
                 if let (Showing::Frame, Some(frame)) = (self.showing, &self.frame) {
-                    row(ui, texts.frame_number, frame.number.to_string());
+                    let info = &frame.info;
+                    row(ui, texts.frame_number, info.number.to_string());
                     row(
                         ui,
                         texts.pixels,
-                        format!("{} × {} {}", frame.width, frame.height, frame.format),
+                        format!("{} × {} {}", info.width, info.height, info.format),
                     );
-                    row(ui, texts.size, language.size(frame.len));
-                    row(
-                        ui,
-                        texts.transfer,
-                        language.duration(frame.timing.delivery.transfer),
-                    );
-                    row(
-                        ui,
-                        texts.write_time,
-                        language.duration(frame.timing.write_time),
-                    );
+                    row(ui, texts.size, language.size(info.len));
+                    timing_rows(ui, &info.timing);
                 }
             });
         if shown_picture.is_some() {
@@ -751,12 +722,10 @@ impl ReaderApp {
                 .history
                 .get(index)
                 .map(|picture| (&picture.textures, picture.path.clone())),
-            Showing::Frame => self.frame.as_ref().map(|frame| {
-                (
-                    &frame.textures,
-                    format!("frame {} ({}x{})", frame.number, frame.width, frame.height),
-                )
-            }),
+            Showing::Frame => self
+                .frame
+                .as_ref()
+                .map(|frame| (&frame.textures, frame_name(&frame.info))),
         };
         match shown.and_then(|(textures, alt)| Some((textures.current(ui.ctx())?.clone(), alt))) {
             Some((texture, alt)) => {
@@ -864,6 +833,11 @@ fn struct_table(ui: &mut Ui, data: &TestData, language: Language) {
         });
 }
 
+/// What a frame is called in the path box and by screen readers: `frame 95 (1280x720)`.
+fn frame_name(info: &FrameInfo) -> String {
+    format!("frame {} ({}x{})", info.number, info.width, info.height)
+}
+
 fn active_pid(status: WriterStatus) -> Option<u32> {
     match status {
         WriterStatus::Active { pid } => Some(pid),
@@ -874,10 +848,8 @@ fn active_pid(status: WriterStatus) -> Option<u32> {
 impl eframe::App for ReaderApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        let max_side = shm_ui::max_texture_side(&ctx);
-        if self.max_side_sent != Some(max_side) {
+        if let Some(max_side) = shm_ui::texture_limit_changed(&ctx, &mut self.max_side_sent) {
             self.worker.send(Command::SetMaxSide(max_side));
-            self.max_side_sent = Some(max_side);
         }
         while let Ok(event) = self.worker.events.try_recv() {
             self.apply(&ctx, event);

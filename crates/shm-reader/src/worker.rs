@@ -103,15 +103,21 @@ pub(crate) enum Event {
     NotConnected,
 }
 
-/// A frame ready to upload.
-pub(crate) struct LiveFrame {
-    pub(crate) image: ColorImage,
+/// What is known about a frame of a live stream.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct FrameInfo {
     pub(crate) number: u64,
     pub(crate) width: u32,
     pub(crate) height: u32,
     pub(crate) format: PixelFormat,
     pub(crate) len: usize,
     pub(crate) timing: Timing,
+}
+
+/// A frame ready to upload.
+pub(crate) struct LiveFrame {
+    pub(crate) image: ColorImage,
+    pub(crate) info: FrameInfo,
 }
 
 /// What Live mode has seen, for the figures and the plot.
@@ -469,12 +475,14 @@ impl Worker {
                 let frame = &self.frame;
                 let live = LiveFrame {
                     image: frame_image(frame, self.max_side),
-                    number: frame.number,
-                    width: frame.width,
-                    height: frame.height,
-                    format: frame.format,
-                    len: meta.len,
-                    timing,
+                    info: FrameInfo {
+                        number: frame.number,
+                        width: frame.width,
+                        height: frame.height,
+                        format: frame.format,
+                        len: meta.len,
+                        timing,
+                    },
                 };
                 self.mailbox().frame = Some(live);
                 self.ctx.request_repaint();

@@ -36,6 +36,45 @@ pub mod offsets {
     }
 }
 
+/// Pictures made for a test.
+pub mod pictures {
+    /// A PNG of `width` x `height` pixels of one colour.
+    pub fn png(width: u32, height: u32, rgba: [u8; 4]) -> Vec<u8> {
+        let image = image::RgbaImage::from_pixel(width, height, image::Rgba(rgba));
+        let mut out = std::io::Cursor::new(Vec::new());
+        image.write_to(&mut out, image::ImageFormat::Png).unwrap();
+        out.into_inner()
+    }
+
+    /// A JPEG whose EXIF block says how to turn it (`orientation` 1 to 8): its left half red,
+    /// its right half blue, as stored.
+    pub fn jpeg_with_orientation(width: u32, height: u32, orientation: u8) -> Vec<u8> {
+        use image::ImageEncoder;
+        let image = image::RgbImage::from_fn(width, height, |x, _| {
+            image::Rgb(if x < width / 2 {
+                [250, 0, 0]
+            } else {
+                [0, 0, 250]
+            })
+        });
+        // A little-endian TIFF block with one entry: Orientation (0x0112), SHORT, 1 value.
+        let mut exif = b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
+        exif.extend_from_slice(&[orientation, 0, 0, 0, 0, 0, 0, 0]);
+        let mut out = Vec::new();
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95);
+        encoder.set_exif_metadata(exif).unwrap();
+        encoder
+            .write_image(
+                image.as_raw(),
+                width,
+                height,
+                image::ExtendedColorType::Rgb8,
+            )
+            .unwrap();
+        out
+    }
+}
+
 /// A named segment unique to this test and process, removed when dropped (even on panic).
 pub struct TestSegment {
     /// Its location, to pass to writers and readers.

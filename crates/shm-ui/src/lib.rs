@@ -16,7 +16,7 @@ pub use i18n::{Language, Texts};
 pub use notes::Note;
 pub use view::{
     PICTURE_TEXTURE, PictureTextures, PictureView, Status, language_picker, max_texture_side,
-    show_line, show_note, to_color_image,
+    show_line, show_note, texture_limit_changed, to_color_image,
 };
 pub use window::{Companion, WindowArgs};
 

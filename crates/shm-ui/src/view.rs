@@ -25,6 +25,13 @@ pub fn max_texture_side(ctx: &egui::Context) -> u32 {
     u32::try_from(ctx.input(|input| input.max_texture_side)).unwrap_or(u32::MAX)
 }
 
+/// The GPU's texture limit if it differs from `known` (which it then becomes): the workers
+/// that decode need to hear of it.
+pub fn texture_limit_changed(ctx: &egui::Context, known: &mut Option<u32>) -> Option<u32> {
+    let limit = max_texture_side(ctx);
+    (known.replace(limit) != Some(limit)).then_some(limit)
+}
+
 /// Pixels ready for a texture.
 pub fn to_color_image(rgba: &image::RgbaImage) -> ColorImage {
     let (width, height) = rgba.dimensions();

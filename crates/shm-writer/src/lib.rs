@@ -285,7 +285,11 @@ impl WriterApp {
             cc.egui_ctx.clone(),
             options.events.clone(),
         );
-        worker.send(Command::SetMaxSide(shm_ui::max_texture_side(&cc.egui_ctx)));
+        // Before the first frame: a picture named on the command line is opened at once.
+        let mut max_side_sent = None;
+        if let Some(max_side) = shm_ui::texture_limit_changed(&cc.egui_ctx, &mut max_side_sent) {
+            worker.send(Command::SetMaxSide(max_side));
+        }
         let mut app = WriterApp {
             options,
             settings,
@@ -300,7 +304,7 @@ impl WriterApp {
             view: PictureView::default(),
             ask_grow: None,
             stream: None,
-            max_side_sent: None,
+            max_side_sent,
         };
         if let Some(path) = app.options.picture.clone() {
             let path = parse_path_input(&path.to_string_lossy(), None).unwrap_or(path);
@@ -714,10 +718,8 @@ impl WriterApp {
 impl eframe::App for WriterApp {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
-        let max_side = shm_ui::max_texture_side(&ctx);
-        if self.max_side_sent != Some(max_side) {
+        if let Some(max_side) = shm_ui::texture_limit_changed(&ctx, &mut self.max_side_sent) {
             self.worker.send(Command::SetMaxSide(max_side));
-            self.max_side_sent = Some(max_side);
         }
         while let Ok(event) = self.worker.events.try_recv() {
             self.apply(&ctx, event);

@@ -14,6 +14,7 @@ use shm_common::{
     Capacity, CreationMode, FrameHeader, PixelFormat, RecordKind, SegmentLocation, TestData, Writer,
 };
 use shm_reader::{ReaderApp, ReaderOptions};
+use shm_testkit::pictures::{jpeg_with_orientation, png};
 use shm_testkit::{Corpus, Expect, TestSegment};
 use shm_writer::{DialogChoice, WriterApp, WriterOptions};
 
@@ -66,14 +67,6 @@ fn library_writer(location: &SegmentLocation, capacity: Capacity) -> Writer {
 /// The bytes of a picture of the bundled corpus.
 fn bundled_bytes(name: &str) -> Vec<u8> {
     std::fs::read(&Corpus::bundled().find(name).path).unwrap()
-}
-
-/// A PNG of one colour.
-fn png(width: u32, height: u32, rgba: [u8; 4]) -> Vec<u8> {
-    let image = image::RgbaImage::from_pixel(width, height, image::Rgba(rgba));
-    let mut out = std::io::Cursor::new(Vec::new());
-    image.write_to(&mut out, image::ImageFormat::Png).unwrap();
-    out.into_inner()
 }
 
 /// Steps the app until `shown` holds: the workers answer on their own threads.
@@ -918,26 +911,6 @@ fn exif_orientation_6_shows_a_portrait_picture() {
     });
     assert_shows(&reader, "40 × 80");
     assert_shows(&reader, "90°");
-}
-
-/// A JPEG whose EXIF block says how to turn it.
-fn jpeg_with_orientation(width: u32, height: u32, orientation: u8) -> Vec<u8> {
-    use image::ImageEncoder;
-    let image = image::RgbImage::from_pixel(width, height, image::Rgb([200, 100, 0]));
-    let mut exif = b"II*\0\x08\0\0\0\x01\0\x12\x01\x03\0\x01\0\0\0".to_vec();
-    exif.extend_from_slice(&[orientation, 0, 0, 0, 0, 0, 0, 0]);
-    let mut out = Vec::new();
-    let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90);
-    encoder.set_exif_metadata(exif).unwrap();
-    encoder
-        .write_image(
-            image.as_raw(),
-            width,
-            height,
-            image::ExtendedColorType::Rgb8,
-        )
-        .unwrap();
-    out
 }
 
 #[test]
