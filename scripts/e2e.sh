@@ -5,6 +5,7 @@
 #
 #   bash scripts/e2e.sh                      run it (installs what it needs when missing)
 #   E2E_SCREENSHOTS=1 bash scripts/e2e.sh    also refresh docs/screenshots/*.png for the README
+#   E2E_KEEP=1 bash scripts/e2e.sh           keep e2e-artifacts/ even when every step passes
 #
 # Prints "e2e: N passed, M failed" last; exits non-zero on any failure and keeps the
 # screenshots and logs of a failed run in e2e-artifacts/.
@@ -457,7 +458,7 @@ check "--position wins over the remembered position" bash -c "xdotool search --o
 stop "$reader_PID"
 
 echo "e2e: took $(( $(date +%s) - started )) s"
-if [ "$FAILED" -eq 0 ]; then
+if [ "$FAILED" -eq 0 ] && [ "${E2E_KEEP:-}" != 1 ]; then
     rm -rf "$ARTIFACTS"
 else
     echo "e2e: screenshots and logs kept in $ARTIFACTS"

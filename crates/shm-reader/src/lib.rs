@@ -639,28 +639,28 @@ impl ReaderApp {
                 row(ui, texts.transfer_median, duration(figures.transfer_median));
                 row(ui, texts.transfer_p99, duration(figures.transfer_p99));
             });
+        // Two small plots, one per unit, over the same last seconds.
         ui.label(RichText::new(texts.plot_heading).small());
-        let transfer = egui_plot::Line::new(
-            texts.plot_transfer,
-            egui_plot::PlotPoints::from(figures.transfer_points.clone()),
-        );
-        let fps = egui_plot::Line::new(
-            texts.plot_fps,
-            egui_plot::PlotPoints::from(figures.fps_points.clone()),
-        );
-        egui_plot::Plot::new("reader-live-plot")
-            .height(140.0)
-            .include_x(-worker::STATS_WINDOW.as_secs_f64())
-            .include_x(0.0)
-            .include_y(0.0)
-            .allow_scroll(false)
-            .allow_drag(false)
-            .allow_zoom(false)
-            .legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftTop))
-            .show(ui, |plot| {
-                plot.line(transfer);
-                plot.line(fps);
-            });
+        for (id, name, points) in [
+            ("reader-plot-fps", texts.plot_fps, &figures.fps_points),
+            (
+                "reader-plot-transfer",
+                texts.plot_transfer,
+                &figures.transfer_points,
+            ),
+        ] {
+            let line = egui_plot::Line::new(name, egui_plot::PlotPoints::from(points.clone()));
+            egui_plot::Plot::new(id)
+                .height(80.0)
+                .include_x(-worker::STATS_WINDOW.as_secs_f64())
+                .include_x(0.0)
+                .include_y(0.0)
+                .allow_scroll(false)
+                .allow_drag(false)
+                .allow_zoom(false)
+                .legend(egui_plot::Legend::default().position(egui_plot::Corner::LeftTop))
+                .show(ui, |plot| plot.line(line));
+        }
         ui.ctx().request_repaint_after(Duration::from_millis(250));
     }
 
