@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::error::{GrowError, OpenError, ReadError, RemoveError, SendError};
+use crate::error::{GrowError, OpenError, ReadError, SendError};
 use crate::layout::{Capacities, ControlBlock, LAYOUT_VERSION, Layout, MAX_CAPACITY, SLOT_COUNT};
 use crate::message::{
     FrameHeader, FrameMessage, ImageMessage, Message, RecordKind, Sink, TestData,
@@ -64,17 +64,22 @@ pub enum WriterStatus {
     Replaced,
 }
 
-fn writer_status(control: &ControlBlock) -> WriterStatus {
+/// The writer's state, from the segment's writer lock (which the kernel releases when its
+/// holder dies) and the header: the pid there only names the writer.
+fn writer_status(segment: &Segment) -> WriterStatus {
+    let control = segment.region.control();
     // Relaxed: a snapshot; a reader that acts on `Replaced` reopens the name, which
     // synchronises through the new segment's magic.
     if control.writer.superseded.load(Ordering::Relaxed) != 0 {
         return WriterStatus::Replaced;
     }
     // Relaxed: a snapshot for display; nothing else is read through it.
-    match control.writer.pid.load(Ordering::Relaxed) {
-        0 => WriterStatus::Closed,
-        pid if sys::process_alive(pid) => WriterStatus::Active { pid },
-        pid => WriterStatus::Crashed { pid },
+    let pid = control.writer.pid.load(Ordering::Relaxed);
+    match (segment.writer_lock_held(), pid) {
+        // A writer stores 0 just before it lets go of the lock: it is closing.
+        (true, 0) | (false, 0) => WriterStatus::Closed,
+        (true, pid) => WriterStatus::Active { pid },
+        (false, pid) => WriterStatus::Crashed { pid },
     }
 }
 
@@ -149,7 +154,7 @@ fn info(segment: &Segment) -> SegmentInfo {
         frame_capacity: segment.layout.frame_capacity,
         total_size: segment.layout.total_size,
         instance_id: segment.instance_id(),
-        writer: writer_status(control),
+        writer: writer_status(segment),
         // Relaxed: a counter for display.
         writer_generation: control.writer.generation.load(Ordering::Relaxed),
         slots,
@@ -217,39 +222,27 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Creates or opens the segment at `location` and takes its writer lock.
+    /// Creates or opens the segment at `location` and takes its writer lock, which the kernel
+    /// holds for this writer until it is dropped or its process ends, however it ends.
     ///
-    /// A new segment gets the [`Capacity`] asked for. An existing one keeps its own, unless
-    /// [`Capacity::AtLeast`] asks for more and no live writer holds it: then it is re-created
-    /// at the requested capacity and its latest records are carried over. A named segment
-    /// left half-created by a crashed writer is replaced.
+    /// A new segment gets the [`Capacity`] asked for, its space reserved on the spot
+    /// ([`OpenError::NoSpace`] if the file system cannot hold it). An existing one keeps its
+    /// own, unless [`Capacity::AtLeast`] asks for more: then it is re-created at the requested
+    /// capacity and its latest records are carried over. A named segment left half-created by
+    /// a writer that died is set up afresh.
     pub fn create(
         location: &SegmentLocation,
         mode: CreationMode,
         capacity: Capacity,
     ) -> Result<Writer, OpenError> {
         let bytes = capacity.bytes();
-        let asked = Capacities::pictures(bytes);
-        let segment = match Segment::open(location, mode, asked) {
-            Err(err)
-                if mode == CreationMode::CreateOrOpen
-                    && matches!(location, SegmentLocation::Named(_))
-                    && segment::is_abandoned_creation(&err) =>
-            {
-                replace(location, asked)?
-            }
-            other => other?,
-        };
+        let segment = Segment::for_writer(location, mode, Capacities::pictures(bytes))?;
+        claim(&segment);
         let too_small = matches!(capacity, Capacity::AtLeast(_))
             && !segment.created
             && mode == CreationMode::CreateOrOpen
-            && segment.layout.capacity < bytes
-            && !matches!(
-                writer_status(segment.region.control()),
-                WriterStatus::Active { .. }
-            );
+            && segment.layout.capacity < bytes;
         if !too_small {
-            take_lock(&segment)?;
             return Ok(Writer::around(segment));
         }
         let capacities = Capacities {
@@ -478,21 +471,19 @@ impl Writer {
 }
 
 impl Drop for Writer {
+    /// Closes the writer: marks the segment closed, wakes readers, removes the name if it is
+    /// this writer's to remove (and still names this segment), and only then lets go of the
+    /// lock, when the segment is dropped.
     fn drop(&mut self) {
         let control = self.segment.region.control();
-        // Release: the next writer's Acquire on the lock sees everything this one published.
-        let _ = control.writer.pid.compare_exchange(
-            std::process::id(),
-            0,
-            Ordering::Release,
-            Ordering::Relaxed,
-        );
+        // Release: the next writer, which swaps its pid in with Acquire, sees every record.
+        control.writer.pid.store(0, Ordering::Release);
         // Relaxed: a counter readers compare for inequality only.
         control.writer.generation.fetch_add(1, Ordering::Relaxed);
         notify_change(control);
         if self.removes_on_close() {
             // Already gone (someone ran `shm remove`) is fine; there is nobody to tell otherwise.
-            let _ = self.segment.unlink();
+            let _ = self.segment.unlink_if_ours();
         }
     }
 }
@@ -547,21 +538,18 @@ fn successor(old: &Segment, capacities: Capacities) -> Result<Writer, GrowError>
     let beside = segment::location_beside(location);
     // The name carries our pid: anything already there was left by a dead process that had it.
     let _ = segment::remove(&beside);
-    let fresh =
-        Segment::open(&beside, CreationMode::CreateNew, capacities).map_err(create_error)?;
+    let fresh = Segment::for_writer(&beside, CreationMode::CreateNew, capacities)
+        .map_err(create_error)?;
+    claim(&fresh);
     let mut fresh = Writer::around(fresh);
     // Its own closing steps must not remove anything: on failure we remove it below, on
     // success it is the live segment.
     fresh.superseded = true;
-    let moved = take_lock(&fresh.segment)
-        .map_err(create_error)
-        .and_then(|()| {
-            Carried::latest(old).publish_to(&mut fresh);
-            segment::rename(&beside, location).map_err(|source| GrowError::Rename {
-                segment: location.to_string(),
-                source,
-            })
-        });
+    Carried::latest(old).publish_to(&mut fresh);
+    let moved = segment::rename(&beside, location).map_err(|source| GrowError::Rename {
+        segment: location.to_string(),
+        source,
+    });
     if let Err(err) = moved {
         drop(fresh);
         let _ = segment::remove(&beside);
@@ -579,47 +567,20 @@ fn successor(old: &Segment, capacities: Capacities) -> Result<Writer, GrowError>
     Ok(fresh)
 }
 
-/// Removes whatever is at `location` and creates a fresh segment there.
-fn replace(location: &SegmentLocation, capacities: Capacities) -> Result<Segment, OpenError> {
-    match segment::remove(location) {
-        Ok(()) | Err(RemoveError::NotFound { .. }) => {}
-        Err(err) => {
-            return Err(OpenError::Os {
-                action: "replace",
-                segment: location.to_string(),
-                source: std::io::Error::other(err.to_string()),
-            });
-        }
-    }
-    Segment::open(location, CreationMode::CreateNew, capacities)
-}
-
-/// Takes the writer lock: free, or held by a dead process.
-fn take_lock(segment: &Segment) -> Result<(), OpenError> {
+/// Names this process as the writer of `segment`, whose lock it holds, and tells readers a
+/// writer attached.
+fn claim(segment: &Segment) {
     let control = segment.region.control();
-    let lock = &control.writer.pid;
-    let me = std::process::id();
-    loop {
-        // Acquire: if the lock is ours after the exchange below, the previous writer's records
-        // (released when it stored 0 or died after publishing) are visible to us.
-        let holder = lock.load(Ordering::Acquire);
-        if holder != 0 && (holder == me || sys::process_alive(holder)) {
-            return Err(OpenError::WriterActive {
-                segment: segment.location.to_string(),
-                pid: holder,
-            });
-        }
-        // AcqRel: acquire the previous holder's stores, release ours to the next holder.
-        if lock
-            .compare_exchange(holder, me, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
-        {
-            // Relaxed: a counter readers compare for inequality only.
-            control.writer.generation.fetch_add(1, Ordering::Relaxed);
-            notify_change(control);
-            return Ok(());
-        }
-    }
+    // AcqRel: acquires the previous writer's Release store of 0 (everything it published is
+    // visible before this writer numbers its next record); the kernel lock's hand-over orders
+    // the same for a writer that died.
+    control
+        .writer
+        .pid
+        .swap(std::process::id(), Ordering::AcqRel);
+    // Relaxed: a counter readers compare for inequality only.
+    control.writer.generation.fetch_add(1, Ordering::Relaxed);
+    notify_change(control);
 }
 
 /// Reads the latest records of a segment and waits for new ones.
@@ -641,12 +602,7 @@ pub struct Reader {
 impl Reader {
     /// Opens an existing segment; [`OpenError::NotFound`] if no writer created it yet.
     pub fn open(location: &SegmentLocation) -> Result<Reader, OpenError> {
-        let segment = Segment::open(
-            location,
-            CreationMode::OpenExisting,
-            Capacities::pictures(0),
-        )?;
-        Ok(Reader::around(segment))
+        Ok(Reader::around(Segment::for_reader(location)?))
     }
 
     /// A reader of `segment` that has read nothing yet.
@@ -683,7 +639,7 @@ impl Reader {
 
     /// The writer's state: active, crashed, closed, or moved to a larger segment.
     pub fn writer_status(&self) -> WriterStatus {
-        writer_status(self.segment.region.control())
+        writer_status(&self.segment)
     }
 
     /// Random id of the segment this reader has mapped; a re-created segment has another.

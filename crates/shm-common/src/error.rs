@@ -196,6 +196,52 @@ pub enum OpenError {
         /// The segment, as displayed.
         segment: String,
     },
+    /// The segment belongs to another user.
+    #[error(
+        "{segment} belongs to user {owner}, not to you (user {you}): it was not opened, since its owner could read or change every record; remove it as that user, or use another --name"
+    )]
+    ForeignOwner {
+        /// The segment, as displayed.
+        segment: String,
+        /// The owner's uid.
+        owner: u32,
+        /// This process's effective uid.
+        you: u32,
+    },
+    /// Others may read or write the segment.
+    #[error(
+        "{segment} has mode {mode:04o}: other users could read or change its records, so it was not opened; make it owner-only (chmod 600), remove it, or use another --name"
+    )]
+    OpenToOthers {
+        /// The segment, as displayed.
+        segment: String,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The file system cannot back the segment.
+    #[error(
+        "{segment} needs {} but {} has only {} free; {}",
+        ByteSize(usize::try_from(*needed).unwrap_or(usize::MAX)),
+        directory.display(),
+        ByteSize(usize::try_from(*available).unwrap_or(usize::MAX)),
+        if *shared_memory {
+            "in a container give it more shared memory (docker run --shm-size=256m), ask for a smaller --capacity, or put the segment on a disk with --file"
+        } else {
+            "free some space there, ask for a smaller --capacity, or put the file on a disk with more room"
+        }
+    )]
+    NoSpace {
+        /// Whether it is a named segment, in the machine's shared memory (`/dev/shm`).
+        shared_memory: bool,
+        /// The segment, as displayed.
+        segment: String,
+        /// Bytes it needs.
+        needed: u64,
+        /// Bytes free there.
+        available: u64,
+        /// Where its memory comes from (`/dev/shm` for a named segment).
+        directory: std::path::PathBuf,
+    },
     /// Any other OS failure.
     #[error("could not {action} {segment}: {source}")]
     Os {

@@ -1,18 +1,25 @@
-//! Segments: where the shared memory lives, how it is created or opened, and its header checked.
+//! Segments: where the shared memory lives, how it is created or opened, its owner and header
+//! checked, its space reserved, and its writer lock taken.
+//!
+//! A segment is a file and a mapping of it: a file the user named (`--file`), or a POSIX shared
+//! memory object, which on Linux is the file `/dev/shm/NAME` (what `shm_open` opens). Working on
+//! the file itself gives one descriptor for everything a segment needs: the writer lock that
+//! the kernel releases when its holder dies, the reservation of its space, its owner and mode,
+//! and its identity (device and inode) before its name is removed. (The `shared_memory` crate
+//! that opened named segments before keeps its descriptor to itself, so none of these could be
+//! done on the object it mapped.)
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, RandomState};
-use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::io;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use memmap2::MmapRaw;
-use shared_memory::{ShmemConf, ShmemError};
-
 use crate::error::{LayoutError, NameError, OpenError, RemoveError};
-use crate::layout::{Capacities, Layout, MAGIC};
-use crate::sys::{self, SharedRegion};
+use crate::layout::{Capacities, DATA_OFFSET, Layout, MAGIC};
+use crate::sys::{self, MapError, SharedRegion};
 
 /// The segment both apps and the `shm` command use unless told otherwise.
 pub const DEFAULT_SEGMENT_NAME: &str = "shm-exchange";
@@ -46,10 +53,6 @@ impl SegmentName {
         &self.0
     }
 
-    /// The OS identifier: `/<name>`, which Linux shows as `/dev/shm/<name>`.
-    fn os_id(&self) -> String {
-        format!("/{}", self.0)
-    }
 }
 
 impl Default for SegmentName {
@@ -108,47 +111,107 @@ pub enum CreationMode {
     OpenExisting,
 }
 
-/// A mapped segment whose header has been checked.
+/// A mapped segment whose owner, mode and header have been checked.
 pub(crate) struct Segment {
     pub(crate) region: SharedRegion,
     pub(crate) layout: Layout,
     pub(crate) location: SegmentLocation,
-    /// This process created it (rather than opening an existing one).
+    /// This process created (or initialised) it, rather than opening an existing one.
     pub(crate) created: bool,
+    /// This process holds the segment's writer lock, through `region`'s descriptor.
+    pub(crate) locked: bool,
 }
 
+/// Offset of the writer's pid in the header (see [`crate::layout::ControlBlock`]).
+const PID_OFFSET: u64 = std::mem::offset_of!(crate::layout::ControlBlock, writer) as u64;
+
 impl Segment {
-    /// Creates or opens a segment. `capacities` are used only when creating.
-    pub(crate) fn open(
+    /// Opens an existing segment to read it. Waits briefly for a creator that is still writing
+    /// the header.
+    pub(crate) fn for_reader(location: &SegmentLocation) -> Result<Segment, OpenError> {
+        let deadline = Instant::now() + INITIALISATION_WAIT;
+        loop {
+            let (file, _) = open_object(location, CreationMode::OpenExisting)?;
+            let initialising = |err: &OpenError| {
+                still_initialising(err)
+                    && sys::writer_lock_held(&file).unwrap_or(false)
+                    && Instant::now() < deadline
+            };
+            let attempt = map(location, file.try_clone().map_err(|err| io_error("open", location, err))?)
+                .and_then(|region| validated(region, location, false));
+            match attempt {
+                Err(err) if initialising(&err) => std::thread::sleep(Duration::from_millis(5)),
+                other => return other,
+            }
+        }
+    }
+
+    /// Creates or opens the segment for the one writer, and takes its writer lock; a fresh (or
+    /// abandoned) one gets `capacities`, its space reserved and its header written, the magic
+    /// last and only once the lock is held. [`OpenError::WriterActive`] if a live writer holds
+    /// the lock.
+    pub(crate) fn for_writer(
         location: &SegmentLocation,
         mode: CreationMode,
         capacities: Capacities,
     ) -> Result<Segment, OpenError> {
-        let layout = match mode {
-            CreationMode::OpenExisting => None,
-            _ => Some(Layout::for_capacities(capacities).map_err(|err| match err {
-                LayoutError::CapacityOutOfRange { capacity } => OpenError::Capacity { capacity },
-                _ => OpenError::Capacity {
-                    capacity: capacities.picture,
-                },
-            })?),
-        };
-        match (location, layout) {
-            (SegmentLocation::Named(name), None) => attach_named(location, name),
-            (SegmentLocation::Named(name), Some(layout)) => {
-                match create_named(location, name, layout) {
-                    Err(OpenError::AlreadyExists { .. }) if mode == CreationMode::CreateOrOpen => {
-                        attach_named(location, name)
-                    }
-                    other => other,
+        let layout = Layout::for_capacities(capacities).map_err(|err| match err {
+            LayoutError::CapacityOutOfRange { capacity } => OpenError::Capacity { capacity },
+            _ => OpenError::Capacity {
+                capacity: capacities.picture,
+            },
+        })?;
+        let (file, fresh) = open_object(location, mode)?;
+        let locked = sys::try_lock_writer(&file).map_err(|err| io_error("lock", location, err))?;
+        if !locked {
+            return Err(OpenError::WriterActive {
+                segment: location.to_string(),
+                pid: header_pid(&file),
+            });
+        }
+        let len = file
+            .metadata()
+            .map_err(|err| io_error("inspect", location, err))?
+            .len();
+        let mut magic = [0u8; 8];
+        let initialised = len >= DATA_OFFSET as u64
+            && file.read_exact_at(&mut magic, 0).is_ok()
+            && magic != [0; 8];
+        // A named segment whose creator died before its magic was written is ours to set up
+        // (we hold its lock); a file the user named is only taken over when empty.
+        let blank = fresh
+            || len == 0
+            || (matches!(location, SegmentLocation::Named(_)) && !initialised);
+        if !blank {
+            let region = map(location, file)?;
+            let mut segment = validated(region, location, true)?;
+            segment.locked = true;
+            return Ok(segment);
+        }
+        match initialise(file, layout, location) {
+            Ok(segment) => Ok(segment),
+            Err(err) => {
+                // Nothing half-made stays behind under the name.
+                if fresh {
+                    let _ = remove_location(location);
                 }
+                Err(err)
             }
-            (SegmentLocation::File(path), layout) => open_file(location, path, mode, layout),
         }
     }
 
-    /// Removes the segment's name (named) or file now; the mapping stays valid until dropped.
-    pub(crate) fn unlink(&self) -> Result<(), RemoveError> {
+    /// Removes the segment's name, if the name still refers to this segment (a writer that
+    /// grew it, or `shm remove` and a new writer, may have given the name to another).
+    pub(crate) fn unlink_if_ours(&self) -> Result<(), RemoveError> {
+        let ours = self
+            .region
+            .file()
+            .metadata()
+            .map_err(|source| remove_error(&self.location, source))?;
+        let named = object_metadata(&self.location).map_err(|source| remove_error(&self.location, source))?;
+        if (named.dev(), named.ino()) != (ours.dev(), ours.ino()) {
+            return Ok(());
+        }
         remove_location(&self.location)
     }
 
@@ -162,14 +225,151 @@ impl Segment {
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    /// For file-backed segments: the file's length if someone truncated it below the layout.
-    /// Touching the missing pages would raise SIGBUS, so callers check before every access.
-    /// (A truncation between this check and the access remains possible; see the crate docs.)
+    /// The file's length if someone truncated it below the layout. Touching the missing pages
+    /// would raise SIGBUS, so callers check before every access. (A truncation between this
+    /// check and the access remains possible; see the crate docs.)
     pub(crate) fn truncated_file_len(&self) -> Option<u64> {
-        let file = self.region.backing_file()?;
-        let len = file.metadata().map(|meta| meta.len()).unwrap_or(0);
+        let len = self
+            .region
+            .file()
+            .metadata()
+            .map(|meta| meta.len())
+            .unwrap_or(0);
         (len < self.layout.total_size as u64).then_some(len)
     }
+
+    /// Whether a writer holds the lock: this process through this segment, or any other open.
+    pub(crate) fn writer_lock_held(&self) -> bool {
+        self.locked || sys::writer_lock_held(self.region.file()).unwrap_or(false)
+    }
+}
+
+/// The writer's pid as the header names it (0 if it cannot be read): for messages only.
+fn header_pid(file: &File) -> u32 {
+    let mut pid = [0u8; 4];
+    match file.read_exact_at(&mut pid, PID_OFFSET) {
+        Ok(()) => u32::from_ne_bytes(pid),
+        Err(_) => 0,
+    }
+}
+
+/// Sizes `file` for `layout`, reserves its space, maps it and writes its header (the magic
+/// last). The caller holds the writer lock.
+fn initialise(file: File, layout: Layout, location: &SegmentLocation) -> Result<Segment, OpenError> {
+    let total = layout.total_size as u64;
+    file.set_len(total)
+        .map_err(|err| io_error("size", location, err))?;
+    if let Err(err) = sys::reserve(&file, total) {
+        return Err(match err.raw_os_error() {
+            Some(libc::ENOSPC) => OpenError::NoSpace {
+                shared_memory: matches!(location, SegmentLocation::Named(_)),
+                segment: location.to_string(),
+                needed: total,
+                available: sys::free_space(&storage_dir(location)).unwrap_or(0),
+                directory: storage_dir(location),
+            },
+            _ => io_error("reserve space for", location, err),
+        });
+    }
+    let region = map(location, file)?;
+    layout.initialise(region.control(), random_instance_id());
+    Ok(Segment {
+        region,
+        layout,
+        location: location.clone(),
+        created: true,
+        locked: true,
+    })
+}
+
+/// The path of a named segment's object on Linux.
+#[cfg(target_os = "linux")]
+fn named_path(name: &SegmentName) -> PathBuf {
+    PathBuf::from("/dev/shm").join(name.as_str())
+}
+
+/// Opens (or creates, as `mode` says) the object behind `location`: read and write, owner-only
+/// when created, never through a symbolic link for a named segment. An existing one must
+/// belong to this user and be closed to everyone else. Returns whether it was created now.
+fn open_object(location: &SegmentLocation, mode: CreationMode) -> Result<(File, bool), OpenError> {
+    let open = |create_new: bool| -> io::Result<File> {
+        let mut options = OpenOptions::new();
+        options.read(true).write(true).mode(0o600).create_new(create_new);
+        match location {
+            #[cfg(target_os = "linux")]
+            SegmentLocation::Named(name) => {
+                options.custom_flags(libc::O_NOFOLLOW).open(named_path(name))
+            }
+            #[cfg(not(target_os = "linux"))]
+            SegmentLocation::Named(name) => sys::shm_open(name.as_str(), create_new),
+            SegmentLocation::File(path) => options.open(path),
+        }
+    };
+    let (file, fresh) = match mode {
+        CreationMode::OpenExisting => (open(false), false),
+        CreationMode::CreateNew => (open(true), true),
+        CreationMode::CreateOrOpen => match open(true) {
+            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => (open(false), false),
+            other => (other, true),
+        },
+    };
+    let file = file.map_err(|err| io_error("open", location, err))?;
+    if !fresh {
+        check_owner(&file, location)?;
+    }
+    Ok((file, fresh))
+}
+
+/// Another user's segment, or one others may read or write, is refused: they could read or
+/// alter every record.
+fn check_owner(file: &File, location: &SegmentLocation) -> Result<(), OpenError> {
+    let meta = file
+        .metadata()
+        .map_err(|err| io_error("inspect", location, err))?;
+    let you = sys::effective_uid();
+    if meta.uid() != you {
+        return Err(OpenError::ForeignOwner {
+            segment: location.to_string(),
+            owner: meta.uid(),
+            you,
+        });
+    }
+    let mode = meta.mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(OpenError::OpenToOthers {
+            segment: location.to_string(),
+            mode,
+        });
+    }
+    Ok(())
+}
+
+/// The metadata of whatever has `location`'s name now.
+fn object_metadata(location: &SegmentLocation) -> io::Result<std::fs::Metadata> {
+    match location {
+        #[cfg(target_os = "linux")]
+        SegmentLocation::Named(name) => std::fs::symlink_metadata(named_path(name)),
+        #[cfg(not(target_os = "linux"))]
+        SegmentLocation::Named(name) => sys::shm_open(name.as_str(), false)?.metadata(),
+        SegmentLocation::File(path) => std::fs::metadata(path),
+    }
+}
+
+fn map(location: &SegmentLocation, file: File) -> Result<SharedRegion, OpenError> {
+    SharedRegion::map(file).map_err(|err| match err {
+        MapError::TooSmall { len } => OpenError::Invalid {
+            segment: location.to_string(),
+            reason: if len == 0 {
+                LayoutError::Uninitialised
+            } else {
+                LayoutError::Truncated {
+                    mapped: len,
+                    needed: DATA_OFFSET,
+                }
+            },
+        },
+        MapError::Os(err) => io_error("map", location, err),
+    })
 }
 
 /// The directory whose file system holds the segment's memory: where its space comes from.
@@ -184,132 +384,45 @@ pub(crate) fn storage_dir(location: &SegmentLocation) -> PathBuf {
     }
 }
 
-fn segment_name(location: &SegmentLocation) -> String {
-    location.to_string()
-}
-
 fn random_instance_id() -> u64 {
     // RandomState is seeded from the OS's randomness; mixing in the time and pid keeps ids
     // distinct even if two processes drew the same keys.
     RandomState::new().hash_one((sys::monotonic_ns(), std::process::id()))
 }
 
-fn initialise(region: SharedRegion, layout: Layout, location: &SegmentLocation) -> Segment {
-    layout.initialise(region.control(), random_instance_id());
-    Segment {
-        region,
-        layout,
-        location: location.clone(),
-        created: true,
-    }
-}
-
-fn create_named(
-    location: &SegmentLocation,
-    name: &SegmentName,
-    layout: Layout,
-) -> Result<Segment, OpenError> {
-    let segment = segment_name(location);
-    let shmem = match ShmemConf::new()
-        .os_id(name.os_id())
-        .size(layout.total_size)
-        .create()
-    {
-        Ok(shmem) => shmem,
-        Err(ShmemError::MappingIdExists) => return Err(OpenError::AlreadyExists { segment }),
-        Err(err) => return Err(shmem_error("create", segment, err)),
-    };
-    let mut region = SharedRegion::named(shmem).map_err(|too_small| OpenError::Invalid {
-        segment: segment.clone(),
-        reason: LayoutError::Truncated {
-            mapped: too_small.len,
-            needed: layout.total_size,
-        },
-    })?;
-    // The channel decides whether the segment is removed when it closes.
-    region.set_unlink_on_drop(false);
-    Ok(initialise(region, layout, location))
-}
-
-/// Opens an existing named segment, waiting briefly for a creator that is still initialising.
-fn attach_named(location: &SegmentLocation, name: &SegmentName) -> Result<Segment, OpenError> {
-    let segment = segment_name(location);
-    let deadline = Instant::now() + INITIALISATION_WAIT;
-    loop {
-        let attempt = ShmemConf::new()
-            .os_id(name.os_id())
-            .open()
-            .map_err(|err| shmem_error("open", segment.clone(), err))
-            .and_then(|mut shmem| {
-                shmem.set_owner(false);
-                SharedRegion::named(shmem).map_err(|too_small| OpenError::Invalid {
-                    segment: segment.clone(),
-                    reason: LayoutError::Truncated {
-                        mapped: too_small.len,
-                        needed: crate::layout::DATA_OFFSET,
-                    },
-                })
-            })
-            .and_then(|region| validated(region, location));
-        match attempt {
-            Err(err) if still_initialising(&err) && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            other => return other,
-        }
-    }
-}
-
 /// A fresh segment has size 0 until its creator sizes it, and magic 0 until it is initialised.
 fn still_initialising(err: &OpenError) -> bool {
-    match err {
-        OpenError::Invalid { reason, .. } => matches!(
-            reason,
-            LayoutError::Uninitialised | LayoutError::Truncated { .. }
-        ),
-        OpenError::Os { source, .. } => source.raw_os_error() == Some(libc::EINVAL),
-        _ => false,
-    }
+    matches!(
+        err,
+        OpenError::Invalid {
+            reason: LayoutError::Uninitialised | LayoutError::Truncated { .. },
+            ..
+        }
+    )
 }
 
-/// Whether an open failure means a creator crashed half-way, leaving a segment a new writer
-/// may replace.
-pub(crate) fn is_abandoned_creation(err: &OpenError) -> bool {
-    still_initialising(err)
-}
-
-fn validated(region: SharedRegion, location: &SegmentLocation) -> Result<Segment, OpenError> {
+fn validated(
+    region: SharedRegion,
+    location: &SegmentLocation,
+    locked: bool,
+) -> Result<Segment, OpenError> {
     match Layout::validate(region.control(), region.len()) {
         Ok(layout) => Ok(Segment {
             region,
             layout,
             location: location.clone(),
             created: false,
+            locked,
         }),
         Err(reason) => Err(OpenError::Invalid {
-            segment: segment_name(location),
+            segment: location.to_string(),
             reason,
         }),
     }
 }
 
-fn shmem_error(action: &'static str, segment: String, err: ShmemError) -> OpenError {
-    let code = match err {
-        ShmemError::MapCreateFailed(code)
-        | ShmemError::MapOpenFailed(code)
-        | ShmemError::UnknownOsError(code) => i32::try_from(code).unwrap_or(i32::MAX),
-        other => {
-            return OpenError::Os {
-                action,
-                segment,
-                source: io::Error::other(other.to_string()),
-            };
-        }
-    };
-    io_error(action, segment, io::Error::from_raw_os_error(code))
-}
-
-fn io_error(action: &'static str, segment: String, source: io::Error) -> OpenError {
+fn io_error(action: &'static str, location: &SegmentLocation, source: io::Error) -> OpenError {
+    let segment = location.to_string();
     match source.kind() {
         io::ErrorKind::NotFound => OpenError::NotFound { segment },
         io::ErrorKind::PermissionDenied => OpenError::PermissionDenied { segment },
@@ -320,63 +433,6 @@ fn io_error(action: &'static str, segment: String, source: io::Error) -> OpenErr
             source,
         },
     }
-}
-
-fn open_file(
-    location: &SegmentLocation,
-    path: &Path,
-    mode: CreationMode,
-    layout: Option<Layout>,
-) -> Result<Segment, OpenError> {
-    let segment = segment_name(location);
-    let mut options = OpenOptions::new();
-    options.read(true).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let (file, fresh) = match mode {
-        CreationMode::OpenExisting => (options.open(path), false),
-        CreationMode::CreateNew => (options.create_new(true).open(path), true),
-        CreationMode::CreateOrOpen => match options.clone().create_new(true).open(path) {
-            Err(err) if err.kind() == io::ErrorKind::AlreadyExists => (options.open(path), false),
-            other => (other, true),
-        },
-    };
-    let file = file.map_err(|err| io_error("open", segment.clone(), err))?;
-    let len = file
-        .metadata()
-        .map_err(|err| io_error("inspect", segment.clone(), err))?
-        .len();
-    // A writer may take over a file that is new or empty; anything else must be a valid segment.
-    let blank = fresh || len == 0;
-    match layout {
-        Some(layout) if blank => {
-            file.set_len(layout.total_size as u64)
-                .map_err(|err| io_error("size", segment.clone(), err))?;
-            let region = map_file(file, &segment, layout.total_size)?;
-            Ok(initialise(region, layout, location))
-        }
-        _ => {
-            if len == 0 {
-                return Err(OpenError::Invalid {
-                    segment,
-                    reason: LayoutError::Uninitialised,
-                });
-            }
-            let region = map_file(file, &segment, crate::layout::DATA_OFFSET)?;
-            validated(region, location)
-        }
-    }
-}
-
-fn map_file(file: File, segment: &str, needed: usize) -> Result<SharedRegion, OpenError> {
-    let map = MmapRaw::map_raw(&file).map_err(|err| io_error("map", segment.to_owned(), err))?;
-    SharedRegion::file(map, file).map_err(|too_small| OpenError::Invalid {
-        segment: segment.to_owned(),
-        reason: LayoutError::Truncated {
-            mapped: too_small.len,
-            needed,
-        },
-    })
 }
 
 /// Where a segment that will replace the one at `location` is built before it takes the
@@ -408,8 +464,7 @@ pub(crate) fn rename(from: &SegmentLocation, to: &SegmentLocation) -> io::Result
 /// Linux keeps POSIX shared memory objects as files in /dev/shm, where rename(2) is atomic.
 #[cfg(target_os = "linux")]
 fn rename_named(from: &SegmentName, to: &SegmentName) -> io::Result<()> {
-    let dir = Path::new("/dev/shm");
-    std::fs::rename(dir.join(from.as_str()), dir.join(to.as_str()))
+    std::fs::rename(named_path(from), named_path(to))
 }
 
 /// Elsewhere POSIX offers no way to rename a shared memory object: named segments cannot grow.
@@ -430,18 +485,18 @@ pub fn remove(location: &SegmentLocation) -> Result<(), RemoveError> {
     if let SegmentLocation::File(path) = location {
         let mut magic = [0u8; 8];
         let ours = File::open(path)
-            .and_then(|mut file| {
+            .and_then(|file| {
                 let len = file.metadata()?.len();
                 if len == 0 {
                     return Ok(true);
                 }
-                file.read_exact(&mut magic)?;
+                file.read_exact_at(&mut magic, 0)?;
                 Ok(u64::from_le_bytes(magic) == MAGIC)
             })
             .map_err(|source| remove_error(location, source))?;
         if !ours {
             return Err(RemoveError::NotOurs {
-                segment: segment_name(location),
+                segment: location.to_string(),
             });
         }
     }
@@ -450,14 +505,17 @@ pub fn remove(location: &SegmentLocation) -> Result<(), RemoveError> {
 
 fn remove_location(location: &SegmentLocation) -> Result<(), RemoveError> {
     let result = match location {
-        SegmentLocation::Named(name) => sys::unlink_named(&name.os_id()),
+        #[cfg(target_os = "linux")]
+        SegmentLocation::Named(name) => std::fs::remove_file(named_path(name)),
+        #[cfg(not(target_os = "linux"))]
+        SegmentLocation::Named(name) => sys::shm_unlink(name.as_str()),
         SegmentLocation::File(path) => std::fs::remove_file(path),
     };
     result.map_err(|source| remove_error(location, source))
 }
 
 fn remove_error(location: &SegmentLocation, source: io::Error) -> RemoveError {
-    let segment = segment_name(location);
+    let segment = location.to_string();
     if source.kind() == io::ErrorKind::NotFound {
         RemoveError::NotFound { segment }
     } else {

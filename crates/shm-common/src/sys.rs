@@ -3,31 +3,30 @@
 //! The mapping is memory that other processes write at any time, so this module never hands out
 //! `&[u8]` into it: only the control block (made entirely of atomics) and slices of `AtomicU64` /
 //! `AtomicU8`, through which every access is an atomic load or store.
+//!
+//! Every segment is a file descriptor and a mapping of it: a file the user named, or a POSIX
+//! shared memory object (on Linux, the file `/dev/shm/NAME`, exactly what `shm_open` opens).
+//! The descriptor carries the writer lock (an open-file-description lock, which the kernel
+//! releases when the holder dies), reserves the segment's space and tells its owner and mode.
 #![allow(unsafe_code)]
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::mem::size_of;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64};
 use std::time::Duration;
 
-use memmap2::MmapRaw;
-use shared_memory::Shmem;
+use memmap2::{MmapOptions, MmapRaw};
 
 use crate::layout::ControlBlock;
 
-/// The two kinds of mapping behind a segment.
-enum Mapping {
-    /// Named OS shared memory (`/dev/shm/<name>` on Linux).
-    Named(Shmem),
-    /// A file mapped `MAP_SHARED`; the file stays open so its length can be checked.
-    File { map: MmapRaw, file: File },
-}
-
-/// A mapped region at least as large as a [`ControlBlock`], accessed only through atomics.
+/// A mapped region at least as large as a [`ControlBlock`], accessed only through atomics, and
+/// the descriptor it maps.
 pub(crate) struct SharedRegion {
-    mapping: Mapping,
+    map: MmapRaw,
+    file: File,
 }
 
 // SAFETY: the region is a process-wide MAP_SHARED mapping that stays mapped until `SharedRegion`
@@ -37,61 +36,48 @@ unsafe impl Send for SharedRegion {}
 // SAFETY: `&SharedRegion` only gives out `&ControlBlock` and slices of atomics, which are `Sync`.
 unsafe impl Sync for SharedRegion {}
 
-/// Why a mapping cannot serve as a region.
+/// Why a file cannot serve as a region.
 #[derive(Debug)]
-pub(crate) struct RegionTooSmall {
-    pub(crate) len: usize,
+pub(crate) enum MapError {
+    /// Shorter than a control block (or misaligned).
+    TooSmall { len: usize },
+    /// The OS refused the mapping.
+    Os(io::Error),
 }
 
 impl SharedRegion {
-    /// Wraps named shared memory.
-    pub(crate) fn named(shmem: Shmem) -> Result<SharedRegion, RegionTooSmall> {
-        Self::checked(Mapping::Named(shmem))
-    }
-
-    /// Wraps a file mapping; `file` is kept to check its length later.
-    pub(crate) fn file(map: MmapRaw, file: File) -> Result<SharedRegion, RegionTooSmall> {
-        Self::checked(Mapping::File { map, file })
-    }
-
-    fn checked(mapping: Mapping) -> Result<SharedRegion, RegionTooSmall> {
-        let region = SharedRegion { mapping };
-        let len = region.len();
+    /// Maps all of `file`, with every page faulted in now rather than by the first send or read.
+    pub(crate) fn map(file: File) -> Result<SharedRegion, MapError> {
+        let len = file.metadata().map_err(MapError::Os)?.len();
+        if len < size_of::<ControlBlock>() as u64 {
+            return Err(MapError::TooSmall {
+                len: usize::try_from(len).unwrap_or(0),
+            });
+        }
+        let map = MmapOptions::new()
+            .populate()
+            .map_raw(&file)
+            .map_err(MapError::Os)?;
+        let region = SharedRegion { map, file };
         let aligned = (region.base() as usize).is_multiple_of(align_of::<ControlBlock>());
-        if len < size_of::<ControlBlock>() || !aligned {
-            return Err(RegionTooSmall { len });
+        if region.len() < size_of::<ControlBlock>() || !aligned {
+            return Err(MapError::TooSmall { len: region.len() });
         }
         Ok(region)
     }
 
     fn base(&self) -> *mut u8 {
-        match &self.mapping {
-            Mapping::Named(shmem) => shmem.as_ptr(),
-            Mapping::File { map, .. } => map.as_mut_ptr(),
-        }
+        self.map.as_mut_ptr()
     }
 
     /// Mapped length in bytes.
     pub(crate) fn len(&self) -> usize {
-        match &self.mapping {
-            Mapping::Named(shmem) => shmem.len(),
-            Mapping::File { map, .. } => map.len(),
-        }
+        self.map.len()
     }
 
-    /// The backing file, for file-backed regions.
-    pub(crate) fn backing_file(&self) -> Option<&File> {
-        match &self.mapping {
-            Mapping::Named(_) => None,
-            Mapping::File { file, .. } => Some(file),
-        }
-    }
-
-    /// Makes the named mapping remove its name when dropped (or not).
-    pub(crate) fn set_unlink_on_drop(&mut self, unlink: bool) {
-        if let Mapping::Named(shmem) = &mut self.mapping {
-            shmem.set_owner(unlink);
-        }
+    /// The descriptor the region maps.
+    pub(crate) fn file(&self) -> &File {
+        &self.file
     }
 
     /// The control block at offset 0.
@@ -131,48 +117,131 @@ impl SharedRegion {
     }
 }
 
-/// Removes the name of a named shared-memory object.
-pub(crate) fn unlink_named(os_id: &str) -> io::Result<()> {
-    let c_name = CString::new(os_id).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    // SAFETY: `c_name` is a valid NUL-terminated string that outlives the call.
-    let result = unsafe { libc::shm_unlink(c_name.as_ptr()) };
+/// A lock on the whole of a file that conflicts with every other open of the file, in this
+/// process or another, and that the kernel drops when the descriptor's last copy closes (its
+/// holder exits or dies): on Linux an open-file-description (OFD) lock.
+#[cfg(target_os = "linux")]
+fn whole_file_lock(kind: libc::c_int) -> libc::flock {
+    // SAFETY: `flock` is plain old data; all zeros is valid (start 0, length 0: the whole file;
+    // pid 0, as OFD locks require).
+    let mut lock: libc::flock = unsafe { std::mem::zeroed() };
+    lock.l_type = kind as libc::c_short;
+    lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock
+}
+
+/// Takes the writer lock on `file` if nobody holds it: `Ok(false)` if another open of the file
+/// (another writer) holds it.
+#[cfg(target_os = "linux")]
+pub(crate) fn try_lock_writer(file: &File) -> io::Result<bool> {
+    let lock = whole_file_lock(libc::F_WRLCK);
+    // SAFETY: the descriptor is open for the duration of the call and `lock` is a valid flock.
+    let result = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock) };
     if result == 0 {
+        return Ok(true);
+    }
+    let error = io::Error::last_os_error();
+    match error.raw_os_error() {
+        Some(libc::EAGAIN | libc::EACCES) => Ok(false),
+        _ => Err(error),
+    }
+}
+
+/// Whether another open of `file` holds the writer lock. It only asks: it never takes the
+/// lock, so it cannot get in a starting writer's way.
+#[cfg(target_os = "linux")]
+pub(crate) fn writer_lock_held(file: &File) -> io::Result<bool> {
+    // A read lock conflicts only with a write lock: the answer is the writer's.
+    let mut lock = whole_file_lock(libc::F_RDLCK);
+    // SAFETY: the descriptor is open for the duration of the call and `lock` is a valid,
+    // writable flock that the call fills in.
+    let result = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut lock) };
+    if result != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(libc::c_int::from(lock.l_type) != libc::F_UNLCK)
+}
+
+/// Elsewhere: `flock`, also per open file description and dropped by the kernel on exit.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn try_lock_writer(file: &File) -> io::Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(error)) => Err(error),
+    }
+}
+
+/// Elsewhere `flock` cannot be asked without taking it: a shared lock, taken and dropped at
+/// once. A writer starting in that instant is refused (and told it may retry).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn writer_lock_held(file: &File) -> io::Result<bool> {
+    match file.try_lock_shared() {
+        Ok(()) => {
+            file.unlock()?;
+            Ok(false)
+        }
+        Err(std::fs::TryLockError::WouldBlock) => Ok(true),
+        Err(std::fs::TryLockError::Error(error)) => Err(error),
+    }
+}
+
+/// Opens the POSIX shared memory object `name` for reading and writing where it is not a file
+/// one can open by path; with `create_new`, creates it (owner-only), failing if it exists.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn shm_open(name: &str, create_new: bool) -> io::Result<File> {
+    use std::os::fd::FromRawFd;
+    let c_name = CString::new(format!("/{name}"))
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut flags = libc::O_RDWR | libc::O_CLOEXEC;
+    if create_new {
+        flags |= libc::O_CREAT | libc::O_EXCL;
+    }
+    // Apple declares shm_open variadic, where the mode travels as an int.
+    #[cfg(target_vendor = "apple")]
+    let mode = 0o600 as libc::c_uint;
+    #[cfg(not(target_vendor = "apple"))]
+    let mode: libc::mode_t = 0o600;
+    // SAFETY: `c_name` is NUL-terminated and outlives the call; flags and mode are integers.
+    let fd = unsafe { libc::shm_open(c_name.as_ptr(), flags, mode) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened by shm_open and is owned by nothing else.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// Removes the name of the POSIX shared memory object `name`.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn shm_unlink(name: &str) -> io::Result<()> {
+    let c_name = CString::new(format!("/{name}"))
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: `c_name` is NUL-terminated and outlives the call.
+    if unsafe { libc::shm_unlink(c_name.as_ptr()) } == 0 {
         Ok(())
     } else {
         Err(io::Error::last_os_error())
     }
 }
 
-/// Whether a process with this pid exists (zombies count as gone).
-pub(crate) fn process_alive(pid: u32) -> bool {
-    // Pid 0 and negative pids would address process groups: never pass them to kill(2).
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return false;
-    };
-    if pid <= 0 {
-        return false;
+/// Allocates the first `len` bytes of `file` now, so that no later store into the mapping can
+/// find the file system full (which would raise SIGBUS).
+pub(crate) fn reserve(file: &File, len: u64) -> io::Result<()> {
+    let len =
+        libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    // SAFETY: the descriptor is open for the duration of the call; posix_fallocate takes plain
+    // integers and returns an error number instead of setting errno.
+    let result = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len) };
+    match result {
+        0 => Ok(()),
+        code => Err(io::Error::from_raw_os_error(code)),
     }
-    // SAFETY: signal 0 only checks for existence and permission; it sends nothing.
-    let result = unsafe { libc::kill(pid, 0) };
-    let exists = result == 0 || io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    exists && !is_zombie(pid)
 }
 
-#[cfg(target_os = "linux")]
-fn is_zombie(pid: libc::pid_t) -> bool {
-    // /proc/<pid>/stat is "pid (comm) S ...": the state follows the last ')'.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .ok()
-        .and_then(|stat| {
-            let after = stat.rsplit_once(')')?.1;
-            after.split_whitespace().next().map(|state| state == "Z")
-        })
-        .unwrap_or(false)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn is_zombie(_pid: libc::pid_t) -> bool {
-    false
+/// This process's effective user id.
+pub(crate) fn effective_uid() -> u32 {
+    // SAFETY: geteuid takes nothing, cannot fail and touches no memory.
+    unsafe { libc::geteuid() }
 }
 
 /// Bytes an unprivileged process may still allocate on the file system holding `path`.

@@ -89,6 +89,29 @@ impl Language {
                     "无法使用 {} 的容量：必须在 4 KiB 到 1 GiB 之间",
                     self.size(*capacity)
                 ),
+                OpenError::ForeignOwner { owner, you, .. } => format!(
+                    "{segment}属于用户 {owner}，不属于你（用户 {you}）：它的主人能读取或修改每一条记录，所以没有打开它；请以该用户删除它，或用 --name 换一个段"
+                ),
+                OpenError::OpenToOthers { mode, .. } => format!(
+                    "{segment}的权限是 {mode:04o}：其他用户能读取或修改它的记录，所以没有打开它；请改为只有自己可用（chmod 600）、删除它，或用 --name 换一个段"
+                ),
+                OpenError::NoSpace {
+                    shared_memory,
+                    needed,
+                    available,
+                    directory,
+                    ..
+                } => format!(
+                    "{segment}需要 {}，但 {} 只剩 {}；{}",
+                    self.size_u64(*needed),
+                    directory.display(),
+                    self.size_u64(*available),
+                    if *shared_memory {
+                        "在容器里请给它更多共享内存（docker run --shm-size=256m），或用更小的 --capacity，或用 --file 把共享内存段放在磁盘上"
+                    } else {
+                        "请腾出空间，或用更小的 --capacity，或把文件放在空间更大的磁盘上"
+                    }
+                ),
                 OpenError::PermissionDenied { .. } => {
                     format!(
                         "没有权限访问{segment}：它属于另一个用户；请以该用户运行，或用 --name 换一个段"
