@@ -97,7 +97,7 @@ fn send_image(location: &SegmentLocation, file: &Path, send: &SendArgs) -> Resul
         Elapsed(started.elapsed()),
         lifetime_note(&writer)
     );
-    Ok(())
+    hold(send.hold)
 }
 
 /// Sends through `send`; if the record does not fit, grows the segment first and says so on
@@ -149,6 +149,25 @@ fn send_struct(
         meta.sequence,
         lifetime_note(&writer)
     );
+    hold(send.hold)
+}
+
+/// `--hold`: stays the writer (the caller still holds it) for `seconds`, or until a signal.
+fn hold(seconds: f64) -> Result<()> {
+    if seconds <= 0.0 {
+        return Ok(());
+    }
+    if !seconds.is_finite() {
+        return Err(format!("--hold {seconds} is not a number of seconds").into());
+    }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let on_signal = std::sync::Arc::clone(&stop);
+    ctrlc::set_handler(move || on_signal.store(true, std::sync::atomic::Ordering::Relaxed))
+        .map_err(|err| format!("cannot catch signals to end --hold cleanly: {err}"))?;
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    while Instant::now() < until && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
     Ok(())
 }
 

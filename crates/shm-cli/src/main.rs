@@ -28,6 +28,10 @@ pub(crate) struct SendArgs {
     /// Leave the segment and its records in place after this command exits.
     #[arg(long)]
     pub(crate) persist: bool,
+    /// Stay the segment's writer this many seconds after sending (SIGINT, SIGTERM or SIGHUP
+    /// end it early), then close as usual.
+    #[arg(long, value_name = "SECONDS", default_value_t = 0.0)]
+    pub(crate) hold: f64,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,61 +1,14 @@
 //! The `shm` command as scripts use it: real processes, unique segments, exit codes and output.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use std::path::Path;
+use std::process::Command;
+
+use common::{SmallTmpfs, fails, json, shm, shm_file, stderr, stdout, succeeds};
 use serde_json::Value;
 use shm_testkit::{Corpus, Expect, TestSegment};
-
-fn shm(segment: &TestSegment, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shm"))
-        .args(args)
-        .args(["--name", &segment.name])
-        .output()
-        .unwrap()
-}
-
-fn shm_file(file: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_shm"))
-        .args(args)
-        .args(["--file", file.to_str().unwrap()])
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-#[track_caller]
-fn succeeds(output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "shm failed: {}{}",
-        stdout(&output),
-        stderr(&output)
-    );
-    output
-}
-
-/// A failure: exit code 1 and exactly one line on stderr, no panic.
-#[track_caller]
-fn fails(output: Output) -> String {
-    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
-    let message = stderr(&output);
-    assert_eq!(message.lines().count(), 1, "{message}");
-    assert!(message.starts_with("shm: "), "{message}");
-    assert!(!message.contains("panicked"), "{message}");
-    message
-}
-
-fn json(output: &Output) -> Value {
-    serde_json::from_str(stdout(output).trim()).unwrap()
-}
 
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
@@ -164,30 +117,6 @@ fn a_picture_larger_than_the_segment_grows_it_keeping_the_struct() {
     assert_eq!(info["capacity"], 1 << 20);
     let data = json(&succeeds(shm(&segment, &["read-struct", "--json"])));
     assert_eq!(data["id"], 9, "the struct was carried over");
-}
-
-/// Mounts a tmpfs of `size` at a fresh directory: a file system that fills up.
-struct SmallTmpfs {
-    dir: tempfile::TempDir,
-}
-
-impl SmallTmpfs {
-    fn mount(size: &str) -> SmallTmpfs {
-        let dir = tempfile::tempdir().unwrap();
-        let status = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(dir.path())
-            .status()
-            .unwrap();
-        assert!(status.success(), "mounting a tmpfs needs root");
-        SmallTmpfs { dir }
-    }
-}
-
-impl Drop for SmallTmpfs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(self.dir.path()).status();
-    }
 }
 
 #[test]
@@ -712,19 +641,9 @@ fn unusual_paths_travel_intact() {
 }
 
 #[test]
+#[ignore = "needs root and setpriv to act as another user; scripts/check.sh runs it"]
 fn other_users_cannot_open_a_segment() {
     let setpriv = Path::new("/usr/bin/setpriv");
-    // /proc/self/status names the real uid.
-    let root = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .any(|line| line.starts_with("Uid:") && line.split_whitespace().nth(1) == Some("0"));
-    if !root || !setpriv.exists() {
-        println!(
-            "other_users_cannot_open_a_segment: skipped, it needs root and setpriv to act as another user"
-        );
-        return;
-    }
     let segment = TestSegment::new("cli-perm");
     succeeds(shm(&segment, &["send-struct", "--persist"]));
     let dir = tempfile::tempdir().unwrap();

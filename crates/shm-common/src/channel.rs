@@ -538,8 +538,8 @@ fn successor(old: &Segment, capacities: Capacities) -> Result<Writer, GrowError>
     let beside = segment::location_beside(location);
     // The name carries our pid: anything already there was left by a dead process that had it.
     let _ = segment::remove(&beside);
-    let fresh = Segment::for_writer(&beside, CreationMode::CreateNew, capacities)
-        .map_err(create_error)?;
+    let fresh =
+        Segment::for_writer(&beside, CreationMode::CreateNew, capacities).map_err(create_error)?;
     claim(&fresh);
     let mut fresh = Writer::around(fresh);
     // Its own closing steps must not remove anything: on failure we remove it below, on

@@ -52,7 +52,6 @@ impl SegmentName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
 }
 
 impl Default for SegmentName {
@@ -137,8 +136,12 @@ impl Segment {
                     && sys::writer_lock_held(&file).unwrap_or(false)
                     && Instant::now() < deadline
             };
-            let attempt = map(location, file.try_clone().map_err(|err| io_error("open", location, err))?)
-                .and_then(|region| validated(region, location, false));
+            let attempt = map(
+                location,
+                file.try_clone()
+                    .map_err(|err| io_error("open", location, err))?,
+            )
+            .and_then(|region| validated(region, location, false));
             match attempt {
                 Err(err) if initialising(&err) => std::thread::sleep(Duration::from_millis(5)),
                 other => return other,
@@ -179,9 +182,8 @@ impl Segment {
             && magic != [0; 8];
         // A named segment whose creator died before its magic was written is ours to set up
         // (we hold its lock); a file the user named is only taken over when empty.
-        let blank = fresh
-            || len == 0
-            || (matches!(location, SegmentLocation::Named(_)) && !initialised);
+        let blank =
+            fresh || len == 0 || (matches!(location, SegmentLocation::Named(_)) && !initialised);
         if !blank {
             let region = map(location, file)?;
             let mut segment = validated(region, location, true)?;
@@ -208,7 +210,8 @@ impl Segment {
             .file()
             .metadata()
             .map_err(|source| remove_error(&self.location, source))?;
-        let named = object_metadata(&self.location).map_err(|source| remove_error(&self.location, source))?;
+        let named = object_metadata(&self.location)
+            .map_err(|source| remove_error(&self.location, source))?;
         if (named.dev(), named.ino()) != (ours.dev(), ours.ino()) {
             return Ok(());
         }
@@ -255,7 +258,11 @@ fn header_pid(file: &File) -> u32 {
 
 /// Sizes `file` for `layout`, reserves its space, maps it and writes its header (the magic
 /// last). The caller holds the writer lock.
-fn initialise(file: File, layout: Layout, location: &SegmentLocation) -> Result<Segment, OpenError> {
+fn initialise(
+    file: File,
+    layout: Layout,
+    location: &SegmentLocation,
+) -> Result<Segment, OpenError> {
     let total = layout.total_size as u64;
     file.set_len(total)
         .map_err(|err| io_error("size", location, err))?;
@@ -294,12 +301,16 @@ fn named_path(name: &SegmentName) -> PathBuf {
 fn open_object(location: &SegmentLocation, mode: CreationMode) -> Result<(File, bool), OpenError> {
     let open = |create_new: bool| -> io::Result<File> {
         let mut options = OpenOptions::new();
-        options.read(true).write(true).mode(0o600).create_new(create_new);
+        options
+            .read(true)
+            .write(true)
+            .mode(0o600)
+            .create_new(create_new);
         match location {
             #[cfg(target_os = "linux")]
-            SegmentLocation::Named(name) => {
-                options.custom_flags(libc::O_NOFOLLOW).open(named_path(name))
-            }
+            SegmentLocation::Named(name) => options
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(named_path(name)),
             #[cfg(not(target_os = "linux"))]
             SegmentLocation::Named(name) => sys::shm_open(name.as_str(), create_new),
             SegmentLocation::File(path) => options.open(path),
