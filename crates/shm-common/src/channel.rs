@@ -455,7 +455,8 @@ impl Writer {
                 segment: self.segment.location.to_string(),
             });
         }
-        if let Some(len) = self.segment.truncated_file_len() {
+        // A struct lives in the control page; pictures and frames in the data buffers.
+        if let Some(len) = self.segment.truncated_file_len(!slot.layout.is_one_line()) {
             return Err(SendError::FileTruncated {
                 segment: self.segment.location.to_string(),
                 len,
@@ -475,6 +476,13 @@ impl Drop for Writer {
     /// this writer's to remove (and still names this segment), and only then lets go of the
     /// lock, when the segment is dropped.
     fn drop(&mut self) {
+        if self.segment.truncated_file_len(true).is_some() {
+            // The control page may be gone: no store into it, only the name to remove.
+            if self.removes_on_close() {
+                let _ = self.segment.unlink_if_ours();
+            }
+            return;
+        }
         let control = self.segment.region.control();
         // Release: the next writer, which swaps its pid in with Acquire, sees every record.
         control.writer.pid.store(0, Ordering::Release);
@@ -656,13 +664,14 @@ impl Reader {
         &mut self,
         message: &mut M,
     ) -> Result<Option<RecordMeta>, ReadError> {
-        self.check_file_length()?;
+        self.check_file_length(M::KIND)?;
         self.read_latest(message)
     }
 
     /// A file segment someone truncated is reported instead of touching its missing pages.
-    fn check_file_length(&self) -> Result<(), ReadError> {
-        match self.segment.truncated_file_len() {
+    fn check_file_length(&self, kind: RecordKind) -> Result<(), ReadError> {
+        let in_data_buffers = !slot(&self.segment, kind).layout.is_one_line();
+        match self.segment.truncated_file_len(in_data_buffers) {
             Some(len) => Err(ReadError::FileTruncated {
                 segment: self.segment.location.to_string(),
                 len,
@@ -703,7 +712,7 @@ impl Reader {
         &mut self,
         message: &mut M,
     ) -> Result<Option<RecordMeta>, ReadError> {
-        self.check_file_length()?;
+        self.check_file_length(M::KIND)?;
         let kind = M::KIND;
         if !self.has_new(kind) {
             let index = kind.slot();
@@ -793,6 +802,10 @@ impl Reader {
     }
 
     fn wait(&mut self, timeout: Duration, follow_writes: bool) -> bool {
+        if self.segment.truncated_file_len(false).is_some() {
+            // Something changed indeed: the next read says what, instead of a SIGBUS here.
+            return true;
+        }
         let start = Instant::now();
         let changed = self.wait_until(start, timeout, follow_writes);
         let control = self.segment.region.control();

@@ -119,7 +119,12 @@ pub(crate) struct Segment {
     pub(crate) created: bool,
     /// This process holds the segment's writer lock, through `region`'s descriptor.
     pub(crate) locked: bool,
+    /// How many times the file's length was asked about.
+    pub(crate) length_checks: std::sync::atomic::AtomicU32,
 }
+
+/// One in how many accesses to the control page alone checks the file's length.
+pub(crate) const LENGTH_CHECK_EVERY: u32 = 64;
 
 /// Offset of the writer's pid in the header (see [`crate::layout::ControlBlock`]).
 const PID_OFFSET: u64 = std::mem::offset_of!(crate::layout::ControlBlock, writer) as u64;
@@ -229,9 +234,19 @@ impl Segment {
     }
 
     /// The file's length if someone truncated it below the layout. Touching the missing pages
-    /// would raise SIGBUS, so callers check before every access. (A truncation between this
-    /// check and the access remains possible; see the crate docs.)
-    pub(crate) fn truncated_file_len(&self) -> Option<u64> {
+    /// would raise SIGBUS, so callers check before they touch the segment: every time before
+    /// copying a record in the data buffers (`always`), where a `fstat` costs nothing beside
+    /// the copy, and every [`LENGTH_CHECK_EVERY`]th time otherwise (a struct round trip through
+    /// the control page takes less than one `fstat`). A truncation between this check and the
+    /// access remains possible; see the crate docs.
+    pub(crate) fn truncated_file_len(&self, always: bool) -> Option<u64> {
+        // Relaxed: a counter for how often to look; each look is its own syscall.
+        let count = self
+            .length_checks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !always && !count.is_multiple_of(LENGTH_CHECK_EVERY) {
+            return None;
+        }
         let len = self
             .region
             .file()
@@ -286,6 +301,7 @@ fn initialise(
         location: location.clone(),
         created: true,
         locked: true,
+        length_checks: Default::default(),
     })
 }
 
@@ -424,6 +440,7 @@ fn validated(
             location: location.clone(),
             created: false,
             locked,
+            length_checks: Default::default(),
         }),
         Err(reason) => Err(OpenError::Invalid {
             segment: location.to_string(),

@@ -14,7 +14,7 @@
 //! data race in Rust's memory model even though the sequence check discards torn copies. The
 //! checksum is computed in the same pass.
 
-use crate::sync::atomic::{AtomicU8, AtomicU64, Ordering, fence};
+use crate::sync::atomic::{AtomicU64, Ordering, fence};
 use crate::sync::{hint, thread};
 use std::time::{Duration, Instant};
 
@@ -234,8 +234,11 @@ impl Slot<'_> {
                 checksum: Checksum::new(),
                 written: &meta.written,
                 done: 0,
+                stage: [0; 8],
+                staged: 0,
             };
             encode(&mut sink);
+            sink.finish();
             (sink.checksum.finish(), started_ns, monotonic_ns())
         };
         // Relaxed: published by the Release store of the even sequence word below.
@@ -405,6 +408,7 @@ impl Slot<'_> {
             offset: self.layout.buffer_offset(index),
             remaining: len,
             checksum: Checksum::new(),
+            word: None,
         };
         decode(&mut source).map_err(|source| ReadError::Malformed {
             kind: self.kind,
@@ -515,47 +519,162 @@ fn backoff(attempt: u32, started: &mut Option<Instant>, kind: RecordKind) -> Res
 }
 
 /// Writes a record's bytes into a buffer with atomic stores, computing its checksum.
-/// Its progress is published every [`STREAM_CHUNK`] bytes for streaming readers.
+///
+/// Shared memory is only ever written in whole, aligned 8-byte words (a reader loads the same
+/// words): bytes that do not fill a word yet wait in `stage`, and [`SharedSink::finish`]
+/// stores the last partial word, padded with zeros. Mixing byte and word accesses to the same
+/// memory from two threads is undefined in Rust's memory model, even when both are atomic.
+/// Progress is published every [`STREAM_CHUNK`] bytes for streaming readers, and at the end.
 pub(crate) struct SharedSink<'a> {
-    region: &'a SharedRegion,
-    offset: usize,
-    remaining: usize,
-    checksum: Checksum,
-    written: &'a AtomicU64,
-    done: u64,
+    pub(crate) region: &'a SharedRegion,
+    /// Where the next whole word goes (8-aligned: buffers are 64-aligned).
+    pub(crate) offset: usize,
+    pub(crate) remaining: usize,
+    pub(crate) checksum: Checksum,
+    pub(crate) written: &'a AtomicU64,
+    /// Bytes stored so far.
+    pub(crate) done: u64,
+    /// Bytes waiting for the rest of their word.
+    pub(crate) stage: [u8; 8],
+    pub(crate) staged: usize,
 }
 
 /// How many bytes a writer copies between two stores of its progress: small enough that a
-/// streaming reader copies right behind it, large enough that the stores cost nothing.
+/// streaming reader copies right behind it, large enough that the stores cost nothing. A
+/// multiple of 8, so progress always counts whole words.
 #[cfg(not(loom))]
 pub(crate) const STREAM_CHUNK: usize = 64 * 1024;
 /// Under loom, a word: the model's reader follows the writer word by word.
 #[cfg(loom)]
 pub(crate) const STREAM_CHUNK: usize = 8;
 
+const _: () = assert!(STREAM_CHUNK.is_multiple_of(8));
+
+impl SharedSink<'_> {
+    /// Stores `words` (a whole number of words) at the current offset, publishing progress at
+    /// every [`STREAM_CHUNK`] boundary.
+    fn store_words(&mut self, mut words: &[u8]) {
+        while !words.is_empty() {
+            let to_boundary = STREAM_CHUNK - (self.done as usize % STREAM_CHUNK);
+            let take = words.len().min(to_boundary);
+            let (now, rest) = words.split_at(take);
+            copy_in(self.region, self.offset, now, &mut self.checksum);
+            self.offset += take;
+            self.done += take as u64;
+            words = rest;
+            if self.done.is_multiple_of(STREAM_CHUNK as u64) {
+                self.publish_progress();
+            }
+        }
+    }
+
+    fn publish_progress(&self) {
+        // Release: a streaming reader that loads this count with Acquire sees every byte
+        // before it.
+        self.written.store(self.done, Ordering::Release);
+    }
+
+    /// Stores the last partial word (padded with zeros: buffers are whole lines long) and
+    /// publishes the final count.
+    pub(crate) fn finish(&mut self) {
+        if self.staged > 0 {
+            let staged = self.staged;
+            self.checksum.update(&self.stage[..staged]);
+            self.stage[staged..].fill(0);
+            if let Some(word) = self.region.words(self.offset, 1) {
+                // Relaxed: ordered by the seqlock fences in `Slot::publish`.
+                word[0].store(u64::from_ne_bytes(self.stage), Ordering::Relaxed);
+            }
+            self.offset += 8;
+            self.done += staged as u64;
+            self.staged = 0;
+        }
+        self.publish_progress();
+    }
+}
+
 impl Sink for SharedSink<'_> {
     fn put(&mut self, bytes: &[u8]) {
         // The caller checked the record's length against the capacity; anything beyond it is
         // dropped here (and then fails the reader's framing check) rather than overrun.
-        let bytes = &bytes[..bytes.len().min(self.remaining)];
-        for chunk in bytes.chunks(STREAM_CHUNK) {
-            copy_in(self.region, self.offset, chunk, &mut self.checksum);
-            self.offset += chunk.len();
-            self.remaining -= chunk.len();
-            self.done += chunk.len() as u64;
-            // Release: a streaming reader that loads this count with Acquire sees every byte
-            // before it.
-            self.written.store(self.done, Ordering::Release);
+        let mut bytes = &bytes[..bytes.len().min(self.remaining)];
+        self.remaining -= bytes.len();
+        if self.staged > 0 {
+            let take = (8 - self.staged).min(bytes.len());
+            self.stage[self.staged..self.staged + take].copy_from_slice(&bytes[..take]);
+            self.staged += take;
+            bytes = &bytes[take..];
+            if self.staged < 8 {
+                return;
+            }
+            self.staged = 0;
+            let word = self.stage;
+            self.store_words(&word);
         }
+        let whole = bytes.len() / 8 * 8;
+        self.store_words(&bytes[..whole]);
+        let rest = &bytes[whole..];
+        self.stage[..rest.len()].copy_from_slice(rest);
+        self.staged = rest.len();
     }
 }
 
-/// Reads a record's bytes out of a buffer with atomic loads, computing its checksum.
+/// Reads a record's bytes out of a buffer with atomic loads of whole, aligned words (as the
+/// writer stores them), computing its checksum.
 pub(crate) struct SharedSource<'a> {
     pub(crate) region: &'a SharedRegion,
     pub(crate) offset: usize,
     pub(crate) remaining: usize,
     pub(crate) checksum: Checksum,
+    /// The last word loaded for bytes that do not fill a word, and its offset.
+    pub(crate) word: Option<(usize, u64)>,
+}
+
+impl SharedSource<'_> {
+    /// The byte at `offset`, from the whole word holding it.
+    fn byte_at(&mut self, offset: usize) -> Option<u8> {
+        let aligned = offset & !7;
+        let word = match self.word {
+            Some((at, word)) if at == aligned => word,
+            _ => {
+                // Relaxed: the reader's Acquire fence and sequence re-check decide whether it
+                // counts.
+                let word = self.region.words(aligned, 1)?[0].load(Ordering::Relaxed);
+                self.word = Some((aligned, word));
+                word
+            }
+        };
+        Some(word.to_ne_bytes()[offset % 8])
+    }
+
+    /// Copies `dst.len()` bytes from `self.offset` on.
+    fn copy(&mut self, dst: &mut [u8]) -> Option<()> {
+        let mut done = 0;
+        while done < dst.len() && !self.offset.is_multiple_of(8) {
+            let byte = self.byte_at(self.offset)?;
+            dst[done] = byte;
+            self.checksum.byte(byte);
+            self.offset += 1;
+            done += 1;
+        }
+        let whole = (dst.len() - done) / 8 * 8;
+        copy_out(
+            self.region,
+            self.offset,
+            &mut dst[done..done + whole],
+            &mut self.checksum,
+        )?;
+        self.offset += whole;
+        done += whole;
+        while done < dst.len() {
+            let byte = self.byte_at(self.offset)?;
+            dst[done] = byte;
+            self.checksum.byte(byte);
+            self.offset += 1;
+            done += 1;
+        }
+        Some(())
+    }
 }
 
 impl Source for SharedSource<'_> {
@@ -571,33 +690,23 @@ impl Source for SharedSource<'_> {
         if dst.len() > self.remaining {
             return Err(truncated);
         }
-        copy_out(self.region, self.offset, dst, &mut self.checksum).ok_or(truncated)?;
-        self.offset += dst.len();
+        self.copy(dst).ok_or(truncated)?;
         self.remaining -= dst.len();
         Ok(())
     }
 }
 
-/// Splits `len` bytes at `offset` into an unaligned head, whole 8-byte words and a tail.
-fn split_aligned(offset: usize, len: usize) -> (usize, usize, usize) {
-    let head = ((8 - offset % 8) % 8).min(len);
-    let words = (len - head) / 8;
-    (head, words, len - head - words * 8)
-}
-
-/// Copies `src` into the region at `offset` (relaxed atomic stores), feeding `checksum`.
+/// Copies `src`, a whole number of words, into the region at the 8-aligned `offset` (relaxed
+/// atomic word stores), feeding `checksum`.
 fn copy_in(
     region: &SharedRegion,
     offset: usize,
     src: &[u8],
     checksum: &mut Checksum,
 ) -> Option<()> {
-    let (head, words, _) = split_aligned(offset, src.len());
-    let (src_head, rest) = src.split_at(head);
-    let (src_words, src_tail) = rest.split_at(words * 8);
-    store_bytes(region.bytes(offset, head)?, src_head, checksum);
-    let dst_words = region.words(offset + head, words)?;
-    let mut pairs = dst_words.iter().zip(src_words.chunks_exact(8));
+    let words = src.len() / 8;
+    let dst_words = region.words(offset, words)?;
+    let mut pairs = dst_words.iter().zip(src.chunks_exact(8));
     while !checksum.at_block_boundary() {
         let Some((dst, chunk)) = pairs.next() else {
             break;
@@ -610,7 +719,7 @@ fn copy_in(
     let done = words - pairs.len();
     let blocks = dst_words[done..]
         .chunks_exact(4)
-        .zip(src_words[done * 8..].chunks_exact(32));
+        .zip(src[done * 8..].chunks_exact(32));
     let whole = blocks.len() * 4;
     // A local copy of the state, indexed only by constants, stays in registers.
     let mut sum = *checksum;
@@ -625,19 +734,13 @@ fn copy_in(
     *checksum = sum;
     for (dst, chunk) in dst_words[done + whole..]
         .iter()
-        .zip(src_words[(done + whole) * 8..].chunks_exact(8))
+        .zip(src[(done + whole) * 8..].chunks_exact(8))
     {
         let native = native_word(chunk);
         checksum.word(u64::from_le(native));
         // Relaxed: ordered by the seqlock fences in `Slot::publish`.
         dst.store(native, Ordering::Relaxed);
     }
-    let tail_offset = offset + head + words * 8;
-    store_bytes(
-        region.bytes(tail_offset, src_tail.len())?,
-        src_tail,
-        checksum,
-    );
     Some(())
 }
 
@@ -647,37 +750,27 @@ fn native_word(chunk: &[u8]) -> u64 {
     u64::from_ne_bytes(bytes)
 }
 
-fn store_bytes(dst: &[AtomicU8], src: &[u8], checksum: &mut Checksum) {
-    for (dst, &byte) in dst.iter().zip(src) {
-        checksum.byte(byte);
-        // Relaxed: ordered by the seqlock fences in `Slot::publish`.
-        dst.store(byte, Ordering::Relaxed);
-    }
-}
-
-/// Copies from the region at `offset` into `dst` (relaxed atomic loads), feeding `checksum`.
+/// Copies from the region at the 8-aligned `offset` into `dst`, a whole number of words
+/// (relaxed atomic word loads), feeding `checksum`.
 fn copy_out(
     region: &SharedRegion,
     offset: usize,
     dst: &mut [u8],
     checksum: &mut Checksum,
 ) -> Option<()> {
-    let (head, words, _) = split_aligned(offset, dst.len());
-    let (dst_head, rest) = dst.split_at_mut(head);
-    let (dst_words, dst_tail) = rest.split_at_mut(words * 8);
-    load_bytes(region.bytes(offset, head)?, dst_head, checksum);
-    let src_words: &[AtomicU64] = region.words(offset + head, words)?;
+    let words = dst.len() / 8;
+    let src_words: &[AtomicU64] = region.words(offset, words)?;
     let mut done = 0;
     while done < words && !checksum.at_block_boundary() {
         // Relaxed: the reader's Acquire fence and sequence re-check decide whether it counts.
         let native = src_words[done].load(Ordering::Relaxed);
-        dst_words[done * 8..done * 8 + 8].copy_from_slice(&native.to_ne_bytes());
+        dst[done * 8..done * 8 + 8].copy_from_slice(&native.to_ne_bytes());
         checksum.word(u64::from_le(native));
         done += 1;
     }
     let blocks = src_words[done..]
         .chunks_exact(4)
-        .zip(dst_words[done * 8..].chunks_exact_mut(32));
+        .zip(dst[done * 8..].chunks_exact_mut(32));
     let whole = blocks.len() * 4;
     // A local copy of the state, indexed only by constants, stays in registers.
     let mut sum = *checksum;
@@ -695,24 +788,10 @@ fn copy_out(
     for index in done + whole..words {
         // Relaxed: the reader's Acquire fence and sequence re-check decide whether it counts.
         let native = src_words[index].load(Ordering::Relaxed);
-        dst_words[index * 8..index * 8 + 8].copy_from_slice(&native.to_ne_bytes());
+        dst[index * 8..index * 8 + 8].copy_from_slice(&native.to_ne_bytes());
         checksum.word(u64::from_le(native));
     }
-    let tail_offset = offset + head + words * 8;
-    load_bytes(
-        region.bytes(tail_offset, dst_tail.len())?,
-        dst_tail,
-        checksum,
-    );
     Some(())
-}
-
-fn load_bytes(src: &[AtomicU8], dst: &mut [u8], checksum: &mut Checksum) {
-    for (src, byte) in src.iter().zip(dst) {
-        // Relaxed: the reader's Acquire fence and sequence re-check decide whether it counts.
-        *byte = src.load(Ordering::Relaxed);
-        checksum.byte(*byte);
-    }
 }
 
 #[cfg(all(test, not(loom)))]

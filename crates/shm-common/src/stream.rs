@@ -230,6 +230,7 @@ impl Slot<'_> {
                 offset: start,
                 remaining: 0,
                 checksum: Checksum::new(),
+                word: None,
             },
             start,
             written: &meta.written,

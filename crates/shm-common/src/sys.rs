@@ -1,8 +1,8 @@
 //! All FFI and `unsafe` of the crate, one operation per block.
 //!
 //! The mapping is memory that other processes write at any time, so this module never hands out
-//! `&[u8]` into it: only the control block (made entirely of atomics) and slices of `AtomicU64` /
-//! `AtomicU8`, through which every access is an atomic load or store.
+//! `&[u8]` into it: only the control block (made entirely of atomics) and slices of aligned
+//! `AtomicU64` words, through which every access is an atomic load or store of one width.
 //!
 //! Every segment is a file descriptor and a mapping of it: a file the user named, or a POSIX
 //! shared memory object (on Linux, the file `/dev/shm/NAME`, exactly what `shm_open` opens).
@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io;
 use std::mem::size_of;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64};
 use std::time::Duration;
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -101,18 +101,6 @@ impl SharedRegion {
         // 8-byte aligned; `AtomicU64` has the size and alignment of `u64` and every bit pattern
         // is valid; other processes may write these words concurrently, which atomics permit;
         // the slice borrows `self`, so it cannot outlive the mapping.
-        Some(unsafe { std::slice::from_raw_parts(self.base().add(offset).cast(), count) })
-    }
-
-    /// `count` bytes at `offset`, or `None` if out of bounds.
-    pub(crate) fn bytes(&self, offset: usize, count: usize) -> Option<&[AtomicU8]> {
-        let end = offset.checked_add(count)?;
-        if end > self.len() {
-            return None;
-        }
-        // SAFETY: `offset..end` lies inside the mapping; `AtomicU8` has the layout of `u8`, every
-        // bit pattern is valid and concurrent writes by other processes are atomic accesses; the
-        // slice borrows `self`, so it cannot outlive the mapping.
         Some(unsafe { std::slice::from_raw_parts(self.base().add(offset).cast(), count) })
     }
 }

@@ -2,7 +2,7 @@
 //! interleaving (and every weak-memory outcome) of the slot protocol's real code.
 
 use crate::layout::{ControlBlock, DATA_OFFSET};
-use crate::sync::atomic::{AtomicU8, AtomicU64};
+use crate::sync::atomic::AtomicU64;
 
 /// The control block and data words, as loom atomics.
 pub(crate) struct SharedRegion {
@@ -33,11 +33,6 @@ impl SharedRegion {
             return None;
         }
         self.words.get(start / 8..start / 8 + count)
-    }
-
-    /// Only empty byte runs exist in the model.
-    pub(crate) fn bytes(&self, _offset: usize, count: usize) -> Option<&[AtomicU8]> {
-        (count == 0).then_some(&[])
     }
 }
 

@@ -849,3 +849,71 @@ fn records_carry_when_their_write_started_and_ended() {
         Duration::from_nanos(received - read.started_ns)
     );
 }
+
+/// A picture-slot record written and read in pieces of any size: the copies in and out
+/// stage partial words, and must still carry every byte, at every offset.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Pieces {
+    bytes: Vec<u8>,
+    /// How the writer hands the bytes over, and how the reader asks for them.
+    cuts: Vec<usize>,
+}
+
+impl Pieces {
+    fn split(&self) -> Vec<std::ops::Range<usize>> {
+        let mut ranges = Vec::new();
+        let mut start = 0;
+        for &cut in self.cuts.iter().cycle().take(self.bytes.len() + 1) {
+            if start >= self.bytes.len() {
+                break;
+            }
+            let end = (start + cut.max(1)).min(self.bytes.len());
+            ranges.push(start..end);
+            start = end;
+        }
+        ranges
+    }
+}
+
+impl Message for Pieces {
+    const KIND: RecordKind = RecordKind::Image;
+
+    fn encoded_len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    fn encode(&self, sink: &mut impl shm_common::Sink) {
+        for range in self.split() {
+            sink.put(&self.bytes[range]);
+        }
+    }
+
+    fn decode_into(&mut self, source: &mut impl shm_common::Source) -> Result<(), FrameError> {
+        let len = source.remaining();
+        self.bytes = vec![0; len];
+        for range in self.split() {
+            source.read_exact(&mut self.bytes[range])?;
+        }
+        Ok(())
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    #[test]
+    fn records_written_and_read_in_pieces_of_any_size_arrive_whole(
+        bytes in proptest::collection::vec(any::<u8>(), 0..3000),
+        write_cuts in proptest::collection::vec(1usize..40, 1..8),
+        read_cuts in proptest::collection::vec(1usize..40, 1..8),
+    ) {
+        let segment = TestSegment::new("pieces");
+        let mut writer = writer(&segment.location, MIN_CAPACITY);
+        let sent = Pieces { bytes: bytes.clone(), cuts: write_cuts };
+        writer.send(&sent).unwrap();
+        let mut reader = Reader::open(&segment.location).unwrap();
+        let mut read = Pieces { bytes: Vec::new(), cuts: read_cuts };
+        reader.read_into(&mut read).unwrap();
+        prop_assert_eq!(read.bytes, bytes);
+    }
+}
