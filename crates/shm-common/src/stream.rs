@@ -21,6 +21,12 @@
 //!    the copy is thrown away.
 //! 4. A writer that makes no progress for a while (it died mid-write: one second unless the
 //!    reader set another timeout) is given up on.
+//! 5. A new writer that takes the segment over from one that died mid-write numbers its first
+//!    record as the dead one's (same buffer, same odd word) and starts its count at 0 again:
+//!    a follower that went on would join the dead writer's bytes to the new one's. The new
+//!    writer bumps the writer generation before it writes anything, so the follower compares
+//!    the generation with the one it started with after every count and word it loads
+//!    (Acquire, which makes the bump visible) and starts again if it changed.
 
 use std::time::{Duration, Instant};
 
@@ -28,7 +34,7 @@ use crate::checksum::Checksum;
 use crate::error::{FrameError, ReadError};
 use crate::message::Source;
 use crate::slot::{RecordMeta, SharedSource, Slot};
-use crate::sync::atomic::{AtomicU64, Ordering, fence};
+use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
 use crate::sync::{hint, thread};
 
 /// How long a streaming reader waits, by default, for a writer that makes no progress.
@@ -61,6 +67,9 @@ struct StreamSource<'a> {
     start: usize,
     written: &'a AtomicU64,
     seq: &'a AtomicU64,
+    /// The segment's writer generation, and its value when the follow began.
+    generation: &'a AtomicU32,
+    generation_at_start: u32,
     /// The odd sequence word of the write being followed.
     writing: u64,
     /// The record's length, once known.
@@ -73,6 +82,13 @@ struct StreamSource<'a> {
 }
 
 impl StreamSource<'_> {
+    /// Whether another writer took the segment over since the follow began. Called after an
+    /// Acquire load that saw the new writer's stores, which come after its generation bump.
+    fn taken_over(&self) -> bool {
+        // Relaxed: ordered after the caller's Acquire load (see above).
+        self.generation.load(Ordering::Relaxed) != self.generation_at_start
+    }
+
     /// What an interrupted follow amounts to.
     fn outcome(&self) -> Streamed {
         match self.interrupted {
@@ -92,6 +108,10 @@ impl StreamSource<'_> {
             }
             // Acquire: every byte below the count is visible.
             let written = usize::try_from(self.written.load(Ordering::Acquire)).unwrap_or(0);
+            if self.taken_over() {
+                self.interrupted = Some(Interruption::Overtaken);
+                return false;
+            }
             if written > consumed {
                 self.available = written.min(self.len);
                 return true;
@@ -120,7 +140,12 @@ impl StreamSource<'_> {
         let mut patience = Patience::new(self.available);
         loop {
             // Acquire: the checksum and timestamps, stored before the even word, are visible.
-            match self.seq.load(Ordering::Acquire) {
+            let word = self.seq.load(Ordering::Acquire);
+            if self.taken_over() {
+                self.interrupted = Some(Interruption::Overtaken);
+                return false;
+            }
+            match word {
                 word if word == self.writing.wrapping_add(1) => return true,
                 word if word == self.writing => {}
                 _ => {
@@ -215,6 +240,9 @@ impl Slot<'_> {
         let index = (sequence & 1) as usize;
         let meta = &self.control.buffers[index];
         let writing = sequence.wrapping_mul(2).wrapping_sub(1);
+        let generation = &self.region.control().writer.generation;
+        // Relaxed: only compared with later loads that follow Acquire loads (`taken_over`).
+        let generation_at_start = generation.load(Ordering::Relaxed);
         // Acquire: pairs with the writer's Release store of the odd word, so the reset of
         // `written` before it is visible: no count of an older record is taken for this one.
         if self.layout.is_one_line()
@@ -235,6 +263,8 @@ impl Slot<'_> {
             start,
             written: &meta.written,
             seq: &meta.seq,
+            generation,
+            generation_at_start,
             writing,
             len: usize::MAX,
             available: 0,
@@ -266,7 +296,7 @@ impl Slot<'_> {
         // Acquire fence: every load above happens before the re-check.
         fence(Ordering::Acquire);
         // Relaxed: ordered after the copies by the fence above.
-        if meta.seq.load(Ordering::Relaxed) != writing.wrapping_add(1) {
+        if meta.seq.load(Ordering::Relaxed) != writing.wrapping_add(1) || source.taken_over() {
             return Ok(Streamed::Overtaken);
         }
         decoded.map_err(|source| ReadError::Malformed {

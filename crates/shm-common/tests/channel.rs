@@ -917,3 +917,54 @@ proptest! {
         prop_assert_eq!(read.bytes, bytes);
     }
 }
+
+#[test]
+fn a_follower_across_a_takeover_starts_again_rather_than_joining_two_writers_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let location = file_segment(&dir);
+    let mut first = writer(&location, 1 << 20);
+    first.send_image("/one.png", b"one").unwrap();
+    drop(first);
+    // The first writer "died" 64 KiB into record 2 (buffer 0): odd word, length, kind, count,
+    // and its bytes so far.
+    let len = 300_000u64;
+    let descriptor = offsets::descriptor(RecordKind::Image, 0);
+    poke(&location, descriptor, &3u64.to_le_bytes());
+    poke(
+        &location,
+        descriptor + offset_of!(BufferMeta, len) as u64,
+        &len.to_le_bytes(),
+    );
+    poke(
+        &location,
+        descriptor + offset_of!(BufferMeta, kind) as u64,
+        &RecordKind::Image.code().to_le_bytes(),
+    );
+    poke(
+        &location,
+        descriptor + offset_of!(BufferMeta, written) as u64,
+        &65_536u64.to_le_bytes(),
+    );
+    poke(&location, DATA_AT, &vec![0xaa; 65_536]);
+
+    let mut reader = Reader::open(&location).unwrap();
+    reader.latest_image().unwrap();
+    // Patient enough to still be following when the new writer takes over.
+    reader.set_stall_timeout(Duration::from_secs(30));
+    let follower = std::thread::spawn(move || {
+        let mut image = shm_common::ImageMessage::default();
+        let read = reader.read_next_into(&mut image);
+        (read.map(|meta| meta.map(|meta| meta.sequence)), image)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let mut second = writer(&location, 1 << 20);
+    let bytes = vec![0xbb; 300_000 - 8 - "/two.png".len()];
+    second.send_image("/two.png", &bytes).unwrap();
+    let (read, image) = follower.join().unwrap();
+    // Never the joined record reported as corrupt: either nothing yet or the new record whole.
+    match read {
+        Ok(Some(2)) => assert_eq!(image.bytes, bytes),
+        Ok(None) => {}
+        other => panic!("the follower got {other:?}"),
+    }
+}
