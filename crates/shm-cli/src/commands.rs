@@ -36,11 +36,14 @@ pub fn run(location: &SegmentLocation, command: Command) -> Result<()> {
         Command::Stream(args) => crate::stream::run(location, &args),
         Command::Bench(args) => crate::bench::run(&args),
         Command::BenchPeer(args) => crate::bench::peer(&args),
-        Command::Remove => {
+        Command::Remove { stale: false, .. } => {
             shm_common::remove(location)?;
             println!("removed {location}");
             Ok(())
         }
+        Command::Remove { stale: true, json } => crate::tidy::remove_stale(location, json),
+        Command::Ls { json } => crate::tidy::ls(location, json),
+        Command::Doctor { capacity, json } => crate::tidy::doctor(location, &capacity, json),
     }
 }
 
@@ -524,7 +527,7 @@ fn info(location: &SegmentLocation, as_json: bool) -> Result<()> {
     Ok(())
 }
 
-fn writer_fields(status: WriterStatus) -> (Option<u32>, bool, &'static str) {
+pub(crate) fn writer_fields(status: WriterStatus) -> (Option<u32>, bool, &'static str) {
     match status {
         WriterStatus::Active { pid } => (Some(pid), true, "active"),
         WriterStatus::Crashed { pid } => (Some(pid), false, "crashed"),

@@ -3,6 +3,7 @@
 mod bench;
 mod commands;
 mod stream;
+mod tidy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -84,7 +85,31 @@ enum Command {
         json: bool,
     },
     /// Delete the segment (readers that have it open keep their copy until they close it).
-    Remove,
+    Remove {
+        /// Instead: delete every segment whose writer crashed and that was not kept with
+        /// --persist (the named ones, and the file given with --file).
+        #[arg(long)]
+        stale: bool,
+        /// With --stale: print one JSON object.
+        #[arg(long, requires = "stale")]
+        json: bool,
+    },
+    /// List every segment of ours: the named ones in /dev/shm, and the file given with --file.
+    Ls {
+        /// Print one JSON array instead.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check what makes shared memory fail: room in /dev/shm for a segment, segments left by
+    /// crashed writers, segments of other users or open to them, overcommit settings. One line
+    /// a finding; exit 1 if something is wrong.
+    Doctor {
+        #[command(flatten)]
+        capacity: CapacityArgs,
+        /// Print one JSON object instead.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print one line per record as it arrives (kind, size, transfer time) and one per change
     /// of writer; records already there are marked so. Waits for a writer.
     Watch {

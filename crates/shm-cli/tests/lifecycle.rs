@@ -316,3 +316,173 @@ fn a_segment_of_another_user_is_refused_even_to_root() {
     fails(shm(&segment, &["send-struct"]));
     succeeds(shm(&segment, &["remove"]));
 }
+
+/// A segment whose writer was killed, left in /dev/shm.
+fn crashed_segment(segment: &TestSegment) {
+    let writer = holding_writer(Command::new(SHM).args([
+        "--name",
+        &segment.name,
+        "send-struct",
+        "--hold",
+        "60",
+    ]));
+    wait_for_writer(segment);
+    kill_9(writer);
+}
+
+#[test]
+fn ls_and_doctor_tell_live_closed_crashed_and_open_segments_apart() {
+    let live = TestSegment::new("ls-live");
+    let kept = TestSegment::new("ls-kept");
+    let crashed = TestSegment::new("ls-crashed");
+    let planted = TestSegment::new("ls-planted");
+    let mut holder = holding_writer(Command::new(SHM).args([
+        "--name",
+        &live.name,
+        "send-struct",
+        "--hold",
+        "60",
+    ]));
+    wait_for_writer(&live);
+    succeeds(shm(&kept, &["send-struct", "--persist"]));
+    crashed_segment(&crashed);
+    succeeds(shm(&planted, &["send-struct", "--persist"]));
+    std::fs::set_permissions(planted.dev_shm_path(), PermissionsExt::from_mode(0o666)).unwrap();
+
+    let listed = json(&succeeds(
+        Command::new(SHM).args(["ls", "--json"]).output().unwrap(),
+    ));
+    let entry = |segment: &TestSegment| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|entry| entry["location"] == format!("segment '{}'", segment.name))
+            .cloned()
+            .unwrap_or_else(|| panic!("{} not listed: {listed}", segment.name))
+    };
+    let live_entry = entry(&live);
+    assert_eq!(live_entry["writer_state"], "active");
+    assert_eq!(live_entry["writer_pid"], holder.id());
+    assert_eq!(live_entry["capacity"], 10 << 20);
+    assert!(live_entry["struct_age_us"].as_u64().is_some());
+    assert_eq!(live_entry["picture_age_us"], serde_json::Value::Null);
+    let kept_entry = entry(&kept);
+    assert_eq!(
+        (
+            &kept_entry["writer_state"],
+            &kept_entry["persist"],
+            &kept_entry["stale"]
+        ),
+        (&"closed".into(), &true.into(), &false.into())
+    );
+    let crashed_entry = entry(&crashed);
+    assert_eq!(crashed_entry["writer_state"], "crashed");
+    assert_eq!(crashed_entry["stale"], true);
+    let planted_entry = entry(&planted);
+    assert_eq!(planted_entry["mode"], "0666");
+    assert!(
+        planted_entry["error"]
+            .as_str()
+            .unwrap()
+            .contains("other users could read or change its records"),
+        "{planted_entry}"
+    );
+
+    let doctor = Command::new(SHM)
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        doctor.status.code(),
+        Some(1),
+        "a segment open to others is wrong"
+    );
+    let report = json(&doctor);
+    let findings = report["findings"].as_array().unwrap();
+    let says = |level: &str, text: &str| {
+        findings.iter().any(|finding| {
+            finding["level"] == level && finding["message"].as_str().unwrap().contains(text)
+        })
+    };
+    assert!(says("ok", "/dev/shm has"), "{report}");
+    assert!(
+        says(
+            "warning",
+            &format!(
+                "segment '{}' was left by a writer that crashed",
+                crashed.name
+            )
+        ),
+        "{report}"
+    );
+    assert!(
+        says(
+            "error",
+            &format!("segment '{}' has mode 0666", planted.name)
+        ),
+        "{report}"
+    );
+    // Text: one line a finding.
+    let text = Command::new(SHM).arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(
+        text.lines().all(|line| line.starts_with("ok: ")
+            || line.starts_with("warning: ")
+            || line.starts_with("error: ")),
+        "{text}"
+    );
+
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    for segment in [&live, &kept, &crashed, &planted] {
+        let _ = std::fs::remove_file(segment.dev_shm_path());
+    }
+}
+
+#[test]
+#[ignore = "needs root for a private /dev/shm (a mount namespace), so that no other test's segment is touched; scripts/check.sh runs it"]
+fn remove_stale_removes_only_segments_whose_writer_crashed() {
+    // In a private /dev/shm: remove --stale looks at every segment there.
+    let script = format!(
+        r#"set -e
+mount -t tmpfs -o size=128M tmpfs /dev/shm
+{SHM} --name live send-struct --hold 60 >/dev/null & live=$!
+trap 'kill $live 2>/dev/null || true' EXIT
+{SHM} --name crashed send-struct --hold 60 >/dev/null & crashed=$!
+{SHM} --name kept send-struct --persist >/dev/null
+for _ in $(seq 200); do [ -e /dev/shm/live ] && [ -e /dev/shm/crashed ] && break; sleep 0.05; done
+sleep 0.3
+kill -9 $crashed; wait $crashed 2>/dev/null || true
+{SHM} --name closed send-struct --hold 0.1 --persist >/dev/null
+{SHM} remove --stale --json
+{SHM} ls --json
+kill $live; wait $live 2>/dev/null || true
+"#
+    );
+    let output = Command::new("unshare")
+        .args(["--mount", "sh", "-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "{text}{}", stderr(&output));
+    let mut lines = text.lines();
+    let removed: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    assert_eq!(
+        removed["removed"],
+        serde_json::json!(["segment 'crashed'"]),
+        "{removed}"
+    );
+    let listed: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["location"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["segment 'closed'", "segment 'kept'", "segment 'live'"],
+        "{listed}"
+    );
+}

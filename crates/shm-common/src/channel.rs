@@ -117,6 +117,8 @@ pub struct SegmentInfo {
     pub writer: WriterStatus,
     /// How many times writers attached or detached.
     pub writer_generation: u32,
+    /// Whether the (last) writer keeps the segment after it closes.
+    pub persist: bool,
     /// Picture, struct and frame slots.
     pub slots: Vec<SlotInfo>,
 }
@@ -157,6 +159,8 @@ fn info(segment: &Segment) -> SegmentInfo {
         writer: writer_status(segment),
         // Relaxed: a counter for display.
         writer_generation: control.writer.generation.load(Ordering::Relaxed),
+        // Relaxed: a snapshot for display.
+        persist: control.writer.persist.load(Ordering::Relaxed) != 0,
         slots,
     }
 }
@@ -273,6 +277,13 @@ impl Writer {
     /// Keeps the segment (and its records) in place after this writer closes.
     pub fn set_persist(&mut self, persist: bool) {
         self.persist = persist;
+        // Relaxed: read by tools (`shm ls`, `shm remove --stale`) as a snapshot.
+        self.segment
+            .region
+            .control()
+            .writer
+            .persist
+            .store(u32::from(persist), Ordering::Relaxed);
     }
 
     /// Whether closing this writer will remove the segment.
@@ -374,7 +385,7 @@ impl Writer {
     /// the old segment stays as it was and this writer keeps writing to it.
     pub fn grow(&mut self, growth: &Growth) -> Result<(), GrowError> {
         let mut next = successor(&self.segment, growth.capacities)?;
-        next.persist = self.persist;
+        next.set_persist(self.persist);
         next.published_any = true;
         let mut old = std::mem::replace(self, next);
         // Its drop releases the old lock and wakes the old segment's readers, who find it
@@ -586,6 +597,8 @@ fn claim(segment: &Segment) {
         .writer
         .pid
         .swap(std::process::id(), Ordering::AcqRel);
+    // Relaxed: a snapshot for tools; a new writer keeps nothing unless it says so.
+    control.writer.persist.store(0, Ordering::Relaxed);
     // Relaxed: a counter readers compare for inequality only.
     control.writer.generation.fetch_add(1, Ordering::Relaxed);
     notify_change(control);

@@ -420,6 +420,14 @@ pub enum RemoveError {
         /// The segment, as displayed.
         segment: String,
     },
+    /// The segment could not be opened to check it.
+    #[error("{segment} could not be checked, so it was left alone: {source}")]
+    CannotCheck {
+        /// The segment, as displayed.
+        segment: String,
+        /// Why it could not be opened.
+        source: Box<OpenError>,
+    },
     /// A file that is not a segment.
     #[error("{segment} is not a segment of ours, so it was left alone; check the path")]
     NotOurs {

@@ -78,6 +78,9 @@ pub struct WriterLock {
     /// Non-zero once the writer re-created the segment under the same name (larger): readers
     /// should reopen the name rather than wait for a writer here.
     pub superseded: AtomicU32,
+    /// Non-zero if the (last) writer keeps the segment after it closes (`--persist`): tools
+    /// tell a segment left on purpose from one a crashed writer left behind.
+    pub persist: AtomicU32,
 }
 
 /// Change notification.
@@ -164,6 +167,7 @@ const _: () = {
     assert!(offset_of!(Header, instance_id) == 32);
     assert!(offset_of!(Header, frame_capacity) == 40);
     assert!(size_of::<WriterLock>() == 64);
+    assert!(offset_of!(WriterLock, persist) == 12);
     assert!(size_of::<Notify>() == 64);
     assert!(size_of::<BufferMeta>() == 128);
     assert!(offset_of!(BufferMeta, started_ns) == 24);

@@ -203,6 +203,8 @@ mod args;
 mod channel;
 pub mod checksum;
 mod error;
+#[cfg(not(loom))]
+mod inventory;
 pub mod layout;
 mod message;
 #[cfg(not(loom))]
@@ -223,6 +225,11 @@ pub use channel::{
 pub use error::{
     FrameError, GrowError, LayoutError, NameError, OpenError, ReadError, RemoveError, SendError,
     SizeError,
+};
+#[cfg(not(loom))]
+pub use inventory::{
+    FoundSegment, NAMED_SEGMENTS_DIR, StaleOutcome, find_segments, free_space, remove_stale,
+    total_space,
 };
 pub use layout::{Capacities, DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY};
 pub use message::{

@@ -207,6 +207,33 @@ impl Segment {
         }
     }
 
+    /// Removes the segment at `location` if no writer holds it, its last writer died (its pid
+    /// is still in the header) and did not ask to keep it. Decided under the writer lock, so a
+    /// writer cannot take it over in between; `Ok(false)` if it is not stale.
+    pub(crate) fn remove_if_stale(location: &SegmentLocation) -> Result<bool, RemoveError> {
+        let cannot_check = |source| RemoveError::CannotCheck {
+            segment: location.to_string(),
+            source: Box::new(source),
+        };
+        let (file, _) = open_object(location, CreationMode::OpenExisting).map_err(cannot_check)?;
+        if !sys::try_lock_writer(&file).map_err(|err| remove_error(location, err))? {
+            return Ok(false);
+        }
+        let region = map(location, file).map_err(cannot_check)?;
+        let segment = validated(region, location, true).map_err(cannot_check)?;
+        let writer = &segment.region.control().writer;
+        // Relaxed: the previous writer is gone and we hold the lock: nothing moves.
+        let load =
+            |word: &std::sync::atomic::AtomicU32| word.load(std::sync::atomic::Ordering::Relaxed);
+        let stale =
+            load(&writer.pid) != 0 && load(&writer.superseded) == 0 && load(&writer.persist) == 0;
+        if !stale {
+            return Ok(false);
+        }
+        segment.unlink_if_ours()?;
+        Ok(true)
+    }
+
     /// Removes the segment's name, if the name still refers to this segment (a writer that
     /// grew it, or `shm remove` and a new writer, may have given the name to another).
     pub(crate) fn unlink_if_ours(&self) -> Result<(), RemoveError> {

@@ -232,8 +232,9 @@ pub(crate) fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// Bytes an unprivileged process may still allocate on the file system holding `path`.
-pub(crate) fn free_space(path: &std::path::Path) -> io::Result<u64> {
+/// The size of the file system holding `path`, and the bytes an unprivileged process may
+/// still allocate on it.
+pub(crate) fn space(path: &std::path::Path) -> io::Result<(u64, u64)> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -245,8 +246,20 @@ pub(crate) fn free_space(path: &std::path::Path) -> io::Result<u64> {
         return Err(io::Error::last_os_error());
     }
     #[allow(clippy::useless_conversion)] // the field types differ between platforms
-    let free = u64::from(stats.f_bavail).saturating_mul(u64::from(stats.f_frsize));
-    Ok(free)
+    let (blocks, available, fragment) = (
+        u64::from(stats.f_blocks),
+        u64::from(stats.f_bavail),
+        u64::from(stats.f_frsize),
+    );
+    Ok((
+        blocks.saturating_mul(fragment),
+        available.saturating_mul(fragment),
+    ))
+}
+
+/// Bytes an unprivileged process may still allocate on the file system holding `path`.
+pub(crate) fn free_space(path: &std::path::Path) -> io::Result<u64> {
+    space(path).map(|(_, available)| available)
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: one clock for every process on the machine.
