@@ -574,6 +574,30 @@ fn shm_frames(seconds: f64, cpu: Option<usize>) -> Result<f64> {
     Ok(received / elapsed)
 }
 
+/// A fresh default segment, `rounds` times: medians in milliseconds of creating it (its space
+/// reserved and its pages mapped), of the first send of a 3.6 MiB picture into it, and of the
+/// send after that.
+fn first_sends(rounds: usize) -> Result<[f64; 3]> {
+    const PICTURE: usize = 3_600_000;
+    let payload = vec![0x3cu8; PICTURE];
+    let mut samples = [Vec::new(), Vec::new(), Vec::new()];
+    for round in 0..rounds {
+        let location = segment(
+            &format!("shm-bench-{}-fresh", std::process::id()),
+            &round.to_string(),
+        )?;
+        let started = Instant::now();
+        let mut writer = Writer::create(&location, CreationMode::CreateNew, Capacity::Default)?;
+        samples[0].push(started.elapsed().as_secs_f64() * 1e3);
+        for sample in &mut samples[1..] {
+            let started = Instant::now();
+            writer.send_image("/fresh.png", &payload)?;
+            sample.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    Ok(samples.map(|mut samples| percentiles(&mut samples).0))
+}
+
 /// CPU use of a Reader idling in live mode, in percent of one core.
 fn idle_reader(seconds: f64, cpu: Option<usize>) -> Result<f64> {
     let pair = ShmPair::new("idle", 4096)?;
@@ -659,6 +683,15 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             median / (2.0 * memcpy)
         ));
     }
+
+    progress("first sends into fresh segments");
+    let [create, first, later] = first_sends(10)?;
+    results.insert("shm_create_ms".to_owned(), json!(create));
+    results.insert("shm_first_send_3mib_ms".to_owned(), json!(first));
+    results.insert("shm_later_send_3mib_ms".to_owned(), json!(later));
+    table.push(format!(
+        "3.6 MiB picture into a new segment  creating it {create:.2} ms, first send {first:.2} ms, the next {later:.2} ms"
+    ));
 
     progress("1080p frames");
     let fps = shm_frames(args.frame_seconds, peer_cpu)?;
