@@ -3,8 +3,9 @@
 //! ```text
 //! offset 0     ControlBlock (one 4 KiB page, only atomics)
 //!                Header        magic, layout version, sizes, instance id   (written once)
-//!                WriterLock    pid of the writer holding the segment, attach generation,
-//!                              whether a larger segment replaced this one
+//!                WriterLock    pid of the writer holding the segment's (kernel) lock, attach
+//!                              generation, whether a larger segment replaced this one,
+//!                              whether the writer keeps the segment after it closes
 //!                Notify        change counter (the futex word) and sleeping-waiter count
 //!                SlotControl   picture slot: two buffer descriptors, each with an inline line
 //!                SlotControl   struct slot:  two buffer descriptors, each with an inline line
@@ -14,7 +15,7 @@
 //!              frame buffer 0, frame buffer 1       (none until a writer streams frames)
 //! ```
 //!
-//! The writer lock, the change counter and each descriptor have cache lines of their own, so a
+//! The writer's line, the change counter and each descriptor have cache lines of their own, so a
 //! writer filling one buffer does not bounce a line another reader polls. A descriptor and its
 //! inline line form an aligned 128-byte pair: a struct record, with its sequence word and
 //! metadata, crosses between cores as those two lines and nothing else.
@@ -67,11 +68,13 @@ pub struct Header {
     pub frame_capacity: AtomicU64,
 }
 
-/// The single-writer lock.
+/// Who writes: the writer's pid (for messages; the lock itself is the kernel's, on the
+/// segment's file), and what readers should know about writers coming and going.
 #[derive(Default)]
 #[repr(C, align(64))]
 pub struct WriterLock {
-    /// Pid of the writer holding the segment, 0 when none does.
+    /// Pid of the writer holding the segment's lock, 0 once it closed; left in place by a
+    /// writer that died.
     pub pid: AtomicU32,
     /// Incremented each time a writer attaches or detaches.
     pub generation: AtomicU32,
@@ -146,7 +149,7 @@ pub struct SlotControl {
 pub struct ControlBlock {
     /// Identity and sizes.
     pub header: Header,
-    /// Single-writer lock.
+    /// The writer's pid and generation.
     pub writer: WriterLock,
     /// Change notification.
     pub notify: Notify,

@@ -23,8 +23,8 @@
 //!
 //! # Segments
 //!
-//! A segment is either named OS shared memory (`/dev/shm/<name>` on Linux, through the
-//! `shared_memory` crate) or a file mapped into memory (through `memmap2`); see
+//! A segment is either named OS shared memory (on Linux the file `/dev/shm/NAME`, opened
+//! directly; elsewhere `shm_open`) or any file, mapped into memory through `memmap2`; see
 //! [`SegmentLocation`]. Both are created readable and writable by their owner only (mode 0600).
 //! [`CreationMode`] mirrors the original's `CreateNew`, `CreateOrOpen` and `OpenExisting`.
 //!
@@ -34,7 +34,8 @@
 //! offset 0     control page (4 KiB, atomics only)
 //!                header: magic "SHMXCHG1", layout version 3, header size, total size,
 //!                        picture capacity, instance id, frame capacity
-//!                writer lock: pid, generation, replaced  (own cache line)
+//!                writer: pid, generation, replaced, persist (own cache line; the lock
+//!                        itself is the kernel's, on the file)
 //!                notify: change counter, waiters         (own cache line)
 //!                picture slot: descriptors of buffers 0 and 1
 //!                struct slot:  descriptors of buffers 0 and 1
@@ -165,34 +166,67 @@
 //! core in `shm bench`, waking every 50 ms), a busy one reacts within a cache-line transfer.
 //! Elsewhere than Linux the reader polls with 1 ms sleeps.
 //!
-//! # One writer at a time
+//! # One writer at a time, held by the kernel
 //!
-//! The header's lock word holds the writer's pid. [`Writer::create`] takes it if it is zero or
-//! names a process that no longer exists; otherwise it fails with
-//! [`OpenError::WriterActive`], naming the live writer.
+//! A segment is a file: one the user named, or a POSIX shared memory object, which on Linux
+//! is the file `/dev/shm/NAME` (exactly what `shm_open` opens). [`Writer::create`] takes a
+//! lock on it that the kernel holds for the writer's open file description and drops when the
+//! writer closes it or dies, however it dies (an OFD lock on Linux, `flock` elsewhere). A
+//! second writer, in this process or another, in this PID namespace or another, is refused
+//! with [`OpenError::WriterActive`] while the first lives, and takes over at once when it is
+//! gone; a reused pid changes nothing. The header keeps the writer's pid only to name it in
+//! messages. [`Reader::writer_status`] asks the kernel whether the lock is held without
+//! taking it: held is [`WriterStatus::Active`]; free with a pid left in the header is
+//! [`WriterStatus::Crashed`]; free and cleared is [`WriterStatus::Closed`].
+//!
+//! Every step of a segment's life happens under that lock:
+//!
+//! * a writer creates the file owner-only (mode 0600, never through a symbolic link for a
+//!   named segment), takes the lock, reserves the segment's space ([`OpenError::NoSpace`] if
+//!   the file system cannot hold it, instead of a `SIGBUS` at the first large send), maps it
+//!   with every page faulted in, and writes the header, the magic last: no reader ever sees a
+//!   magic whose creator does not hold the lock. Of writers racing to create one segment,
+//!   exactly one gets the lock and initialises it; the others are refused;
+//! * an existing segment is opened only if it belongs to this user and is closed to everyone
+//!   else ([`OpenError::ForeignOwner`], [`OpenError::OpenToOthers`]): another user could read
+//!   or alter every record;
+//! * replacing a segment (growing it) is done by the writer holding its lock;
+//! * a writer removes the name only if it still names its own segment (same device and
+//!   inode), and before it lets go of the lock.
+//!
+//! Tools find every segment ([`find_segments`]: `shm ls`) and remove those whose writer
+//! crashed and that were not kept on purpose ([`remove_stale`]: `shm remove --stale`),
+//! checked again under the lock.
 //!
 //! # Lifetime: who removes a segment, and when
 //!
-//! * A named segment lives while its writer lives. When a [`Writer`] is dropped it releases the
-//!   lock and removes the segment's name if it created the segment or published to it, unless
+//! * A named segment lives while its writer lives. When a [`Writer`] is dropped it removes the
+//!   segment's name if it created the segment or published to it, unless
 //!   [`Writer::set_persist`] was called (`--persist` on the command line), in which case the
-//!   segment and its records stay for later readers.
+//!   segment and its records stay for later readers; then the lock goes.
 //! * A writer that fails before publishing anything leaves a segment it did not create exactly
 //!   as it found it: a failed command loses no data.
 //! * Readers never remove a segment. One that has it mapped keeps its last records readable
 //!   after the writer removed the name; [`Reader::writer_status`] tells it the writer is gone
 //!   and [`Reader::reopen_if_replaced`] moves it to a re-created segment.
 //! * A writer that crashes (or is killed) leaves the segment with its last complete records.
-//!   The next writer on that name takes it over (the dead pid's lock is free to take) and with
-//!   it the duty to remove it. A segment whose creator died before finishing its header is
-//!   replaced. An existing segment smaller than an explicitly requested
-//!   [`Capacity::AtLeast`], with no live writer, is re-created that large with its latest
-//!   picture and struct carried over.
+//!   The next writer on that name takes it over (the kernel dropped the lock) and with it the
+//!   duty to remove it. A named segment whose creator died before finishing its header is set
+//!   up afresh by the next writer. An existing segment smaller than an explicitly requested
+//!   [`Capacity::AtLeast`] is re-created that large with its latest records carried over.
 //! * File-backed segments are files the user named: closing never deletes them. [`remove`]
 //!   (`shm remove`) deletes a named segment, or a file that is empty or one of ours.
 //! * If someone truncates a segment's file, reads and sends report it instead of touching the
-//!   missing pages; a truncation racing with a copy in progress can still raise `SIGBUS`, which
-//!   no check before the copy can exclude.
+//!   missing pages (the length is checked before every copy into the data buffers and every
+//!   64th access to the control page alone); a truncation racing with an access already under
+//!   way can still raise `SIGBUS`, which no check before the access can exclude.
+//!
+//! # One access width
+//!
+//! Shared memory is read and written only in whole, aligned 8-byte words: a writer stages the
+//! bytes that do not fill a word yet and stores the last partial word padded with zeros; a
+//! reader loads the word holding the bytes it wants. Mixing byte and word accesses to the same
+//! memory from two threads is undefined in Rust's memory model even when both are atomic.
 
 // Under `--cfg loom` only the slot protocol is built, so much of the crate goes unused.
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
