@@ -518,7 +518,7 @@ fn read_struct(location: &SegmentLocation, as_json: bool) -> Result<()> {
 }
 
 fn info(location: &SegmentLocation, as_json: bool) -> Result<()> {
-    let info = Reader::open(location)?.info();
+    let info = Reader::open(location)?.info()?;
     if as_json {
         println!("{}", info_json(&info));
     } else {

@@ -65,17 +65,14 @@ pub enum WriterStatus {
 }
 
 /// The writer's state, from the segment's writer lock (which the kernel releases when its
-/// holder dies) and the header: the pid there only names the writer.
+/// holder dies) and the header: the pid there only names the writer. The header is read
+/// through the file, so a truncated one cannot raise SIGBUS here.
 fn writer_status(segment: &Segment) -> WriterStatus {
-    let control = segment.region.control();
-    // Relaxed: a snapshot; a reader that acts on `Replaced` reopens the name, which
-    // synchronises through the new segment's magic.
-    if control.writer.superseded.load(Ordering::Relaxed) != 0 {
+    let words = segment.writer_words().unwrap_or_default();
+    if words.superseded {
         return WriterStatus::Replaced;
     }
-    // Relaxed: a snapshot for display; nothing else is read through it.
-    let pid = control.writer.pid.load(Ordering::Relaxed);
-    match (segment.writer_lock_held(), pid) {
+    match (segment.writer_lock_held(), words.pid) {
         // A writer stores 0 just before it lets go of the lock: it is closing.
         (true, 0) | (false, 0) => WriterStatus::Closed,
         (true, pid) => WriterStatus::Active { pid },
@@ -123,7 +120,13 @@ pub struct SegmentInfo {
     pub slots: Vec<SlotInfo>,
 }
 
-fn info(segment: &Segment) -> SegmentInfo {
+fn info(segment: &Segment) -> Result<SegmentInfo, ReadError> {
+    if let Some(len) = segment.truncated_file_len(true) {
+        return Err(ReadError::FileTruncated {
+            segment: segment.location.to_string(),
+            len,
+        });
+    }
     let control = segment.region.control();
     let slots = RecordKind::ALL
         .into_iter()
@@ -149,7 +152,7 @@ fn info(segment: &Segment) -> SegmentInfo {
             }
         })
         .collect();
-    SegmentInfo {
+    Ok(SegmentInfo {
         location: segment.location.clone(),
         layout_version: LAYOUT_VERSION,
         capacity: segment.layout.capacity,
@@ -162,7 +165,7 @@ fn info(segment: &Segment) -> SegmentInfo {
         // Relaxed: a snapshot for display.
         persist: control.writer.persist.load(Ordering::Relaxed) != 0,
         slots,
-    }
+    })
 }
 
 /// The picture capacity a [`Writer`] asks for.
@@ -319,8 +322,9 @@ impl Writer {
         self.segment.created
     }
 
-    /// A snapshot of the segment's header and slots.
-    pub fn info(&self) -> SegmentInfo {
+    /// A snapshot of the segment's header and slots ([`ReadError::FileTruncated`] if someone
+    /// truncated its file).
+    pub fn info(&self) -> Result<SegmentInfo, ReadError> {
         info(&self.segment)
     }
 
@@ -653,8 +657,9 @@ impl Reader {
         self.segment.layout.capacities()
     }
 
-    /// A snapshot of the segment's header and slots.
-    pub fn info(&self) -> SegmentInfo {
+    /// A snapshot of the segment's header and slots ([`ReadError::FileTruncated`] if someone
+    /// truncated its file).
+    pub fn info(&self) -> Result<SegmentInfo, ReadError> {
         info(&self.segment)
     }
 

@@ -7,7 +7,7 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::channel::{Reader, SegmentInfo, WriterStatus};
-use crate::error::{OpenError, RemoveError};
+use crate::error::{OpenError, ReadError, RemoveError};
 use crate::layout::MAGIC;
 use crate::segment::{Segment, SegmentLocation, SegmentName};
 
@@ -38,7 +38,18 @@ pub struct FoundSegment {
     pub mode: u32,
     /// Its header and slots, or why it cannot be opened (another user's, open to others,
     /// damaged...).
-    pub info: Result<SegmentInfo, OpenError>,
+    pub info: Result<SegmentInfo, Undescribed>,
+}
+
+/// Why a segment found could not be described.
+#[derive(Debug, thiserror::Error)]
+pub enum Undescribed {
+    /// It could not be opened.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// Its header could not be read.
+    #[error(transparent)]
+    Read(#[from] ReadError),
 }
 
 impl FoundSegment {
@@ -90,7 +101,9 @@ fn starts_with_magic(path: &Path) -> io::Result<bool> {
 
 fn describe(location: SegmentLocation, path: &Path) -> Option<FoundSegment> {
     let meta = std::fs::symlink_metadata(path).ok()?;
-    let info = Reader::open(&location).map(|reader| reader.info());
+    let info = Reader::open(&location)
+        .map_err(Undescribed::from)
+        .and_then(|reader| reader.info().map_err(Undescribed::from));
     Some(FoundSegment {
         location,
         size: meta.len(),

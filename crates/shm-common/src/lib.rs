@@ -216,10 +216,13 @@
 //!   [`Capacity::AtLeast`] is re-created that large with its latest records carried over.
 //! * File-backed segments are files the user named: closing never deletes them. [`remove`]
 //!   (`shm remove`) deletes a named segment, or a file that is empty or one of ours.
-//! * If someone truncates a segment's file, reads and sends report it instead of touching the
-//!   missing pages (the length is checked before every copy into the data buffers and every
-//!   64th access to the control page alone); a truncation racing with an access already under
-//!   way can still raise `SIGBUS`, which no check before the access can exclude.
+//! * If someone truncates a segment's file, reads, sends, waits, [`Reader::info`] and a
+//!   writer's close report it or do without the missing pages: a file segment's length is
+//!   checked before every access; a named segment's before every copy into the data buffers
+//!   and every 64th access to the control page alone (a struct round trip takes less than one
+//!   `fstat`, and only the segment's owner can truncate it). [`Reader::writer_status`] reads
+//!   the header through the file. A truncation racing with an access already under way can
+//!   still raise `SIGBUS`, which no check before the access can exclude.
 //!
 //! # One access width
 //!
@@ -262,8 +265,8 @@ pub use error::{
 };
 #[cfg(not(loom))]
 pub use inventory::{
-    FoundSegment, NAMED_SEGMENTS_DIR, StaleOutcome, find_segments, free_space, remove_stale,
-    total_space,
+    FoundSegment, NAMED_SEGMENTS_DIR, StaleOutcome, Undescribed, find_segments, free_space,
+    remove_stale, total_space,
 };
 pub use layout::{Capacities, DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY};
 pub use message::{

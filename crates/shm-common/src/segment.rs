@@ -123,7 +123,7 @@ pub(crate) struct Segment {
     pub(crate) length_checks: std::sync::atomic::AtomicU32,
 }
 
-/// One in how many accesses to the control page alone checks the file's length.
+/// One in how many accesses to a named segment's control page alone checks the file's length.
 pub(crate) const LENGTH_CHECK_EVERY: u32 = 64;
 
 /// Offset of the writer's pid in the header (see [`crate::layout::ControlBlock`]).
@@ -261,17 +261,19 @@ impl Segment {
     }
 
     /// The file's length if someone truncated it below the layout. Touching the missing pages
-    /// would raise SIGBUS, so callers check before they touch the segment: every time before
-    /// copying a record in the data buffers (`always`), where a `fstat` costs nothing beside
-    /// the copy, and every [`LENGTH_CHECK_EVERY`]th time otherwise (a struct round trip through
-    /// the control page takes less than one `fstat`). A truncation between this check and the
-    /// access remains possible; see the crate docs.
+    /// would raise SIGBUS, so callers check before they touch the segment: a file segment
+    /// every time; a named one every time before copying a record in the data buffers
+    /// (`always`), where a `fstat` costs nothing beside the copy, and every
+    /// [`LENGTH_CHECK_EVERY`]th time otherwise (a struct round trip through the control page
+    /// takes less than one `fstat`, and only the segment's owner can truncate it). A
+    /// truncation between this check and the access remains possible; see the crate docs.
     pub(crate) fn truncated_file_len(&self, always: bool) -> Option<u64> {
         // Relaxed: a counter for how often to look; each look is its own syscall.
         let count = self
             .length_checks
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if !always && !count.is_multiple_of(LENGTH_CHECK_EVERY) {
+        let named = matches!(self.location, SegmentLocation::Named(_));
+        if named && !always && !count.is_multiple_of(LENGTH_CHECK_EVERY) {
             return None;
         }
         let len = self
@@ -286,6 +288,33 @@ impl Segment {
     /// Whether a writer holds the lock: this process through this segment, or any other open.
     pub(crate) fn writer_lock_held(&self) -> bool {
         self.locked || sys::writer_lock_held(self.region.file()).unwrap_or(false)
+    }
+}
+
+/// The writer's line of the header, read through the file rather than the mapping, so that a
+/// truncated file answers with an error instead of a SIGBUS.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct WriterWords {
+    pub(crate) pid: u32,
+    pub(crate) superseded: bool,
+}
+
+impl Segment {
+    /// The writer's pid and whether a larger segment replaced this one; `None` if the file is
+    /// too short to hold them (someone truncated it).
+    pub(crate) fn writer_words(&self) -> Option<WriterWords> {
+        let mut words = [0u8; 12];
+        self.region
+            .file()
+            .read_exact_at(&mut words, PID_OFFSET)
+            .ok()?;
+        let word = |at: usize| {
+            u32::from_ne_bytes([words[at], words[at + 1], words[at + 2], words[at + 3]])
+        };
+        Some(WriterWords {
+            pid: word(0),
+            superseded: word(8) != 0,
+        })
     }
 }
 

@@ -453,6 +453,37 @@ fn a_truncated_file_is_reported_not_a_crash() {
         matches!(err, SendError::FileTruncated { len: 100, .. }),
         "{err}"
     );
+    // Truncated to nothing, not even the control page is there: every entry point reports it
+    // or does without it, none faults.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(file_path(&location))
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    assert!(matches!(
+        reader.info(),
+        Err(ReadError::FileTruncated { len: 0, .. })
+    ));
+    assert!(matches!(
+        reader.writer_status(),
+        WriterStatus::Closed | WriterStatus::Active { .. }
+    ));
+    for _ in 0..100 {
+        assert!(
+            reader.wait_for_change(Duration::from_millis(1)),
+            "the next read says what"
+        );
+        assert!(matches!(
+            reader.latest_struct(),
+            Err(ReadError::FileTruncated { len: 0, .. })
+        ));
+    }
+    assert!(matches!(
+        writer.send_struct(&TestData::default()),
+        Err(SendError::FileTruncated { len: 0, .. })
+    ));
+    drop(writer);
 }
 
 #[test]

@@ -470,7 +470,10 @@ fn a_failed_open_clears_the_picture_and_whoosh_then_sends_nothing() {
     wait_for(&mut reader, "the earlier picture", |reader| {
         path_box(reader) == expected
     });
-    let info = shm_common::Reader::open(&segment.location).unwrap().info();
+    let info = shm_common::Reader::open(&segment.location)
+        .unwrap()
+        .info()
+        .unwrap();
     assert_eq!(info.slots[RecordKind::Image.slot()].published, 1);
 }
 
@@ -495,7 +498,10 @@ fn whoosh_sends_the_file_as_it_is_on_disk_at_the_click() {
     std::fs::remove_file(&picture).unwrap();
     whoosh(&mut writer);
     assert_shows(&writer, "没有发送任何内容：文件");
-    assert_eq!(reader.info().slots[RecordKind::Image.slot()].published, 1);
+    assert_eq!(
+        reader.info().unwrap().slots[RecordKind::Image.slot()].published,
+        1
+    );
 }
 
 #[test]
