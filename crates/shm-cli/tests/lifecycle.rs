@@ -41,6 +41,19 @@ fn holding_writer(command: &mut Command) -> Child {
         .unwrap()
 }
 
+/// A writer that holds `segment` (for a minute), once it is active there.
+fn writer_holding(segment: &TestSegment) -> Child {
+    let writer = holding_writer(Command::new(SHM).args([
+        "--name",
+        &segment.name,
+        "send-struct",
+        "--hold",
+        "60",
+    ]));
+    wait_for_writer(segment);
+    writer
+}
+
 /// Ends `child` with SIGKILL and reaps it.
 fn kill_9(mut child: Child) {
     child.kill().unwrap();
@@ -114,15 +127,8 @@ fn a_writer_in_another_pid_namespace_is_never_taken_over_and_is_replaced_at_once
 #[test]
 fn a_killed_writer_is_replaced_at_once_and_reported_crashed() {
     let segment = TestSegment::new("killed");
-    let writer = holding_writer(Command::new(SHM).args([
-        "--name",
-        &segment.name,
-        "send-struct",
-        "--hold",
-        "60",
-    ]));
+    let writer = writer_holding(&segment);
     let pid = writer.id();
-    wait_for_writer(&segment);
     kill_9(writer);
     let info = json(&succeeds(shm(&segment, &["info", "--json"])));
     assert_eq!(info["writer_state"], "crashed", "{info}");
@@ -319,15 +325,7 @@ fn a_segment_of_another_user_is_refused_even_to_root() {
 
 /// A segment whose writer was killed, left in /dev/shm.
 fn crashed_segment(segment: &TestSegment) {
-    let writer = holding_writer(Command::new(SHM).args([
-        "--name",
-        &segment.name,
-        "send-struct",
-        "--hold",
-        "60",
-    ]));
-    wait_for_writer(segment);
-    kill_9(writer);
+    kill_9(writer_holding(segment));
 }
 
 #[test]
@@ -336,14 +334,7 @@ fn ls_and_doctor_tell_live_closed_crashed_and_open_segments_apart() {
     let kept = TestSegment::new("ls-kept");
     let crashed = TestSegment::new("ls-crashed");
     let planted = TestSegment::new("ls-planted");
-    let mut holder = holding_writer(Command::new(SHM).args([
-        "--name",
-        &live.name,
-        "send-struct",
-        "--hold",
-        "60",
-    ]));
-    wait_for_writer(&live);
+    let mut holder = writer_holding(&live);
     succeeds(shm(&kept, &["send-struct", "--persist"]));
     crashed_segment(&crashed);
     succeeds(shm(&planted, &["send-struct", "--persist"]));
