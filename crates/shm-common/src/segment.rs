@@ -145,6 +145,7 @@ impl Segment {
                 location,
                 file.try_clone()
                     .map_err(|err| io_error("open", location, err))?,
+                true,
             )
             .and_then(|region| validated(region, location, false));
             match attempt {
@@ -190,7 +191,7 @@ impl Segment {
         let blank =
             fresh || len == 0 || (matches!(location, SegmentLocation::Named(_)) && !initialised);
         if !blank {
-            let region = map(location, file)?;
+            let region = map(location, file, true)?;
             let mut segment = validated(region, location, true)?;
             segment.locked = true;
             return Ok(segment);
@@ -219,7 +220,7 @@ impl Segment {
         if !sys::try_lock_writer(&file).map_err(|err| remove_error(location, err))? {
             return Ok(false);
         }
-        let region = map(location, file).map_err(cannot_check)?;
+        let region = map(location, file, true).map_err(cannot_check)?;
         let segment = validated(region, location, true).map_err(cannot_check)?;
         let writer = &segment.region.control().writer;
         // Relaxed: the previous writer is gone and we hold the lock: nothing moves.
@@ -337,19 +338,21 @@ fn initialise(
     let total = layout.total_size as u64;
     file.set_len(total)
         .map_err(|err| io_error("size", location, err))?;
-    if let Err(err) = sys::reserve(&file, total) {
+    let region = map(location, file, false)?;
+    // Before: a reservation that fails half-way has taken what was free.
+    let available = sys::free_space(&storage_dir(location)).unwrap_or(0);
+    if let Err(err) = region.reserve() {
         return Err(match err.raw_os_error() {
             Some(libc::ENOSPC) => OpenError::NoSpace {
                 shared_memory: matches!(location, SegmentLocation::Named(_)),
                 segment: location.to_string(),
                 needed: total,
-                available: sys::free_space(&storage_dir(location)).unwrap_or(0),
+                available,
                 directory: storage_dir(location),
             },
             _ => io_error("reserve space for", location, err),
         });
     }
-    let region = map(location, file)?;
     layout.initialise(region.control(), random_instance_id());
     Ok(Segment {
         region,
@@ -438,8 +441,10 @@ fn object_metadata(location: &SegmentLocation) -> io::Result<std::fs::Metadata> 
     }
 }
 
-fn map(location: &SegmentLocation, file: File) -> Result<SharedRegion, OpenError> {
-    SharedRegion::map(file).map_err(|err| match err {
+/// Maps `file`: an existing segment with its pages faulted in now, a new one (`populate`
+/// false) to be reserved and populated in one pass.
+fn map(location: &SegmentLocation, file: File, populate: bool) -> Result<SharedRegion, OpenError> {
+    SharedRegion::map(file, populate).map_err(|err| match err {
         MapError::TooSmall { len } => OpenError::Invalid {
             segment: location.to_string(),
             reason: if len == 0 {

@@ -46,18 +46,20 @@ pub(crate) enum MapError {
 }
 
 impl SharedRegion {
-    /// Maps all of `file`, with every page faulted in now rather than by the first send or read.
-    pub(crate) fn map(file: File) -> Result<SharedRegion, MapError> {
+    /// Maps all of `file`; with `populate`, every page is faulted in now rather than by the
+    /// first send or read (for a segment that exists: its space is already there).
+    pub(crate) fn map(file: File, populate: bool) -> Result<SharedRegion, MapError> {
         let len = file.metadata().map_err(MapError::Os)?.len();
         if len < size_of::<ControlBlock>() as u64 {
             return Err(MapError::TooSmall {
                 len: usize::try_from(len).unwrap_or(0),
             });
         }
-        let map = MmapOptions::new()
-            .populate()
-            .map_raw(&file)
-            .map_err(MapError::Os)?;
+        let mut options = MmapOptions::new();
+        if populate {
+            options.populate();
+        }
+        let map = options.map_raw(&file).map_err(MapError::Os)?;
         let region = SharedRegion { map, file };
         let aligned = (region.base() as usize).is_multiple_of(align_of::<ControlBlock>());
         if region.len() < size_of::<ControlBlock>() || !aligned {
@@ -73,6 +75,40 @@ impl SharedRegion {
     /// Mapped length in bytes.
     pub(crate) fn len(&self) -> usize {
         self.map.len()
+    }
+
+    /// Allocates every page of a new segment now and maps it writable, so that no store can
+    /// later find the file system full (which would raise SIGBUS) and no send pays page
+    /// faults. `ErrorKind::StorageFull` when the file system cannot hold it.
+    ///
+    /// `MADV_POPULATE_WRITE` (Linux 5.14) does both in one pass; measured on this project's
+    /// machine for 20 MiB in /dev/shm: 7 to 9 ms, against 10 to 21 ms for `posix_fallocate`
+    /// and a `MAP_POPULATE` mapping. Where it is missing, `posix_fallocate` reserves the space
+    /// and pages are faulted in as they are first used.
+    pub(crate) fn reserve(&self) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: `base..base + len` is this region's own mapping, alive for the call;
+            // MADV_POPULATE_WRITE only faults its pages in (as a write would), nothing is
+            // read or written through the pointer.
+            let result =
+                unsafe { libc::madvise(self.base().cast(), self.len(), libc::MADV_POPULATE_WRITE) };
+            if result == 0 {
+                return Ok(());
+            }
+            let error = io::Error::last_os_error();
+            match error.raw_os_error() {
+                // A page could not be had: the file system is full (EFAULT: a write would
+                // have raised SIGBUS) or memory is.
+                Some(libc::EFAULT | libc::ENOMEM) => {
+                    return Err(io::Error::from_raw_os_error(libc::ENOSPC));
+                }
+                // An older kernel: reserve the space instead.
+                Some(libc::EINVAL) => {}
+                _ => return Err(error),
+            }
+        }
+        reserve(&self.file, self.len() as u64)
     }
 
     /// The descriptor the region maps.
@@ -214,7 +250,7 @@ pub(crate) fn shm_unlink(name: &str) -> io::Result<()> {
 
 /// Allocates the first `len` bytes of `file` now, so that no later store into the mapping can
 /// find the file system full (which would raise SIGBUS).
-pub(crate) fn reserve(file: &File, len: u64) -> io::Result<()> {
+fn reserve(file: &File, len: u64) -> io::Result<()> {
     let len =
         libc::off_t::try_from(len).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: the descriptor is open for the duration of the call; posix_fallocate takes plain
