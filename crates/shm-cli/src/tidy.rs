@@ -1,7 +1,7 @@
 //! `shm ls`, `shm doctor` and `shm remove --stale`: what is there, what is wrong with it, and
 //! tidying up after crashed writers.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -137,14 +137,8 @@ pub fn doctor(location: &SegmentLocation, capacity: &CapacityArgs, as_json: bool
 
 /// Room where the segment's memory comes from.
 fn space_findings(location: &SegmentLocation, needed: u64) -> Vec<Finding> {
-    let dir = match location {
-        SegmentLocation::Named(_) => PathBuf::from(NAMED_SEGMENTS_DIR),
-        SegmentLocation::File(path) => path
-            .parent()
-            .filter(|parent| !parent.as_os_str().is_empty())
-            .map_or(PathBuf::from("."), Path::to_path_buf),
-    };
-    let Ok(space) = fs_space(&dir) else {
+    let dir = location.storage_dir();
+    let Ok(space) = shm_common::file_system_space(&dir) else {
         return vec![finding(
             "error",
             format!("{} cannot be inspected: is it there?", dir.display()),
@@ -241,17 +235,6 @@ fn overcommit_findings() -> Vec<Finding> {
             field("Committed_AS:")
         ),
     )]
-}
-
-struct Space {
-    total: u64,
-    available: u64,
-}
-
-fn fs_space(dir: &Path) -> std::io::Result<Space> {
-    let available = shm_common::free_space(dir)?;
-    let total = shm_common::total_space(dir)?;
-    Ok(Space { total, available })
 }
 
 pub fn remove_stale(location: &SegmentLocation, as_json: bool) -> Result<()> {

@@ -74,7 +74,7 @@ fn writer_status(segment: &Segment) -> WriterStatus {
     }
     match (segment.writer_lock_held(), words.pid) {
         // A writer stores 0 just before it lets go of the lock: it is closing.
-        (true, 0) | (false, 0) => WriterStatus::Closed,
+        (_, 0) => WriterStatus::Closed,
         (true, pid) => WriterStatus::Active { pid },
         (false, pid) => WriterStatus::Crashed { pid },
     }
@@ -364,16 +364,16 @@ impl Writer {
             total_size: layout.total_size,
             previous_total_size: self.segment.layout.total_size,
         };
-        let directory = segment::storage_dir(&self.segment.location);
+        let directory = self.segment.location.storage_dir();
         // Both segments exist until every reader has moved over, so the new one needs its
         // whole size free. (If the file system cannot be asked, creation will tell.)
-        if let Ok(available) = sys::free_space(&directory)
-            && available < growth.total_size as u64
+        if let Ok(space) = sys::space(&directory)
+            && space.available < growth.total_size as u64
         {
             return Err(GrowError::NoSpace {
                 segment: self.segment.location.to_string(),
                 needed: growth.total_size,
-                available,
+                available: space.available,
                 directory,
             });
         }

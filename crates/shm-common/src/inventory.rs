@@ -10,19 +10,14 @@ use crate::channel::{Reader, SegmentInfo, WriterStatus};
 use crate::error::{OpenError, ReadError, RemoveError};
 use crate::layout::MAGIC;
 use crate::segment::{Segment, SegmentLocation, SegmentName};
+use crate::sys::FileSystemSpace;
 
 /// Where named segments live, where they are files (Linux).
 pub const NAMED_SEGMENTS_DIR: &str = "/dev/shm";
 
-/// Bytes an unprivileged process may still allocate on the file system holding `path`
-/// (`/dev/shm` for named segments).
-pub fn free_space(path: &Path) -> io::Result<u64> {
-    crate::sys::free_space(path)
-}
-
-/// The size of the file system holding `path`.
-pub fn total_space(path: &Path) -> io::Result<u64> {
-    crate::sys::space(path).map(|(total, _)| total)
+/// Room on the file system holding `path` (see [`SegmentLocation::storage_dir`]).
+pub fn file_system_space(path: &Path) -> io::Result<FileSystemSpace> {
+    crate::sys::space(path)
 }
 
 /// A segment found by [`find_segments`].

@@ -265,8 +265,8 @@ pub use error::{
 };
 #[cfg(not(loom))]
 pub use inventory::{
-    FoundSegment, NAMED_SEGMENTS_DIR, StaleOutcome, Undescribed, find_segments, free_space,
-    remove_stale, total_space,
+    FoundSegment, NAMED_SEGMENTS_DIR, StaleOutcome, Undescribed, file_system_space, find_segments,
+    remove_stale,
 };
 pub use layout::{Capacities, DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY};
 pub use message::{
@@ -277,3 +277,5 @@ pub use message::{
 pub use segment::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName, remove};
 pub use size::{ByteSize, Elapsed, parse_size};
 pub use slot::{Delivery, RecordMeta, monotonic_ns};
+#[cfg(not(loom))]
+pub use sys::FileSystemSpace;

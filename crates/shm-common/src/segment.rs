@@ -6,8 +6,7 @@
 //! the file itself gives one descriptor for everything a segment needs: the writer lock that
 //! the kernel releases when its holder dies, the reservation of its space, its owner and mode,
 //! and its identity (device and inode) before its name is removed. (The `shared_memory` crate
-//! that opened named segments before keeps its descriptor to itself, so none of these could be
-//! done on the object it mapped.)
+//! keeps its descriptor to itself, so none of these can be done on the object it maps.)
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -77,10 +76,24 @@ impl fmt::Display for SegmentName {
 /// Where a segment lives.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SegmentLocation {
-    /// Named OS shared memory (`/dev/shm/<name>` on Linux), through the `shared_memory` crate.
+    /// Named OS shared memory (`/dev/shm/<name>` on Linux, opened directly).
     Named(SegmentName),
     /// A file on disk mapped into memory, through `memmap2`.
     File(PathBuf),
+}
+
+impl SegmentLocation {
+    /// The directory whose file system holds the segment's memory: where its space comes from.
+    pub fn storage_dir(&self) -> PathBuf {
+        match self {
+            // Linux keeps POSIX shared memory objects in the tmpfs mounted at /dev/shm.
+            SegmentLocation::Named(_) => PathBuf::from("/dev/shm"),
+            SegmentLocation::File(path) => match path.parent() {
+                Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+                _ => PathBuf::from("."),
+            },
+        }
+    }
 }
 
 impl Default for SegmentLocation {
@@ -304,28 +317,25 @@ impl Segment {
     /// The writer's pid and whether a larger segment replaced this one; `None` if the file is
     /// too short to hold them (someone truncated it).
     pub(crate) fn writer_words(&self) -> Option<WriterWords> {
-        let mut words = [0u8; 12];
-        self.region
-            .file()
-            .read_exact_at(&mut words, PID_OFFSET)
-            .ok()?;
-        let word = |at: usize| {
-            u32::from_ne_bytes([words[at], words[at + 1], words[at + 2], words[at + 3]])
-        };
-        Some(WriterWords {
-            pid: word(0),
-            superseded: word(8) != 0,
-        })
+        read_writer_words(self.region.file())
     }
+}
+
+/// [`Segment::writer_words`] for a file not mapped yet.
+fn read_writer_words(file: &File) -> Option<WriterWords> {
+    let mut words = [0u8; 12];
+    file.read_exact_at(&mut words, PID_OFFSET).ok()?;
+    let word =
+        |at: usize| u32::from_ne_bytes([words[at], words[at + 1], words[at + 2], words[at + 3]]);
+    Some(WriterWords {
+        pid: word(0),
+        superseded: word(8) != 0,
+    })
 }
 
 /// The writer's pid as the header names it (0 if it cannot be read): for messages only.
 fn header_pid(file: &File) -> u32 {
-    let mut pid = [0u8; 4];
-    match file.read_exact_at(&mut pid, PID_OFFSET) {
-        Ok(()) => u32::from_ne_bytes(pid),
-        Err(_) => 0,
-    }
+    read_writer_words(file).map_or(0, |words| words.pid)
 }
 
 /// Sizes `file` for `layout`, reserves its space, maps it and writes its header (the magic
@@ -340,7 +350,7 @@ fn initialise(
         .map_err(|err| io_error("size", location, err))?;
     let region = map(location, file, false)?;
     // Before: a reservation that fails half-way has taken what was free.
-    let available = sys::free_space(&storage_dir(location)).unwrap_or(0);
+    let available = sys::space(&location.storage_dir()).map_or(0, |space| space.available);
     if let Err(err) = region.reserve() {
         return Err(match err.raw_os_error() {
             Some(libc::ENOSPC) => OpenError::NoSpace {
@@ -348,7 +358,7 @@ fn initialise(
                 segment: location.to_string(),
                 needed: total,
                 available,
-                directory: storage_dir(location),
+                directory: location.storage_dir(),
             },
             _ => io_error("reserve space for", location, err),
         });
@@ -458,18 +468,6 @@ fn map(location: &SegmentLocation, file: File, populate: bool) -> Result<SharedR
         },
         MapError::Os(err) => io_error("map", location, err),
     })
-}
-
-/// The directory whose file system holds the segment's memory: where its space comes from.
-pub(crate) fn storage_dir(location: &SegmentLocation) -> PathBuf {
-    match location {
-        // Linux keeps POSIX shared memory objects in the tmpfs mounted at /dev/shm.
-        SegmentLocation::Named(_) => PathBuf::from("/dev/shm"),
-        SegmentLocation::File(path) => match path.parent() {
-            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-            _ => PathBuf::from("."),
-        },
-    }
 }
 
 fn random_instance_id() -> u64 {

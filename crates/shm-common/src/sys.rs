@@ -268,9 +268,17 @@ pub(crate) fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
-/// The size of the file system holding `path`, and the bytes an unprivileged process may
-/// still allocate on it.
-pub(crate) fn space(path: &std::path::Path) -> io::Result<(u64, u64)> {
+/// Room on a file system, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileSystemSpace {
+    /// Its size.
+    pub total: u64,
+    /// What an unprivileged process may still allocate on it.
+    pub available: u64,
+}
+
+/// Room on the file system holding `path`.
+pub(crate) fn space(path: &std::path::Path) -> io::Result<FileSystemSpace> {
     use std::os::unix::ffi::OsStrExt;
     let c_path = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -287,15 +295,10 @@ pub(crate) fn space(path: &std::path::Path) -> io::Result<(u64, u64)> {
         u64::from(stats.f_bavail),
         u64::from(stats.f_frsize),
     );
-    Ok((
-        blocks.saturating_mul(fragment),
-        available.saturating_mul(fragment),
-    ))
-}
-
-/// Bytes an unprivileged process may still allocate on the file system holding `path`.
-pub(crate) fn free_space(path: &std::path::Path) -> io::Result<u64> {
-    space(path).map(|(_, available)| available)
+    Ok(FileSystemSpace {
+        total: blocks.saturating_mul(fragment),
+        available: available.saturating_mul(fragment),
+    })
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: one clock for every process on the machine.

@@ -15,7 +15,7 @@ use serde_json::json;
 use shm_common::{Capacities, SegmentArgs, SegmentLocation, TestData, WriterStatus};
 use shm_ui::{EventLog, Language, Note, PictureTextures, PictureView, Status, WindowArgs};
 
-use worker::{Command, Event, FrameInfo, LiveFrame, Received, Timing, WorkerHandle};
+use worker::{Command, Event, FrameInfo, LiveFrame, PerKind, Received, Timing, WorkerHandle};
 
 /// The window's title, as in the original.
 pub const TITLE: &str = "Reader";
@@ -138,8 +138,8 @@ enum Showing {
 /// Live figures, worked out from the worker's samples when drawn.
 #[derive(Default)]
 struct LiveFigures {
-    received: [u64; 3],
-    skipped: [u64; 3],
+    received: PerKind,
+    skipped: PerKind,
     received_per_second: f64,
     transfer_median: Option<Duration>,
     transfer_p99: Option<Duration>,
@@ -598,7 +598,7 @@ impl ReaderApp {
         };
         let shown_per_second = per_second(&self.frames_drawn);
         let zh = language == Language::Chinese;
-        let counts = |values: &[u64; 3]| {
+        let counts = |values: &PerKind| {
             let [images, structs, frames] = *values;
             if zh {
                 format!("图片 {images}，结构体 {structs}，视频帧 {frames}")

@@ -120,13 +120,16 @@ pub(crate) struct LiveFrame {
     pub(crate) info: FrameInfo,
 }
 
+/// A count for each kind of record, indexed by [`RecordKind::slot`].
+pub(crate) type PerKind = [u64; RecordKind::ALL.len()];
+
 /// What Live mode has seen, for the figures and the plot.
 #[derive(Default)]
 pub(crate) struct LiveStats {
     /// Records received, per kind.
-    pub(crate) received: [u64; 3],
+    pub(crate) received: PerKind,
     /// Records published that this reader never saw (a newer one came first), per kind.
-    pub(crate) skipped: [u64; 3],
+    pub(crate) skipped: PerKind,
     /// Frames received while the window was still to draw the previous one: never shown.
     pub(crate) not_drawn: u64,
     /// (when received, transfer time) of recent frames and pictures.
@@ -134,7 +137,7 @@ pub(crate) struct LiveStats {
     /// When recent frames arrived.
     pub(crate) frame_times: VecDeque<Instant>,
     /// The last sequence number per kind, to count gaps.
-    last_sequence: [u64; 3],
+    last_sequence: PerKind,
 }
 
 impl LiveStats {
@@ -167,7 +170,7 @@ impl LiveStats {
 
     /// A new segment numbers its records from 1 again.
     fn restart_numbering(&mut self) {
-        self.last_sequence = [0; 3];
+        self.last_sequence = PerKind::default();
     }
 }
 

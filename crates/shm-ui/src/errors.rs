@@ -377,6 +377,12 @@ mod tests {
     fn chinese_messages_carry_no_english_sentences() {
         let location = SegmentLocation::default();
         let zh = Language::Chinese;
+        let too_large = SendError::TooLarge {
+            kind: RecordKind::Image,
+            size: 13_002_342,
+            capacity: 10 << 20,
+            segment: String::new(),
+        };
         let messages = [
             zh.open_error(
                 &OpenError::WriterActive {
@@ -395,15 +401,7 @@ mod tests {
                 },
                 &location,
             ),
-            zh.send_error(
-                &SendError::TooLarge {
-                    kind: RecordKind::Image,
-                    size: 13_002_342,
-                    capacity: 10 << 20,
-                    segment: String::new(),
-                },
-                &location,
-            ),
+            zh.send_error(&too_large, &location),
             zh.read_error(
                 &ReadError::LengthExceedsCapacity {
                     kind: RecordKind::Image,
@@ -432,15 +430,7 @@ mod tests {
             assert!(!has_latin_words(&message), "{message}");
         }
         assert_eq!(
-            zh.send_error(
-                &SendError::TooLarge {
-                    kind: RecordKind::Image,
-                    size: 13_002_342,
-                    capacity: 10 << 20,
-                    segment: String::new(),
-                },
-                &location
-            ),
+            zh.send_error(&too_large, &location),
             "图片有 12.4 MiB，但共享内存段 'shm-exchange'最多容纳 10 MiB"
         );
     }
