@@ -233,6 +233,8 @@
 
 // Under `--cfg loom` only the slot protocol is built, so much of the crate goes unused.
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
+// The derive names `::shm_common`, which inside this crate is the crate itself.
+extern crate self as shm_common;
 
 #[cfg(all(feature = "clap", not(loom)))]
 mod args;
@@ -244,6 +246,7 @@ mod error;
 mod inventory;
 pub mod layout;
 mod message;
+pub mod schema;
 #[cfg(not(loom))]
 mod segment;
 mod size;
@@ -255,6 +258,7 @@ mod sys;
 
 #[cfg(all(feature = "clap", not(loom)))]
 pub use args::{CapacityArgs, SegmentArgs};
+pub use bytemuck;
 #[cfg(not(loom))]
 pub use channel::{
     Capacity, Growth, Reader, SegmentInfo, SlotInfo, Writer, WriterStatus, capacity_for,
@@ -273,8 +277,13 @@ pub use message::{
     FrameHeader, FrameMessage, ImageMessage, Message, PixelFormat, RecordKind, Sink, Source,
     TestData,
 };
+pub use schema::{
+    ByteOrder, DescriptorError, Difference, Field, Number, Primitive, Schema, SchemaField,
+    SchemaMismatch, Shape, TypeDescriptor,
+};
 #[cfg(not(loom))]
 pub use segment::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName, remove};
+pub use shm_derive::Schema;
 pub use size::{ByteSize, Elapsed, parse_size};
 pub use slot::{Delivery, RecordMeta, monotonic_ns};
 #[cfg(not(loom))]

@@ -470,7 +470,7 @@ impl Message for FrameMessage {
 }
 
 /// The original demo's fixed-layout struct: `Id`, `Age` and ten `Scores`, 48 bytes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable, crate::Schema)]
 #[repr(C)]
 pub struct TestData {
     /// `Id`, offset 0.
