@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use shm_common::directory::demo_channel;
 use shm_common::{
-    ByteSize, CreationMode, Delivery, Elapsed, FrameMessage, ImageMessage, OpenError, Reader,
-    RecordKind, RecordMeta, SegmentInfo, SegmentLocation, SendError, TestData, Writer,
-    WriterStatus, monotonic_ns,
+    ByteSize, ChannelSpec, CreationMode, Delivery, Elapsed, FrameMessage, ImageMessage, Number,
+    OpenError, Reader, RecordKind, RecordMeta, SegmentInfo, SegmentLocation, SendError, SlotInfo,
+    TestData, Writer, WriterStatus, monotonic_ns,
 };
 
 use crate::{Command, SendArgs};
@@ -31,6 +32,7 @@ pub fn run(location: &SegmentLocation, command: Command) -> Result<()> {
             read_image(location, out.as_deref(), json, decode)
         }
         Command::ReadStruct { json } => read_struct(location, json),
+        Command::Read { channel, json } => read_channel(location, &channel, json),
         Command::Info { json } => info(location, json),
         Command::Watch { json, count } => watch(location, json, count),
         Command::Stream(args) => crate::stream::run(location, &args),
@@ -200,6 +202,7 @@ fn watch(location: &SegmentLocation, as_json: bool, count: Option<u64>) -> Resul
         last_pid: None,
         image: ImageMessage::default(),
         frame: FrameMessage::default(),
+        bytes: Vec::new(),
     };
     watch.writer_changed()?;
     watch.existing()?;
@@ -227,6 +230,8 @@ struct Watch {
     last_pid: Option<u32>,
     image: ImageMessage,
     frame: FrameMessage,
+    /// The latest record of a channel other than the demo's.
+    bytes: Vec<u8>,
 }
 
 /// How a record reached `shm watch`.
@@ -244,9 +249,9 @@ impl Watch {
 
     /// Prints the records the segment holds now, marked as already there.
     fn existing(&mut self) -> Result<()> {
-        for kind in RecordKind::ALL {
-            if let Some((meta, detail)) = self.read(kind, false)? {
-                self.print(&meta, &Arrival::Existing, &detail);
+        for channel in self.reader.channels() {
+            if let Some((meta, detail)) = self.read(&channel, false)? {
+                self.print(&channel, &meta, &Arrival::Existing, &detail);
             }
         }
         self.reader.skip_existing();
@@ -255,23 +260,31 @@ impl Watch {
 
     /// Reads and prints whatever is new; `asked` is when the watch began waiting for it.
     fn read_new(&mut self, asked: u64) -> Result<()> {
-        for kind in RecordKind::ALL {
+        for channel in self.reader.channels() {
             if self.done() {
                 return Ok(());
             }
-            if let Some((meta, detail)) = self.read(kind, true)? {
+            if let Some((meta, detail)) = self.read(&channel, true)? {
                 let delivery = meta.delivery(asked, monotonic_ns());
-                self.print(&meta, &Arrival::New(delivery), &detail);
+                self.print(&channel, &meta, &Arrival::New(delivery), &detail);
                 self.printed += 1;
             }
         }
         Ok(())
     }
 
-    /// The latest record of `kind` and a line about it; with `next`, only one not read yet (a
-    /// picture or frame followed while it is written).
-    fn read(&mut self, kind: RecordKind, next: bool) -> Result<Option<(RecordMeta, String)>> {
+    /// The latest record of `channel` and a line about it; with `next`, only one not read
+    /// yet (a picture or frame of the demo's channels followed while it is written).
+    fn read(&mut self, channel: &ChannelSpec, next: bool) -> Result<Option<(RecordMeta, String)>> {
         let reader = &mut self.reader;
+        let kind = channel.kind;
+        if demo_channel(kind) != Some(channel.name.as_str()) {
+            if next && !reader.channel_has_new(channel.name.as_str()) {
+                return Ok(None);
+            }
+            let read = reader.read_channel_into(channel.name.as_str(), &mut self.bytes)?;
+            return Ok(read.map(|meta| (meta, value_detail(channel, &self.bytes))));
+        }
         Ok(match kind {
             RecordKind::Image => {
                 let read = if next {
@@ -293,16 +306,18 @@ impl Watch {
                 };
                 read.map(|meta| (meta, frame_detail(&self.frame)))
             }
+            RecordKind::Bytes => None,
         })
     }
 
-    fn print(&self, meta: &RecordMeta, arrival: &Arrival, detail: &str) {
+    fn print(&self, channel: &ChannelSpec, meta: &RecordMeta, arrival: &Arrival, detail: &str) {
         let kind = meta.kind;
         if self.as_json {
             let micros =
                 |duration: Duration| u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
             let mut object = json!({
                 "event": "record",
+                "channel": channel.name.as_str(),
                 "kind": kind.name(),
                 "sequence": meta.sequence,
                 "len": meta.len,
@@ -338,9 +353,14 @@ impl Watch {
                 format!("transfer {:>10}", Elapsed(delivery.transfer).to_string())
             }
         };
+        // The demo's channels go by their kinds, as they always have; the others by name.
+        let label = if demo_channel(kind) == Some(channel.name.as_str()) {
+            kind.name()
+        } else {
+            channel.name.as_str()
+        };
         println!(
-            "{:<6} #{:<6} {:>10}  {when}  {detail}",
-            kind.name(),
+            "{label:<6} #{:<6} {:>10}  {when}  {detail}",
             meta.sequence,
             ByteSize(meta.len).to_string(),
         );
@@ -418,6 +438,26 @@ impl Watch {
             ),
         };
         println!("{line}");
+    }
+}
+
+/// A record of a channel other than the demo's, in one line: a struct field by field, bytes
+/// as text if they are UTF-8, else by size and hash.
+fn value_detail(channel: &ChannelSpec, bytes: &[u8]) -> String {
+    if let Some(line) = channel
+        .descriptor
+        .as_ref()
+        .and_then(|descriptor| descriptor.format_value(bytes))
+    {
+        return line;
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !text.chars().any(char::is_control) => text.to_owned(),
+        _ => format!(
+            "{}, sha256 {}",
+            ByteSize(bytes.len()),
+            hex(&Sha256::digest(bytes))
+        ),
     }
 }
 
@@ -551,7 +591,12 @@ fn info_json(info: &SegmentInfo) -> serde_json::Value {
         "writer_state": state,
         "writer_generation": info.writer_generation,
     });
-    for slot in &info.slots {
+    object["channels"] = info.slots.iter().map(channel_json).collect();
+    for slot in info
+        .slots
+        .iter()
+        .filter(|slot| demo_channel(slot.kind) == Some(slot.channel.name.as_str()))
+    {
         object[slot.kind.name()] = json!({
             "sequence": slot.published,
             "last_len": slot.last_len,
@@ -587,13 +632,18 @@ fn info_text(info: &SegmentInfo) -> String {
         None => writeln!(text, "writer:   none ({state})"),
     };
     for slot in &info.slots {
+        // The demo's channels go by their kinds, as they always have; the others by name.
+        let label = if demo_channel(slot.kind) == Some(slot.channel.name.as_str()) {
+            format!("{}:", slot.kind)
+        } else {
+            format!("{}:", channel_label(&slot.channel))
+        };
         let _ = if slot.published == 0 {
-            writeln!(text, "{:<9} nothing sent yet", format!("{}:", slot.kind))
+            writeln!(text, "{label:<9} nothing sent yet")
         } else {
             writeln!(
                 text,
-                "{:<9} record {}, {}, sent {} ago",
-                format!("{}:", slot.kind),
+                "{label:<9} record {}, {}, sent {} ago",
                 slot.published,
                 ByteSize(usize::try_from(slot.last_len).unwrap_or(usize::MAX)),
                 Elapsed(Duration::from_nanos(
@@ -603,6 +653,158 @@ fn info_text(info: &SegmentInfo) -> String {
         };
     }
     text
+}
+
+/// `name (type)`: `pose (Pose, 32 bytes)`, `picture (image)`.
+pub(crate) fn channel_label(channel: &ChannelSpec) -> String {
+    format!("{} ({})", channel.name, channel.type_summary())
+}
+
+/// A channel's state for `shm info --json` and `shm ls --json`.
+pub(crate) fn channel_json(slot: &SlotInfo) -> serde_json::Value {
+    let channel = &slot.channel;
+    let mut object = json!({
+        "name": channel.name.as_str(),
+        "kind": channel.kind.name(),
+        "capacity": slot.capacity,
+        "sequence": slot.published,
+        "last_len": slot.last_len,
+    });
+    if let Some(descriptor) = &channel.descriptor {
+        object["type"] = json!({
+            "name": descriptor.name,
+            "size": descriptor.size,
+            "align": descriptor.align,
+            "byte_order": descriptor.byte_order.to_string(),
+            "fields": descriptor.fields.iter().map(|field| json!({
+                "name": field.name,
+                "offset": field.offset,
+                "type": field.type_name(),
+            })).collect::<Vec<_>>(),
+        });
+    }
+    object
+}
+
+/// `shm read --channel`: the latest record of any channel, a struct field by field from the
+/// type stored beside it.
+fn read_channel(location: &SegmentLocation, name: &str, as_json: bool) -> Result<()> {
+    let mut reader = Reader::open(location)?;
+    let channels = reader.channels();
+    let channel = channels
+        .iter()
+        .find(|channel| channel.name.as_str() == name)
+        .ok_or_else(|| {
+            let names: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
+            format!(
+                "{location} has no channel `{name}`; its channels are: {}",
+                names.join(", ")
+            )
+        })?;
+    let mut bytes = Vec::new();
+    let meta = reader
+        .read_channel_into(name, &mut bytes)?
+        .ok_or_else(|| format!("nothing has been sent to channel `{name}` of {location} yet"))?;
+    let sent_ago = meta.since_published();
+    let descriptor = channel.descriptor.as_ref();
+    if as_json {
+        let mut object = json!({
+            "channel": name,
+            "kind": channel.kind.name(),
+            "len": bytes.len(),
+            "sequence": meta.sequence,
+            "sent_ago_us": micros(sent_ago),
+        });
+        match descriptor {
+            Some(descriptor) => {
+                object["type"] = json!(descriptor.name);
+                let mut fields = serde_json::Map::new();
+                for field in &descriptor.fields {
+                    let numbers = field.values(&bytes, descriptor.byte_order).ok_or_else(|| {
+                        format!("the record is shorter than field `{}`", field.name)
+                    })?;
+                    fields.insert(field.name.clone(), nested_json(&field.dimensions, &numbers));
+                }
+                object["fields"] = serde_json::Value::Object(fields);
+            }
+            None => {
+                object["sha256"] = json!(hex(&Sha256::digest(&bytes)));
+                if let Ok(text) = std::str::from_utf8(&bytes) {
+                    object["text"] = json!(text);
+                }
+            }
+        }
+        println!("{object}");
+        return Ok(());
+    }
+    println!(
+        "{} of {location}: record {}, {}, sent {} ago",
+        channel_label(channel),
+        meta.sequence,
+        ByteSize(bytes.len()),
+        Elapsed(sent_ago)
+    );
+    match descriptor {
+        Some(descriptor) => {
+            let width = descriptor
+                .fields
+                .iter()
+                .map(|f| f.name.len())
+                .max()
+                .unwrap_or(0);
+            let type_width = descriptor
+                .fields
+                .iter()
+                .map(|f| f.type_name().len())
+                .max()
+                .unwrap_or(0);
+            for field in &descriptor.fields {
+                let numbers = field
+                    .values(&bytes, descriptor.byte_order)
+                    .ok_or_else(|| format!("the record is shorter than field `{}`", field.name))?;
+                let mut value = String::new();
+                shm_common::schema::format_nested(&mut value, &field.dimensions, &numbers);
+                println!(
+                    "  {:<width$}  {:<type_width$}  {value}",
+                    field.name,
+                    field.type_name()
+                );
+            }
+        }
+        None => println!("  {}", value_detail(channel, &bytes)),
+    }
+    Ok(())
+}
+
+/// Numbers (in memory order) as nested JSON arrays, as `dimensions` say.
+fn nested_json(dimensions: &[usize], numbers: &[Number]) -> serde_json::Value {
+    match dimensions.split_first() {
+        None => numbers.first().map_or(serde_json::Value::Null, number_json),
+        Some((&len, inner)) => {
+            let step = numbers.len().checked_div(len).unwrap_or(0).max(1);
+            serde_json::Value::Array(
+                numbers
+                    .chunks(step)
+                    .take(len)
+                    .map(|chunk| nested_json(inner, chunk))
+                    .collect(),
+            )
+        }
+    }
+}
+
+/// A number as JSON: integers beyond 64 bits as strings, which JSON readers cannot hold
+/// exactly otherwise.
+fn number_json(number: &Number) -> serde_json::Value {
+    match *number {
+        Number::Unsigned(value) => {
+            u64::try_from(value).map_or_else(|_| json!(value.to_string()), |v| json!(v))
+        }
+        Number::Signed(value) => {
+            i64::try_from(value).map_or_else(|_| json!(value.to_string()), |v| json!(v))
+        }
+        Number::Float(value) => json!(value),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

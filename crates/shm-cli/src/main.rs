@@ -78,7 +78,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Describe the segment: layout, capacity, writer, records.
+    /// Read the latest record of any channel: a struct field by field, from the type stored
+    /// beside it (no need to know the type here), other records by size and hash.
+    Read {
+        /// The channel (`shm info` lists them).
+        #[arg(long, value_name = "NAME")]
+        channel: String,
+        /// Print one JSON object: channel, kind, type, fields (or sha256 and text).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Describe the segment: layout, capacity, writer, channels and their records.
     Info {
         /// Print one JSON object instead.
         #[arg(long)]

@@ -11,7 +11,7 @@ use shm_common::{
     SegmentLocation, StaleOutcome, find_segments, monotonic_ns,
 };
 
-use crate::commands::{Result, writer_fields};
+use crate::commands::{Result, channel_json, channel_label, writer_fields};
 
 /// The file `--file` names, if it does: listed and checked beside the named segments.
 fn given_files(location: &SegmentLocation) -> Vec<PathBuf> {
@@ -47,6 +47,7 @@ fn segment_json(found: &FoundSegment) -> Value {
             object["stale"] = json!(found.is_stale());
             object["picture_age_us"] = json!(micros(RecordKind::Image));
             object["struct_age_us"] = json!(micros(RecordKind::Struct));
+            object["channels"] = info.slots.iter().map(channel_json).collect();
         }
         Err(err) => object["error"] = json!(err.to_string()),
     }
@@ -64,7 +65,7 @@ pub fn ls(location: &SegmentLocation, as_json: bool) -> Result<()> {
         return Ok(());
     }
     println!(
-        "{:<32} {:>9} {:>9}  {:<22} {:<8} {:>10} {:>10}",
+        "{:<32} {:>9} {:>9}  {:<22} {:<8} {:>10} {:>10}  CHANNELS",
         "SEGMENT", "SIZE", "CAPACITY", "WRITER", "PERSIST", "PICTURE", "STRUCT"
     );
     for found in &found {
@@ -79,12 +80,18 @@ pub fn ls(location: &SegmentLocation, as_json: bool) -> Result<()> {
                 let writer = pid.map_or(state.to_owned(), |pid| format!("{state} (pid {pid})"));
                 let ago =
                     |kind| age(info, kind).map_or("-".to_owned(), |age| Elapsed(age).to_string());
+                let channels: Vec<String> = info
+                    .slots
+                    .iter()
+                    .map(|slot| channel_label(&slot.channel))
+                    .collect();
                 println!(
-                    "{name:<32} {size:>9} {:>9}  {writer:<22} {:<8} {:>10} {:>10}",
+                    "{name:<32} {size:>9} {:>9}  {writer:<22} {:<8} {:>10} {:>10}  {}",
                     ByteSize(info.capacity).to_string(),
                     if info.persist { "yes" } else { "no" },
                     ago(RecordKind::Image),
                     ago(RecordKind::Struct),
+                    channels.join(", "),
                 );
             }
             Err(err) => println!("{name:<32} {size:>9}  cannot be opened: {err}"),

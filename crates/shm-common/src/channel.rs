@@ -4,15 +4,18 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::error::{GrowError, OpenError, ReadError, SendError};
-use crate::layout::{Capacities, ControlBlock, LAYOUT_VERSION, Layout, MAX_CAPACITY, SLOT_COUNT};
+use crate::directory::{ChannelSpec, demo_channel};
+use crate::error::{ChannelError, GrowError, OpenError, ReadError, SendError};
+use crate::layout::{Capacities, ControlBlock, LAYOUT_VERSION, Layout, MAX_CAPACITY};
 use crate::message::{
-    FrameHeader, FrameMessage, ImageMessage, Message, RecordKind, Sink, TestData,
+    FrameHeader, FrameMessage, ImageMessage, Message, RecordKind, Sink, Source, TestData,
 };
+use crate::schema::Schema;
 use crate::segment::{self, CreationMode, Segment, SegmentLocation};
 use crate::slot::{RecordMeta, Slot};
 use crate::stream::{STALL_AFTER, Streamed};
 use crate::sys;
+use crate::typed::{BytesChannel, Channel};
 
 /// How long [`Reader::wait_for_change`] spins before sleeping in the kernel. Long enough to
 /// catch a writer that is about to publish (a cross-core futex wake-up costs ~50 us on a small
@@ -24,14 +27,67 @@ const SPIN_BEFORE_SLEEP: Duration = Duration::from_micros(50);
 /// would add tens of microseconds to the transfer.
 const SPIN_WHILE_WRITING: Duration = Duration::from_millis(10);
 
-fn slot<'a>(segment: &'a Segment, kind: RecordKind) -> Slot<'a> {
+/// Channel `index` of `segment` (an index below its channel count).
+fn slot(segment: &Segment, index: usize) -> Slot<'_> {
     let control = segment.region.control();
+    let channel = &segment.layout.channels[index];
     Slot {
         region: &segment.region,
-        control: &control.slots[kind.slot()],
-        layout: segment.layout.slots[kind.slot()],
-        kind,
+        control: &control.slots[index],
+        layout: channel.slot,
+        kind: channel.spec.kind,
     }
+}
+
+/// The index of the demo's channel for `kind` records, if `segment` has it.
+fn demo_index(segment: &Segment, kind: RecordKind) -> Option<usize> {
+    let index = segment.layout.channel(demo_channel(kind)?)?;
+    (segment.layout.channels[index].spec.kind == kind).then_some(index)
+}
+
+/// The index of channel `name` of `segment`, checked to hold `kind` records.
+fn find_channel(segment: &Segment, name: &str, kind: RecordKind) -> Result<usize, OpenError> {
+    let index = segment
+        .layout
+        .channel(name)
+        .ok_or_else(|| OpenError::NoChannel {
+            segment: segment.location.to_string(),
+            channel: name.to_owned(),
+        })?;
+    let found = segment.layout.channels[index].spec.kind;
+    if found != kind {
+        return Err(OpenError::ChannelKind {
+            segment: segment.location.to_string(),
+            channel: name.to_owned(),
+            found,
+            expected: kind,
+        });
+    }
+    Ok(index)
+}
+
+/// Channel `name` of `segment`, checked to carry values of `T`.
+fn find_typed<T: Schema>(segment: &Segment, name: &str) -> Result<Channel<T>, OpenError> {
+    let index = find_channel(segment, name, RecordKind::Struct)?;
+    let stored = segment.layout.channels[index].spec.descriptor.as_ref();
+    if let Some(stored) = stored {
+        stored
+            .check_matches(&T::descriptor())
+            .map_err(|mismatch| OpenError::TypeMismatch {
+                segment: segment.location.to_string(),
+                channel: name.to_owned(),
+                mismatch: Box::new(mismatch),
+            })?;
+    }
+    Ok(Channel::new(index, name, segment.instance_id()))
+}
+
+/// Copies a whole record's bytes into `buffer` (its length checked against the channel's
+/// capacity before the call).
+fn copy_into(buffer: &mut Vec<u8>, source: &mut dyn Source) -> Result<(), crate::FrameError> {
+    buffer.clear();
+    buffer.resize(source.remaining(), 0);
+    source.read_exact(buffer)
 }
 
 /// Wakes readers: bump the change counter, and make the syscall only if someone sleeps.
@@ -80,10 +136,12 @@ fn writer_status(segment: &Segment) -> WriterStatus {
     }
 }
 
-/// One slot's state in [`SegmentInfo`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One channel's state in [`SegmentInfo`].
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlotInfo {
-    /// The slot's kind.
+    /// The channel: its name, kind, capacity and (for a struct channel) type.
+    pub channel: ChannelSpec,
+    /// What its records hold.
     pub kind: RecordKind,
     /// Records published so far (the latest record's sequence number).
     pub published: u64,
@@ -91,7 +149,7 @@ pub struct SlotInfo {
     pub last_len: u64,
     /// When the latest record was complete, on the writer's monotonic clock (0 if none).
     pub last_published_ns: u64,
-    /// The largest payload the slot holds.
+    /// The largest payload the channel holds.
     pub capacity: usize,
 }
 
@@ -102,7 +160,7 @@ pub struct SegmentInfo {
     pub location: SegmentLocation,
     /// Its layout version.
     pub layout_version: u32,
-    /// Largest picture record in bytes.
+    /// Largest picture record in bytes (0: the segment has no picture channel).
     pub capacity: usize,
     /// Largest frame record in bytes (0: the segment has no frame buffers yet).
     pub frame_capacity: usize,
@@ -116,7 +174,7 @@ pub struct SegmentInfo {
     pub writer_generation: u32,
     /// Whether the (last) writer keeps the segment after it closes.
     pub persist: bool,
-    /// Picture, struct and frame slots.
+    /// Its channels, in order (the demo's: picture, struct, frames).
     pub slots: Vec<SlotInfo>,
 }
 
@@ -128,10 +186,9 @@ fn info(segment: &Segment) -> Result<SegmentInfo, ReadError> {
         });
     }
     let control = segment.region.control();
-    let slots = RecordKind::ALL
-        .into_iter()
-        .map(|kind| {
-            let slot = slot(segment, kind);
+    let slots = (0..segment.layout.channels.len())
+        .map(|index| {
+            let slot = slot(segment, index);
             let published = slot.newest().sequence();
             let meta = &slot.control.buffers[(published & 1) as usize];
             // Relaxed: a snapshot for display, which may be a record newer than `published`.
@@ -144,7 +201,8 @@ fn info(segment: &Segment) -> Result<SegmentInfo, ReadError> {
                 )
             };
             SlotInfo {
-                kind,
+                channel: segment.layout.channels[index].spec.clone(),
+                kind: slot.kind,
                 published,
                 last_len,
                 last_published_ns,
@@ -152,11 +210,12 @@ fn info(segment: &Segment) -> Result<SegmentInfo, ReadError> {
             }
         })
         .collect();
+    let capacities = segment.layout.capacities();
     Ok(SegmentInfo {
         location: segment.location.clone(),
         layout_version: LAYOUT_VERSION,
-        capacity: segment.layout.capacity,
-        frame_capacity: segment.layout.frame_capacity,
+        capacity: capacities.picture,
+        frame_capacity: capacities.frame,
         total_size: segment.layout.total_size,
         instance_id: segment.instance_id(),
         writer: writer_status(segment),
@@ -191,12 +250,16 @@ impl Capacity {
 }
 
 /// A larger segment a [`Writer`] can move to; see [`Writer::plan_growth`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Growth {
     /// The kind of record that did not fit.
     pub kind: RecordKind,
-    /// The capacities of the larger segment.
+    /// The channel it did not fit.
+    pub channel: String,
+    /// The capacities of the demo's picture and frame channels in the larger segment.
     pub capacities: Capacities,
+    /// Its channels.
+    pub channels: Vec<ChannelSpec>,
     /// Its size in all, in bytes.
     pub total_size: usize,
     /// The size of the segment it replaces, in bytes.
@@ -213,11 +276,47 @@ pub fn capacity_for(len: usize) -> Option<usize> {
     Some(len.max(1 << 20).next_power_of_two().min(MAX_CAPACITY))
 }
 
+/// The channels a writer asking for `wanted` needs in a segment that has `existing`: `None`
+/// if it has them all; otherwise the existing ones followed by the missing ones. A channel
+/// that exists with another kind or type is refused.
+fn merged_channels(
+    segment: &Segment,
+    wanted: &[ChannelSpec],
+) -> Result<Option<Vec<ChannelSpec>>, OpenError> {
+    let mut channels = segment.layout.specs();
+    for spec in wanted {
+        let Some(index) = segment.layout.channel(spec.name.as_str()) else {
+            channels.push(spec.clone());
+            continue;
+        };
+        let existing = &channels[index];
+        if existing.kind != spec.kind {
+            return Err(OpenError::ChannelKind {
+                segment: segment.location.to_string(),
+                channel: spec.name.to_string(),
+                found: existing.kind,
+                expected: spec.kind,
+            });
+        }
+        if let (Some(found), Some(expected)) = (&existing.descriptor, &spec.descriptor) {
+            found
+                .check_matches(expected)
+                .map_err(|mismatch| OpenError::TypeMismatch {
+                    segment: segment.location.to_string(),
+                    channel: spec.name.to_string(),
+                    mismatch: Box::new(mismatch),
+                })?;
+        }
+    }
+    Ok((channels.len() > segment.layout.channels.len()).then_some(channels))
+}
+
 /// The one process allowed to publish to a segment.
 ///
-/// Created with [`Writer::create`], which takes the segment's writer lock: a second live writer
-/// gets [`OpenError::WriterActive`] naming the first one's pid, and the lock of a writer that
-/// died is taken over. Dropping the writer releases the lock and, for a named segment that this
+/// Created with [`Writer::create`] (the demo's channels) or [`Writer::create_with`] (channels
+/// of your own), which take the segment's writer lock: a second live writer gets
+/// [`OpenError::WriterActive`] naming the first one's pid, and the lock of a writer that died
+/// is taken over. Dropping the writer releases the lock and, for a named segment that this
 /// writer created or published to, removes the segment's name (see the crate docs on lifetime)
 /// unless [`Writer::set_persist`] was called.
 pub struct Writer {
@@ -229,8 +328,9 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Creates or opens the segment at `location` and takes its writer lock, which the kernel
-    /// holds for this writer until it is dropped or its process ends, however it ends.
+    /// Creates or opens the demo's segment (picture, struct and frame channels) at `location`
+    /// and takes its writer lock, which the kernel holds for this writer until it is dropped
+    /// or its process ends, however it ends.
     ///
     /// A new segment gets the [`Capacity`] asked for, its space reserved on the spot
     /// ([`OpenError::NoSpace`] if the file system cannot hold it). An existing one keeps its
@@ -243,29 +343,95 @@ impl Writer {
         capacity: Capacity,
     ) -> Result<Writer, OpenError> {
         let bytes = capacity.bytes();
-        let segment = Segment::for_writer(location, mode, Capacities::pictures(bytes))?;
-        claim(&segment);
-        let too_small = matches!(capacity, Capacity::AtLeast(_))
-            && !segment.created
-            && mode == CreationMode::CreateOrOpen
-            && segment.layout.capacity < bytes;
-        if !too_small {
-            return Ok(Writer::around(segment));
+        if !(crate::MIN_CAPACITY..=MAX_CAPACITY).contains(&bytes) {
+            return Err(OpenError::Capacity { capacity: bytes });
         }
-        let capacities = Capacities {
-            picture: bytes,
-            frame: segment.layout.frame_capacity,
+        let mut writer = Writer::create_with(location, mode, ChannelSpec::demo(bytes, 0))?;
+        let picture = writer.segment.layout.capacities().picture;
+        if matches!(capacity, Capacity::AtLeast(_))
+            && !writer.segment.created
+            && mode == CreationMode::CreateOrOpen
+            && picture < bytes
+        {
+            let channels = writer
+                .segment
+                .layout
+                .specs()
+                .into_iter()
+                .map(|spec| match spec.kind {
+                    RecordKind::Image => spec.with_capacity(bytes),
+                    _ => spec,
+                })
+                .collect();
+            writer.replace_with(channels).map_err(|err| match err {
+                GrowError::Create { source, .. } => source,
+                other => OpenError::Os {
+                    action: "re-create",
+                    segment: location.to_string(),
+                    source: std::io::Error::other(other.to_string()),
+                },
+            })?;
+        }
+        Ok(writer)
+    }
+
+    /// Creates or opens a segment with `channels` at `location` and takes its writer lock.
+    ///
+    /// A new segment gets exactly these channels. An existing one is used if it has them all
+    /// (each keeps its own capacity); if some are missing it is re-created with its own
+    /// channels and the missing ones, its latest records carried over, and its readers move
+    /// with it ([`Reader::reopen_if_replaced`]). A channel that exists with another kind or
+    /// type is refused ([`OpenError::ChannelKind`], [`OpenError::TypeMismatch`]).
+    pub fn create_with(
+        location: &SegmentLocation,
+        mode: CreationMode,
+        channels: Vec<ChannelSpec>,
+    ) -> Result<Writer, OpenError> {
+        let channels_error = |source: ChannelError| OpenError::Channels {
+            segment: location.to_string(),
+            source,
         };
-        let mut writer = successor(&segment, capacities).map_err(|err| match err {
-            GrowError::Create { source, .. } => source,
-            other => OpenError::Os {
-                action: "re-create",
-                segment: location.to_string(),
-                source: std::io::Error::other(other.to_string()),
+        let layout = Layout::for_channels(channels.clone()).map_err(channels_error)?;
+        let segment = Segment::for_writer(location, mode, layout)?;
+        // Checked before this writer names itself in the segment: a refusal changes nothing.
+        let merged = if segment.created {
+            None
+        } else {
+            merged_channels(&segment, &channels)?
+        };
+        claim(&segment);
+        let mut writer = Writer::around(segment);
+        if let Some(merged) = merged {
+            writer.replace_with(merged).map_err(|err| match err {
+                GrowError::Create { source, .. } => source,
+                other => OpenError::Os {
+                    action: "add channels to",
+                    segment: location.to_string(),
+                    source: std::io::Error::other(other.to_string()),
+                },
+            })?;
+        }
+        Ok(writer)
+    }
+
+    /// Moves to a new segment with `channels` under the same name (see [`Writer::grow`]).
+    fn replace_with(&mut self, channels: Vec<ChannelSpec>) -> Result<(), GrowError> {
+        let layout = Layout::for_channels(channels).map_err(|source| GrowError::Create {
+            segment: self.segment.location.to_string(),
+            source: OpenError::Channels {
+                segment: self.segment.location.to_string(),
+                source,
             },
         })?;
-        writer.published_any = true;
-        Ok(writer)
+        let mut next = successor(&self.segment, layout)?;
+        next.set_persist(self.persist);
+        next.published_any = true;
+        let mut old = std::mem::replace(self, next);
+        // Its drop releases the old lock and wakes the old segment's readers, who find it
+        // replaced; the name is the new segment's now.
+        old.superseded = true;
+        drop(old);
+        Ok(())
     }
 
     fn around(segment: Segment) -> Writer {
@@ -302,14 +468,19 @@ impl Writer {
         &self.segment.location
     }
 
-    /// Largest picture record in bytes.
+    /// Largest picture record in bytes (0 if the segment has no picture channel).
     pub fn capacity(&self) -> usize {
-        self.segment.layout.capacity
+        self.segment.layout.capacities().picture
     }
 
-    /// What the segment's picture and frame slots hold.
+    /// What the segment's picture and frame channels hold.
     pub fn capacities(&self) -> Capacities {
         self.segment.layout.capacities()
+    }
+
+    /// The segment's channels, in order.
+    pub fn channels(&self) -> Vec<ChannelSpec> {
+        self.segment.layout.specs()
     }
 
     /// Size of the whole segment in bytes.
@@ -322,47 +493,42 @@ impl Writer {
         self.segment.created
     }
 
-    /// A snapshot of the segment's header and slots ([`ReadError::FileTruncated`] if someone
-    /// truncated its file).
+    /// A snapshot of the segment's header and channels ([`ReadError::FileTruncated`] if
+    /// someone truncated its file).
     pub fn info(&self) -> Result<SegmentInfo, ReadError> {
         info(&self.segment)
     }
 
-    /// Whether a record of `kind` with `len` encoded bytes fits the segment as it is.
+    /// Whether a record of `kind` with `len` encoded bytes fits the demo's channel for it.
     pub fn fits(&self, kind: RecordKind, len: usize) -> bool {
-        len <= self.segment.layout.capacities().of(kind)
+        demo_index(&self.segment, kind)
+            .is_some_and(|index| len <= self.segment.layout.channels[index].slot.capacity)
     }
 
     /// The larger segment a record of `kind` with `len` encoded bytes needs, checked against
     /// the space left where the segment lives (`/dev/shm` for a named segment).
     pub fn plan_growth(&self, kind: RecordKind, len: usize) -> Result<Growth, GrowError> {
-        let current = self.segment.layout.capacities();
-        let too_large = || GrowError::TooLarge {
+        let too_large = |max| GrowError::TooLarge {
             kind,
             size: len,
-            max: match kind {
-                RecordKind::Struct => crate::layout::STRUCT_CAPACITY,
-                RecordKind::Image | RecordKind::Frame => MAX_CAPACITY,
-            },
+            max,
         };
-        let capacity = capacity_for(len).ok_or_else(too_large)?;
-        let capacities = match kind {
-            RecordKind::Image => Capacities {
-                picture: capacity.max(current.picture),
-                ..current
-            },
-            RecordKind::Frame => Capacities {
-                frame: capacity.max(current.frame),
-                ..current
-            },
-            RecordKind::Struct => return Err(too_large()),
-        };
-        let layout = Layout::for_capacities(capacities).map_err(|_| too_large())?;
+        let index = demo_index(&self.segment, kind)
+            .filter(|_| kind != RecordKind::Struct)
+            .ok_or_else(|| too_large(crate::TestData::SIZE))?;
+        let capacity = capacity_for(len).ok_or_else(|| too_large(MAX_CAPACITY))?;
+        let mut channels = self.segment.layout.specs();
+        let grown = &mut channels[index];
+        *grown = grown.with_capacity(capacity.max(grown.capacity));
+        let name = grown.name.to_string();
+        let layout = Layout::for_channels(channels).map_err(|_| too_large(MAX_CAPACITY))?;
         let growth = Growth {
             kind,
-            capacities,
+            channel: name,
+            capacities: layout.capacities(),
             total_size: layout.total_size,
             previous_total_size: self.segment.layout.total_size,
+            channels: layout.specs(),
         };
         let directory = self.segment.location.storage_dir();
         // Both segments exist until every reader has moved over, so the new one needs its
@@ -383,28 +549,75 @@ impl Writer {
     /// Moves to a larger segment under the same name, as planned by [`Writer::plan_growth`].
     ///
     /// The new segment is created beside the old one, receives the latest record of every
-    /// kind, and then takes the old one's name in one atomic rename, so a reader never finds
-    /// the name missing. The old segment is marked as replaced ([`WriterStatus::Replaced`]):
-    /// readers reopen the name and go on ([`Reader::reopen_if_replaced`]). If anything fails,
-    /// the old segment stays as it was and this writer keeps writing to it.
+    /// channel, and then takes the old one's name in one atomic rename, so a reader never
+    /// finds the name missing. The old segment is marked as replaced
+    /// ([`WriterStatus::Replaced`]): readers reopen the name and go on
+    /// ([`Reader::reopen_if_replaced`]). If anything fails, the old segment stays as it was and
+    /// this writer keeps writing to it.
     pub fn grow(&mut self, growth: &Growth) -> Result<(), GrowError> {
-        let mut next = successor(&self.segment, growth.capacities)?;
-        next.set_persist(self.persist);
-        next.published_any = true;
-        let mut old = std::mem::replace(self, next);
-        // Its drop releases the old lock and wakes the old segment's readers, who find it
-        // replaced; the name is the new segment's now.
-        old.superseded = true;
-        drop(old);
-        Ok(())
+        self.replace_with(growth.channels.clone())
     }
 
-    /// Publishes a message to its kind's slot and wakes waiting readers.
+    /// The channel `name`, checked to carry values of `T`, to publish to with
+    /// [`Writer::publish`].
+    pub fn channel<T: Schema>(&self, name: &str) -> Result<Channel<T>, OpenError> {
+        find_typed(&self.segment, name)
+    }
+
+    /// The bytes channel `name`, to publish to with [`Writer::publish_bytes`].
+    pub fn bytes_channel(&self, name: &str) -> Result<BytesChannel, OpenError> {
+        let index = find_channel(&self.segment, name, RecordKind::Bytes)?;
+        Ok(BytesChannel::new(index, name, self.segment.instance_id()))
+    }
+
+    /// Publishes `value` to its channel and wakes waiting readers.
+    pub fn publish<T: Schema>(
+        &mut self,
+        channel: &Channel<T>,
+        value: &T,
+    ) -> Result<RecordMeta, SendError> {
+        let index = self.resolve(channel.index(), channel.name())?;
+        self.publish_to(index, size_of::<T>(), |sink| {
+            sink.put(bytemuck::bytes_of(value))
+        })
+    }
+
+    /// Publishes `bytes` to a bytes channel and wakes waiting readers; more bytes than the
+    /// channel holds are refused ([`SendError::TooLarge`]) and leave it as it was.
+    pub fn publish_bytes(
+        &mut self,
+        channel: &BytesChannel,
+        bytes: &[u8],
+    ) -> Result<RecordMeta, SendError> {
+        let index = self.resolve(channel.index(), channel.name())?;
+        self.publish_to(index, bytes.len(), |sink| sink.put(bytes))
+    }
+
+    /// A handle's channel index in this writer's segment: the handle's own if the channel
+    /// there still has its name (growing keeps the channels' order and types), else looked up.
+    fn resolve(&self, index: usize, name: &str) -> Result<usize, SendError> {
+        let channels = &self.segment.layout.channels;
+        if channels
+            .get(index)
+            .is_some_and(|channel| channel.spec.name.as_str() == name)
+        {
+            return Ok(index);
+        }
+        self.segment
+            .layout
+            .channel(name)
+            .ok_or_else(|| SendError::NoChannel {
+                segment: self.segment.location.to_string(),
+                channel: name.to_owned(),
+            })
+    }
+
+    /// Publishes a message to the demo's channel for it and wakes waiting readers.
     ///
-    /// A message larger than the slot is refused with [`SendError::TooLarge`] before anything
-    /// is written: the previous record stays intact.
+    /// A message larger than the channel is refused with [`SendError::TooLarge`] before
+    /// anything is written: the previous record stays intact.
     pub fn send<M: Message>(&mut self, message: &M) -> Result<RecordMeta, SendError> {
-        self.publish(M::KIND, message.encoded_len(), |mut sink| {
+        self.publish_demo(M::KIND, message.encoded_len(), |mut sink| {
             message.encode(&mut sink)
         })
     }
@@ -412,7 +625,7 @@ impl Writer {
     /// Publishes a picture from borrowed parts (no copy into an [`ImageMessage`] first).
     pub fn send_image(&mut self, path: &str, bytes: &[u8]) -> Result<RecordMeta, SendError> {
         let len = ImageMessage::framed_len(path, bytes.len());
-        self.publish(RecordKind::Image, len, |mut sink| {
+        self.publish_demo(RecordKind::Image, len, |mut sink| {
             ImageMessage::encode_parts(path, bytes, &mut sink)
         })
     }
@@ -447,7 +660,7 @@ impl Writer {
                 source,
             })?;
         let len = FrameMessage::framed_len(pixel_len);
-        self.publish(RecordKind::Frame, len, |mut sink| {
+        self.publish_demo(RecordKind::Frame, len, |mut sink| {
             FrameMessage::encode_header(header, &mut sink);
             for part in parts {
                 sink.put(part);
@@ -455,22 +668,36 @@ impl Writer {
         })
     }
 
-    fn publish(
+    /// Publishes to the demo's channel for `kind`.
+    fn publish_demo(
         &mut self,
         kind: RecordKind,
         len: usize,
         encode: impl FnOnce(&mut dyn Sink),
     ) -> Result<RecordMeta, SendError> {
-        let slot = slot(&self.segment, kind);
+        let index = demo_index(&self.segment, kind).ok_or_else(|| SendError::NoChannel {
+            segment: self.segment.location.to_string(),
+            channel: demo_channel(kind).unwrap_or_default().to_owned(),
+        })?;
+        self.publish_to(index, len, encode)
+    }
+
+    fn publish_to(
+        &mut self,
+        index: usize,
+        len: usize,
+        encode: impl FnOnce(&mut dyn Sink),
+    ) -> Result<RecordMeta, SendError> {
+        let slot = slot(&self.segment, index);
         if len > slot.layout.capacity {
             return Err(SendError::TooLarge {
-                kind,
+                kind: slot.kind,
                 size: len,
                 capacity: slot.layout.capacity,
                 segment: self.segment.location.to_string(),
             });
         }
-        // A struct lives in the control page; pictures and frames in the data buffers.
+        // A one-line record lives in the control page; the others in the data buffers.
         if let Some(len) = self.segment.truncated_file_len(!slot.layout.is_one_line()) {
             return Err(SendError::FileTruncated {
                 segment: self.segment.location.to_string(),
@@ -511,48 +738,26 @@ impl Drop for Writer {
     }
 }
 
-/// The latest record of each kind, read out of a segment to be published into its successor.
-struct Carried {
-    image: Option<ImageMessage>,
-    data: Option<TestData>,
-    frame: Option<FrameMessage>,
-}
-
-impl Carried {
-    /// Reads what `segment` holds; a record that cannot be read (a damaged segment) is left
-    /// behind rather than failing the move.
-    fn latest(segment: &Segment) -> Carried {
-        fn read<M: Message + Default>(segment: &Segment) -> Option<M> {
-            let mut message = M::default();
-            let read = slot(segment, M::KIND).read(|mut source| message.decode_into(&mut source));
-            matches!(read, Ok(Some(_))).then_some(message)
-        }
-        Carried {
-            image: read(segment),
-            data: read(segment),
-            frame: read(segment),
-        }
-    }
-
-    /// Publishes the records into `writer`'s segment, whose slots are at least as large as
-    /// the ones they were read from.
-    fn publish_to(&self, writer: &mut Writer) {
-        if let Some(image) = &self.image {
-            let _ = writer.send(image);
-        }
-        if let Some(data) = &self.data {
-            let _ = writer.send(data);
-        }
-        if let Some(frame) = &self.frame {
-            let _ = writer.send(frame);
+/// Publishes the latest record of every channel of `old` into the channel of the same name of
+/// `writer`'s segment, which is at least as large. A record that cannot be read (a damaged
+/// segment) is left behind rather than failing the move.
+fn carry_over(old: &Segment, writer: &mut Writer) {
+    let mut buffer = Vec::new();
+    for (index, channel) in old.layout.channels.iter().enumerate() {
+        let read = slot(old, index).read(|source| copy_into(&mut buffer, source));
+        let Some(target) = writer.segment.layout.channel(channel.spec.name.as_str()) else {
+            continue;
+        };
+        if matches!(read, Ok(Some(_))) {
+            let _ = writer.publish_to(target, buffer.len(), |sink| sink.put(&buffer));
         }
     }
 }
 
-/// Creates a segment with `capacities` beside `old`, takes its lock, carries `old`'s latest
+/// Creates a segment with `layout` beside `old`, takes its lock, carries `old`'s latest
 /// records over and renames it into `old`'s place; then marks `old` as replaced. On failure
 /// `old` is untouched and the new segment is gone.
-fn successor(old: &Segment, capacities: Capacities) -> Result<Writer, GrowError> {
+fn successor(old: &Segment, layout: Layout) -> Result<Writer, GrowError> {
     let location = &old.location;
     let create_error = |source| GrowError::Create {
         segment: location.to_string(),
@@ -562,13 +767,13 @@ fn successor(old: &Segment, capacities: Capacities) -> Result<Writer, GrowError>
     // The name carries our pid: anything already there was left by a dead process that had it.
     let _ = segment::remove(&beside);
     let fresh =
-        Segment::for_writer(&beside, CreationMode::CreateNew, capacities).map_err(create_error)?;
+        Segment::for_writer(&beside, CreationMode::CreateNew, layout).map_err(create_error)?;
     claim(&fresh);
     let mut fresh = Writer::around(fresh);
     // Its own closing steps must not remove anything: on failure we remove it below, on
     // success it is the live segment.
     fresh.superseded = true;
-    Carried::latest(old).publish_to(&mut fresh);
+    carry_over(old, &mut fresh);
     let moved = segment::rename(&beside, location).map_err(|source| GrowError::Rename {
         segment: location.to_string(),
         source,
@@ -614,12 +819,13 @@ fn claim(segment: &Segment) {
 /// [`Reader::wait_for_change`].
 pub struct Reader {
     segment: Segment,
-    seen_sequences: [u64; SLOT_COUNT],
+    /// Per channel, the number of the last record this reader read (or skipped).
+    seen_sequences: Vec<u64>,
     seen_generation: u32,
     seen_counter: u32,
-    /// The sequence words of writes this reader spun on to the limit without seeing them
-    /// finish (a writer that died mid-write): not spun on again.
-    stalled_writes: [u64; SLOT_COUNT],
+    /// Per channel, the sequence word of a write this reader spun on to the limit without
+    /// seeing it finish (a writer that died mid-write): not spun on again.
+    stalled_writes: Vec<u64>,
     /// How long to follow a write that makes no progress.
     stall_timeout: Duration,
 }
@@ -632,12 +838,13 @@ impl Reader {
 
     /// A reader of `segment` that has read nothing yet.
     fn around(segment: Segment) -> Reader {
+        let channels = segment.layout.channels.len();
         Reader {
             segment,
-            seen_sequences: [0; SLOT_COUNT],
+            seen_sequences: vec![0; channels],
             seen_generation: 0,
             seen_counter: 0,
-            stalled_writes: [0; SLOT_COUNT],
+            stalled_writes: vec![0; channels],
             stall_timeout: STALL_AFTER,
         }
     }
@@ -647,18 +854,23 @@ impl Reader {
         &self.segment.location
     }
 
-    /// Largest picture record in bytes.
+    /// Largest picture record in bytes (0 if the segment has no picture channel).
     pub fn capacity(&self) -> usize {
-        self.segment.layout.capacity
+        self.segment.layout.capacities().picture
     }
 
-    /// What the segment's picture and frame slots hold.
+    /// What the segment's picture and frame channels hold.
     pub fn capacities(&self) -> Capacities {
         self.segment.layout.capacities()
     }
 
-    /// A snapshot of the segment's header and slots ([`ReadError::FileTruncated`] if someone
-    /// truncated its file).
+    /// The segment's channels, in order.
+    pub fn channels(&self) -> Vec<ChannelSpec> {
+        self.segment.layout.specs()
+    }
+
+    /// A snapshot of the segment's header and channels ([`ReadError::FileTruncated`] if
+    /// someone truncated its file).
     pub fn info(&self) -> Result<SegmentInfo, ReadError> {
         info(&self.segment)
     }
@@ -673,6 +885,107 @@ impl Reader {
         self.segment.instance_id()
     }
 
+    /// The channel `name`, checked to carry values of `T` ([`OpenError::TypeMismatch`] names
+    /// both types and what differs), to read with [`Reader::latest_value`].
+    pub fn channel<T: Schema>(&self, name: &str) -> Result<Channel<T>, OpenError> {
+        find_typed(&self.segment, name)
+    }
+
+    /// The bytes channel `name`, to read with [`Reader::read_bytes_into`].
+    pub fn bytes_channel(&self, name: &str) -> Result<BytesChannel, OpenError> {
+        let index = find_channel(&self.segment, name, RecordKind::Bytes)?;
+        Ok(BytesChannel::new(index, name, self.segment.instance_id()))
+    }
+
+    /// The latest value of a struct channel, if any was published.
+    pub fn latest_value<T: Schema>(
+        &mut self,
+        channel: &Channel<T>,
+    ) -> Result<Option<(T, RecordMeta)>, ReadError> {
+        let index = self.resolve_typed(channel)?;
+        let mut value = T::zeroed();
+        let meta = self.read_channel(index, |source| {
+            if source.remaining() != size_of::<T>() {
+                return Err(crate::FrameError::StructSize {
+                    len: source.remaining(),
+                });
+            }
+            source.read_exact(bytemuck::bytes_of_mut(&mut value))
+        })?;
+        Ok(meta.map(|meta| (value, meta)))
+    }
+
+    /// Reads the latest record of a bytes channel into `buffer`, reusing its allocation;
+    /// `Ok(None)` (and `buffer` untouched) if none was published.
+    pub fn read_bytes_into(
+        &mut self,
+        channel: &BytesChannel,
+        buffer: &mut Vec<u8>,
+    ) -> Result<Option<RecordMeta>, ReadError> {
+        let index = self.resolve(channel.index(), channel.instance_id(), channel.name())?;
+        self.read_raw(index, buffer)
+    }
+
+    /// Reads the latest record of the channel named `name`, whatever it holds, into `buffer`
+    /// as raw bytes: for tools that show any channel (a struct channel's bytes are read
+    /// through its [`TypeDescriptor`](crate::TypeDescriptor), see [`Reader::channels`]).
+    pub fn read_channel_into(
+        &mut self,
+        name: &str,
+        buffer: &mut Vec<u8>,
+    ) -> Result<Option<RecordMeta>, ReadError> {
+        let index = self.channel_index(name)?;
+        self.read_raw(index, buffer)
+    }
+
+    /// Whether the channel named `name` has a record this reader has not read.
+    pub fn channel_has_new(&self, name: &str) -> bool {
+        self.segment
+            .layout
+            .channel(name)
+            .is_some_and(|index| self.has_new_at(index))
+    }
+
+    /// Copies channel `index`'s latest record into `buffer`; `buffer` is untouched if there is
+    /// none, and its contents unspecified after an error.
+    fn read_raw(
+        &mut self,
+        index: usize,
+        buffer: &mut Vec<u8>,
+    ) -> Result<Option<RecordMeta>, ReadError> {
+        self.read_channel(index, |source| copy_into(buffer, source))
+    }
+
+    fn channel_index(&self, name: &str) -> Result<usize, ReadError> {
+        self.segment
+            .layout
+            .channel(name)
+            .ok_or_else(|| ReadError::NoChannel {
+                segment: self.segment.location.to_string(),
+                channel: name.to_owned(),
+            })
+    }
+
+    /// A handle's channel index in this reader's segment: the handle's own if it was made for
+    /// this segment, else looked up by name.
+    fn resolve(&self, index: usize, instance_id: u64, name: &str) -> Result<usize, ReadError> {
+        if instance_id == self.segment.instance_id() && index < self.seen_sequences.len() {
+            return Ok(index);
+        }
+        self.channel_index(name)
+    }
+
+    /// [`Reader::resolve`] for a typed handle: in another segment than the handle was made for
+    /// (the writer re-created it), the type is checked again.
+    fn resolve_typed<T: Schema>(&self, channel: &Channel<T>) -> Result<usize, ReadError> {
+        if channel.instance_id() == self.segment.instance_id() {
+            return Ok(channel.index());
+        }
+        let typed = find_typed::<T>(&self.segment, channel.name())
+            .map_err(|source| ReadError::ChannelChanged(Box::new(source)))?;
+        Ok(typed.index())
+    }
+
     /// Reads the latest record of `M`'s kind into `message`, reusing its allocations.
     ///
     /// Returns `Ok(None)` if nothing of that kind was published yet, leaving `message` as it
@@ -682,13 +995,21 @@ impl Reader {
         &mut self,
         message: &mut M,
     ) -> Result<Option<RecordMeta>, ReadError> {
-        self.check_file_length(M::KIND)?;
-        self.read_latest(message)
+        let index = self.demo_channel(M::KIND)?;
+        self.read_channel(index, |source| message.decode_into(&mut &mut *source))
+    }
+
+    /// The demo's channel for `kind`, or [`ReadError::NoChannel`].
+    fn demo_channel(&self, kind: RecordKind) -> Result<usize, ReadError> {
+        demo_index(&self.segment, kind).ok_or_else(|| ReadError::NoChannel {
+            segment: self.segment.location.to_string(),
+            channel: demo_channel(kind).unwrap_or_default().to_owned(),
+        })
     }
 
     /// A file segment someone truncated is reported instead of touching its missing pages.
-    fn check_file_length(&self, kind: RecordKind) -> Result<(), ReadError> {
-        let in_data_buffers = !slot(&self.segment, kind).layout.is_one_line();
+    fn check_file_length(&self, index: usize) -> Result<(), ReadError> {
+        let in_data_buffers = !slot(&self.segment, index).layout.is_one_line();
         match self.segment.truncated_file_len(in_data_buffers) {
             Some(len) => Err(ReadError::FileTruncated {
                 segment: self.segment.location.to_string(),
@@ -698,15 +1019,17 @@ impl Reader {
         }
     }
 
-    /// [`Reader::read_into`] once the file length is checked.
-    fn read_latest<M: Message>(
+    /// Reads the latest record of channel `index` through `decode`, once the file length is
+    /// checked.
+    fn read_channel(
         &mut self,
-        message: &mut M,
+        index: usize,
+        mut decode: impl FnMut(&mut dyn Source) -> Result<(), crate::FrameError>,
     ) -> Result<Option<RecordMeta>, ReadError> {
-        let kind = M::KIND;
-        let read = slot(&self.segment, kind).read(|mut source| message.decode_into(&mut source));
+        self.check_file_length(index)?;
+        let read = slot(&self.segment, index).read(&mut decode);
         if let Ok(Some(meta)) = &read {
-            self.seen_sequences[kind.slot()] = meta.sequence;
+            self.seen_sequences[index] = meta.sequence;
         }
         read
     }
@@ -730,11 +1053,10 @@ impl Reader {
         &mut self,
         message: &mut M,
     ) -> Result<Option<RecordMeta>, ReadError> {
-        self.check_file_length(M::KIND)?;
-        let kind = M::KIND;
-        if !self.has_new(kind) {
-            let index = kind.slot();
-            let followed = slot(&self.segment, kind).stream(
+        let index = self.demo_channel(M::KIND)?;
+        self.check_file_length(index)?;
+        if !self.has_new_at(index) {
+            let followed = slot(&self.segment, index).stream(
                 self.seen_sequences[index],
                 self.stalled_writes[index],
                 self.stall_timeout,
@@ -748,11 +1070,11 @@ impl Reader {
                 Streamed::Stalled(word) => self.stalled_writes[index] = word,
                 Streamed::NotWriting | Streamed::Overtaken => {}
             }
-            if !self.has_new(kind) {
+            if !self.has_new_at(index) {
                 return Ok(None);
             }
         }
-        self.read_latest(message)
+        self.read_channel(index, |source| message.decode_into(&mut &mut *source))
     }
 
     /// The latest record of `M`'s kind, if any.
@@ -779,25 +1101,31 @@ impl Reader {
     /// Marks every record there is now as read: [`Reader::has_new`] and the waits then report
     /// only what is published from here on.
     pub fn skip_existing(&mut self) {
-        for kind in RecordKind::ALL {
-            self.seen_sequences[kind.slot()] = slot(&self.segment, kind).newest().sequence();
+        for index in 0..self.seen_sequences.len() {
+            self.seen_sequences[index] = slot(&self.segment, index).newest().sequence();
         }
     }
 
-    /// The number of the last record of `kind` this reader read (or skipped), 0 if none.
+    /// The number of the last record of the demo's `kind` channel this reader read (or
+    /// skipped), 0 if none (or the segment has no such channel).
     pub fn seen_sequence(&self, kind: RecordKind) -> u64 {
-        self.seen_sequences[kind.slot()]
+        demo_index(&self.segment, kind).map_or(0, |index| self.seen_sequences[index])
     }
 
-    /// Whether a record of `kind` was published that this reader has not read yet.
+    /// Whether a record of the demo's `kind` channel was published that this reader has not
+    /// read yet.
     pub fn has_new(&self, kind: RecordKind) -> bool {
-        slot(&self.segment, kind).newest().sequence() != self.seen_sequences[kind.slot()]
+        demo_index(&self.segment, kind).is_some_and(|index| self.has_new_at(index))
+    }
+
+    fn has_new_at(&self, index: usize) -> bool {
+        slot(&self.segment, index).newest().sequence() != self.seen_sequences[index]
     }
 
     fn something_new(&self) -> bool {
         let control = self.segment.region.control();
         // Relaxed: compared for inequality only.
-        RecordKind::ALL.into_iter().any(|kind| self.has_new(kind))
+        (0..self.seen_sequences.len()).any(|index| self.has_new_at(index))
             || control.writer.generation.load(Ordering::Relaxed) != self.seen_generation
     }
 
@@ -843,7 +1171,7 @@ impl Reader {
             if self.ready(follow_writes) {
                 return true;
             }
-            self.touch_next_struct();
+            self.touch_next_lines();
             spins = spins.wrapping_add(1);
             if spins.is_multiple_of(32) {
                 let elapsed = start.elapsed();
@@ -879,15 +1207,22 @@ impl Reader {
         changed
     }
 
-    /// Loads the line the next struct will be written to, so that when its descriptor changes
-    /// the record's bytes are already on their way rather than fetched one transfer later.
-    fn touch_next_struct(&self) {
-        let next = self.seen_sequences[RecordKind::Struct.slot()].wrapping_add(1);
-        let slot = &self.segment.region.control().slots[RecordKind::Struct.slot()];
-        // Relaxed: the value is not used; only the cache line matters.
-        std::hint::black_box(
-            slot.buffers[(next & 1) as usize].inline.words[0].load(Ordering::Relaxed),
-        );
+    /// Loads the line the next record of each one-line channel will be written to, so that
+    /// when its descriptor changes the record's bytes are already on their way rather than
+    /// fetched one transfer later.
+    fn touch_next_lines(&self) {
+        let control = self.segment.region.control();
+        for (index, channel) in self.segment.layout.channels.iter().enumerate() {
+            if !channel.slot.is_one_line() {
+                continue;
+            }
+            let next = self.seen_sequences[index].wrapping_add(1);
+            let slot = &control.slots[index];
+            // Relaxed: the value is not used; only the cache line matters.
+            std::hint::black_box(
+                slot.buffers[(next & 1) as usize].inline.words[0].load(Ordering::Relaxed),
+            );
+        }
     }
 
     /// Whether to go on spinning after the usual spin: yes while a writer is in the middle of
@@ -909,30 +1244,32 @@ impl Reader {
         self.something_new() || (follow_writes && self.write_to_follow())
     }
 
-    /// Whether the writer is writing a picture this reader has not read (and has not given up
-    /// on as stalled).
+    /// Whether the writer is writing a record this reader has not read (and has not given up
+    /// on as stalled) in a channel whose records are streamed.
     fn write_to_follow(&self) -> bool {
-        RecordKind::ALL.into_iter().any(|kind| {
-            let slot = slot(&self.segment, kind);
-            let next = self.seen_sequences[kind.slot()].wrapping_add(1);
+        (0..self.seen_sequences.len()).any(|index| {
+            let slot = slot(&self.segment, index);
+            let next = self.seen_sequences[index].wrapping_add(1);
             let word = slot.write_in_progress();
             !slot.layout.is_one_line()
                 && word == next.wrapping_mul(2).wrapping_sub(1)
-                && word != self.stalled_writes[kind.slot()]
+                && word != self.stalled_writes[index]
         })
     }
 
-    /// Per slot, the odd sequence word of a record being written now, or 0.
-    fn writes_in_progress(&self) -> [u64; SLOT_COUNT] {
-        RecordKind::ALL.map(|kind| slot(&self.segment, kind).write_in_progress())
+    /// Per channel, the odd sequence word of a record being written now, or 0.
+    fn writes_in_progress(&self) -> Vec<u64> {
+        (0..self.seen_sequences.len())
+            .map(|index| slot(&self.segment, index).write_in_progress())
+            .collect()
     }
 
     /// If the segment at this reader's location is now a different one (its writer exited and a
     /// new one re-created it), switches to it and returns `Ok(true)`.
     ///
     /// When the writer moved to a larger segment ([`WriterStatus::Replaced`]), it carried the
-    /// latest record of each kind over: a kind this reader had read up to date counts as read
-    /// in the new segment too, so following readers do not see it twice.
+    /// latest record of each channel over: a channel this reader had read up to date counts
+    /// as read in the new segment too, so following readers do not see it twice.
     pub fn reopen_if_replaced(&mut self) -> Result<bool, OpenError> {
         let mut fresh = Reader::open(&self.segment.location)?;
         if fresh.instance_id() == self.instance_id() {
@@ -940,11 +1277,14 @@ impl Reader {
         }
         fresh.stall_timeout = self.stall_timeout;
         if self.writer_status() == WriterStatus::Replaced {
-            for kind in RecordKind::ALL {
-                let old_newest = slot(&self.segment, kind).newest().sequence();
-                // The carried record is the new segment's first of its kind.
-                if old_newest != 0 && old_newest == self.seen_sequences[kind.slot()] {
-                    fresh.seen_sequences[kind.slot()] = 1;
+            for (index, channel) in self.segment.layout.channels.iter().enumerate() {
+                let old_newest = slot(&self.segment, index).newest().sequence();
+                let Some(target) = fresh.segment.layout.channel(channel.spec.name.as_str()) else {
+                    continue;
+                };
+                // The carried record is the new segment's first in its channel.
+                if old_newest != 0 && old_newest == self.seen_sequences[index] {
+                    fresh.seen_sequences[target] = 1;
                 }
             }
         }

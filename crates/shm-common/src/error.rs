@@ -45,6 +45,15 @@ pub enum LayoutError {
         /// Total size implied by the capacity.
         expected: usize,
     },
+    /// The channel directory cannot be read.
+    #[error("its channel directory is broken: {0}")]
+    Directory(DirectoryError),
+    /// The directory's length is out of range.
+    #[error("its header claims a channel directory of {len} bytes, more than the 4 MiB allowed")]
+    DirectoryLength {
+        /// The length claimed.
+        len: u64,
+    },
     /// The mapping is shorter than the header says.
     #[error("it is {mapped} bytes long but its header needs {needed}: it was truncated")]
     Truncated {
@@ -52,6 +61,98 @@ pub enum LayoutError {
         mapped: usize,
         /// Bytes the header implies.
         needed: usize,
+    },
+}
+
+/// A segment's channel directory breaks its rules (see [`crate::directory`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    /// It ends in the middle of a channel.
+    #[error("it ends after {len} bytes, in the middle of a channel")]
+    Truncated {
+        /// Its length.
+        len: usize,
+    },
+    /// A channel's record kind is unknown.
+    #[error("channel `{channel}` has the unknown record kind {code}")]
+    Kind {
+        /// The channel.
+        channel: String,
+        /// The code found.
+        code: u32,
+    },
+    /// Something other than zeros follows the last channel.
+    #[error("bytes follow its last channel")]
+    TrailingBytes,
+    /// A channel breaks the rules.
+    #[error("{0}")]
+    Channel(ChannelError),
+}
+
+/// A channel, or a set of channels, that a segment cannot have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ChannelError {
+    /// The name is empty, too long or has other characters than `[A-Za-z0-9._-]`.
+    #[error("`{name}` cannot name a channel: use 1 to 63 letters, digits, '.', '_' or '-'")]
+    Name {
+        /// The name (its first 80 characters).
+        name: String,
+    },
+    /// The capacity is out of range.
+    #[error("channel `{channel}` cannot hold records of {}: the most is 1 GiB (pictures need at least 4 KiB)", ByteSize(*capacity))]
+    Capacity {
+        /// The channel.
+        channel: String,
+        /// The capacity.
+        capacity: usize,
+    },
+    /// The type description is unusable.
+    #[error("channel `{channel}` has an unusable type description: {source}")]
+    Descriptor {
+        /// The channel.
+        channel: String,
+        /// What is wrong with it.
+        source: crate::schema::DescriptorError,
+    },
+    /// A struct channel's capacity is not its type's size.
+    #[error("struct channel `{channel}` holds {capacity} bytes, but its type is {size} bytes")]
+    StructSize {
+        /// The channel.
+        channel: String,
+        /// Its capacity.
+        capacity: usize,
+        /// Its type's size.
+        size: usize,
+    },
+    /// A struct channel without a type, or another channel with one.
+    #[error("{kind} channel `{channel}` {}", if *has_type { "has a type description; only struct channels have one" } else { "has no type description" })]
+    TypeForKind {
+        /// The channel.
+        channel: String,
+        /// Its kind.
+        kind: RecordKind,
+        /// Whether it has a type description.
+        has_type: bool,
+    },
+    /// No channels, or more than fit.
+    #[error("a segment has 1 to 15 channels, not {count}")]
+    Count {
+        /// How many were asked for or found.
+        count: usize,
+    },
+    /// The channels' descriptions do not fit the directory.
+    #[error(
+        "the channels' type descriptions take {len} bytes; a segment's directory holds at most 4 MiB"
+    )]
+    DirectoryTooLarge {
+        /// Bytes they take.
+        len: usize,
+    },
+    /// Two channels have one name.
+    #[error("two channels are named `{channel}`")]
+    Duplicate {
+        /// The name.
+        channel: String,
     },
 }
 
@@ -242,6 +343,44 @@ pub enum OpenError {
         /// Where its memory comes from (`/dev/shm` for a named segment).
         directory: std::path::PathBuf,
     },
+    /// The channels asked for cannot be.
+    #[error("{segment} cannot have these channels: {source}")]
+    Channels {
+        /// The segment, as displayed.
+        segment: String,
+        /// What is wrong.
+        source: ChannelError,
+    },
+    /// The segment has no channel of that name.
+    #[error("{segment} has no channel `{channel}`")]
+    NoChannel {
+        /// The segment, as displayed.
+        segment: String,
+        /// The channel asked for.
+        channel: String,
+    },
+    /// The channel carries another kind of record.
+    #[error("channel `{channel}` of {segment} carries {found} records, not {expected}")]
+    ChannelKind {
+        /// The segment, as displayed.
+        segment: String,
+        /// The channel.
+        channel: String,
+        /// What it carries.
+        found: RecordKind,
+        /// What was asked for.
+        expected: RecordKind,
+    },
+    /// The channel carries another type.
+    #[error("channel `{channel}` of {segment}: {mismatch}")]
+    TypeMismatch {
+        /// The segment, as displayed.
+        segment: String,
+        /// The channel.
+        channel: String,
+        /// How the types differ.
+        mismatch: Box<crate::schema::SchemaMismatch>,
+    },
     /// Any other OS failure.
     #[error("could not {action} {segment}: {source}")]
     Os {
@@ -287,6 +426,14 @@ pub enum SendError {
         segment: String,
         /// The file's length now.
         len: u64,
+    },
+    /// The segment has no channel for these records.
+    #[error("{segment} has no channel `{channel}`")]
+    NoChannel {
+        /// The segment, as displayed.
+        segment: String,
+        /// The channel looked for.
+        channel: String,
     },
 }
 
@@ -409,6 +556,17 @@ pub enum ReadError {
         /// The file's length now.
         len: u64,
     },
+    /// The segment has no channel for these records.
+    #[error("{segment} has no channel `{channel}`")]
+    NoChannel {
+        /// The segment, as displayed.
+        segment: String,
+        /// The channel looked for.
+        channel: String,
+    },
+    /// The segment was re-created, and its channel no longer fits the handle.
+    #[error("the segment was re-created: {0}")]
+    ChannelChanged(Box<OpenError>),
 }
 
 /// Removing a segment failed ([`remove`](crate::remove)).

@@ -1,51 +1,47 @@
-//! The bytes of a segment: a control page of atomics followed by the data buffers.
+//! The bytes of a segment: a control page of atomics, the channel directory, the data buffers.
 //!
 //! ```text
 //! offset 0     ControlBlock (one 4 KiB page, only atomics)
-//!                Header        magic, layout version, sizes, instance id   (written once)
+//!                Header        magic, layout version, sizes, instance id, channel count,
+//!                              directory length                            (written once)
 //!                WriterLock    pid of the writer holding the segment's (kernel) lock, attach
 //!                              generation, whether a larger segment replaced this one,
 //!                              whether the writer keeps the segment after it closes
 //!                Notify        change counter (the futex word) and sleeping-waiter count
-//!                SlotControl   picture slot: two buffer descriptors, each with an inline line
-//!                SlotControl   struct slot:  two buffer descriptors, each with an inline line
-//!                                            that holds the struct buffer itself
-//!                SlotControl   frame slot:   two buffer descriptors
-//! offset 4096  picture buffer 0, picture buffer 1   (capacity rounded up to 64 bytes each)
-//!              frame buffer 0, frame buffer 1       (none until a writer streams frames)
+//!                SlotControl   x 15: one per channel, two buffer descriptors each, each with
+//!                              an inline line that holds a one-line channel's buffer itself
+//! offset 4096  the channel directory (see crate::directory)                (written once)
+//! next page    channel buffers: two per channel whose records exceed one line, in channel
+//!              order (capacity rounded up to 64 bytes each); none for a channel of capacity 0
 //! ```
 //!
 //! The writer's line, the change counter and each descriptor have cache lines of their own, so a
 //! writer filling one buffer does not bounce a line another reader polls. A descriptor and its
-//! inline line form an aligned 128-byte pair: a struct record, with its sequence word and
-//! metadata, crosses between cores as those two lines and nothing else.
+//! inline line form an aligned 128-byte pair: a record of up to 64 bytes (a struct), with its
+//! sequence word and metadata, crosses between cores as those two lines and nothing else.
 //! Everything read from an existing segment is untrusted: [`Layout::validate`] checks the
-//! header against the mapping before any offset is used.
+//! header and the directory against the mapping before any offset is used.
 
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::mem::{align_of, offset_of, size_of};
 
-use crate::error::LayoutError;
-use crate::message::RecordKind;
+use crate::directory::{self, ChannelSpec, MAX_CHANNELS, MAX_DIRECTORY_LEN};
+use crate::error::{ChannelError, LayoutError};
 
 /// `b"SHMXCHG1"` read as a little-endian `u64`: marks a segment as one of ours.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SHMXCHG1");
 /// The version of this layout. Bumped on any incompatible change.
-pub const LAYOUT_VERSION: u32 = 3;
-/// Where the data buffers start: the control block fills the first page.
-pub const DATA_OFFSET: usize = 4096;
+pub const LAYOUT_VERSION: u32 = 4;
+/// Size of the control page; the channel directory starts here.
+pub const CONTROL_SIZE: usize = 4096;
 /// Alignment of every data buffer.
 pub const BUFFER_ALIGN: usize = 64;
-/// Capacity of the struct slot's buffers: one inline line.
-pub const STRUCT_CAPACITY: usize = size_of::<InlineLine>();
 /// Smallest picture capacity a segment may have.
 pub const MIN_CAPACITY: usize = 4096;
-/// Largest picture capacity a segment may have (the framing's lengths are `i32`).
+/// Largest capacity a channel may have (the picture framing's lengths are `i32`).
 pub const MAX_CAPACITY: usize = 1 << 30;
 /// Default picture capacity: 10 MiB, as in the original demo.
 pub const DEFAULT_CAPACITY: usize = 10 * 1024 * 1024;
-/// Number of slots: one per [`RecordKind`].
-pub const SLOT_COUNT: usize = 3;
 
 /// Identity and sizes, written once by the creator. `magic` is stored last, with `Release`, so an
 /// opener that sees the magic with `Acquire` also sees every other field.
@@ -56,16 +52,16 @@ pub struct Header {
     pub magic: AtomicU64,
     /// [`LAYOUT_VERSION`] of the creator.
     pub layout_version: AtomicU32,
-    /// Size of the control area in bytes ([`DATA_OFFSET`]).
+    /// Size of the control page in bytes ([`CONTROL_SIZE`]).
     pub header_size: AtomicU32,
     /// Size of the whole segment in bytes.
     pub total_size: AtomicU64,
-    /// Capacity of each picture buffer in bytes (the largest picture record).
-    pub capacity: AtomicU64,
     /// Random number chosen at creation: tells a re-created segment from the old one.
     pub instance_id: AtomicU64,
-    /// Capacity of each frame buffer in bytes; 0 while the segment has no frame buffers.
-    pub frame_capacity: AtomicU64,
+    /// Length of the channel directory in bytes (a multiple of 8).
+    pub directory_len: AtomicU64,
+    /// Number of channels.
+    pub channel_count: AtomicU32,
 }
 
 /// Who writes: the writer's pid (for messages; the lock itself is the kernel's, on the
@@ -119,8 +115,8 @@ pub struct BufferMeta {
     /// Writer's `CLOCK_MONOTONIC` time, in nanoseconds, once the record's last byte was stored
     /// (just before the even sequence word).
     pub published_ns: AtomicU64,
-    /// The buffer itself for a slot whose records fit in one line (the struct slot), right
-    /// after the descriptor; unused by the picture slot.
+    /// The buffer itself for a channel whose records fit in one line, right after the
+    /// descriptor; unused by larger channels.
     pub inline: InlineLine,
 }
 
@@ -153,8 +149,8 @@ pub struct ControlBlock {
     pub writer: WriterLock,
     /// Change notification.
     pub notify: Notify,
-    /// One slot per record kind.
-    pub slots: [SlotControl; SLOT_COUNT],
+    /// One slot per channel, in directory order; the rest unused.
+    pub slots: [SlotControl; MAX_CHANNELS],
 }
 
 // The layout is shared between processes and versions: pin it. (Loom's atomics, used only to
@@ -166,9 +162,9 @@ const _: () = {
     assert!(offset_of!(Header, layout_version) == 8);
     assert!(offset_of!(Header, header_size) == 12);
     assert!(offset_of!(Header, total_size) == 16);
-    assert!(offset_of!(Header, capacity) == 24);
-    assert!(offset_of!(Header, instance_id) == 32);
-    assert!(offset_of!(Header, frame_capacity) == 40);
+    assert!(offset_of!(Header, instance_id) == 24);
+    assert!(offset_of!(Header, directory_len) == 32);
+    assert!(offset_of!(Header, channel_count) == 40);
     assert!(size_of::<WriterLock>() == 64);
     assert!(offset_of!(WriterLock, persist) == 12);
     assert!(size_of::<Notify>() == 64);
@@ -183,18 +179,18 @@ const _: () = {
     assert!(offset_of!(ControlBlock, writer) == 64);
     assert!(offset_of!(ControlBlock, notify) == 128);
     assert!(offset_of!(ControlBlock, slots) == 256);
-    assert!(size_of::<ControlBlock>() == 1024);
+    assert!(size_of::<ControlBlock>() == CONTROL_SIZE);
     assert!(align_of::<ControlBlock>() == 128);
-    assert!(size_of::<ControlBlock>() <= DATA_OFFSET);
-    assert!(STRUCT_INLINE_OFFSET == 512 + 64);
 };
 
-/// Offset of the struct slot's buffer 0: the inline line of its first descriptor. Buffer 1 is
-/// one descriptor (128 bytes) further.
-pub const STRUCT_INLINE_OFFSET: usize = offset_of!(ControlBlock, slots)
-    + size_of::<SlotControl>()
-    + offset_of!(SlotControl, buffers)
-    + offset_of!(BufferMeta, inline);
+/// Offset of channel `index`'s inline buffer 0: the inline line of its first descriptor.
+/// Buffer 1 is one descriptor (128 bytes) further.
+pub const fn inline_offset(index: usize) -> usize {
+    offset_of!(ControlBlock, slots)
+        + index * size_of::<SlotControl>()
+        + offset_of!(SlotControl, buffers)
+        + offset_of!(BufferMeta, inline)
+}
 
 /// Where a slot's two buffers are and how large each is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -220,10 +216,10 @@ impl SlotLayout {
     }
 }
 
-/// The capacities a segment is created with: what its picture and frame slots hold.
+/// The capacities of the demo's picture and frame channels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Capacities {
-    /// Largest picture record in bytes.
+    /// Largest picture record in bytes (0: no picture channel).
     pub picture: usize,
     /// Largest frame record in bytes; 0 for a segment without frame buffers.
     pub frame: usize,
@@ -234,117 +230,167 @@ impl Capacities {
     pub fn pictures(picture: usize) -> Capacities {
         Capacities { picture, frame: 0 }
     }
-
-    /// The capacity of `kind`'s slot.
-    pub fn of(self, kind: RecordKind) -> usize {
-        match kind {
-            RecordKind::Image => self.picture,
-            RecordKind::Struct => STRUCT_CAPACITY,
-            RecordKind::Frame => self.frame,
-        }
-    }
 }
 
-/// Sizes and offsets of a segment, derived from its capacities.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One channel of a [`Layout`]: what it is and where its buffers are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChannelLayout {
+    /// The channel.
+    pub spec: ChannelSpec,
+    /// Its buffers.
+    pub slot: SlotLayout,
+}
+
+/// Sizes and offsets of a segment, derived from its channels.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Layout {
-    /// Largest picture record in bytes.
-    pub capacity: usize,
-    /// Largest frame record in bytes (0: no frame buffers).
-    pub frame_capacity: usize,
+    /// The channels, in directory order (channel `i` uses slot `i`).
+    pub channels: Vec<ChannelLayout>,
+    /// The encoded directory.
+    pub directory: Vec<u8>,
     /// Total size of the segment in bytes.
     pub total_size: usize,
-    /// Picture, struct and frame slots, indexed by [`RecordKind::slot`](crate::RecordKind::slot).
-    pub slots: [SlotLayout; SLOT_COUNT],
 }
 
 impl Layout {
-    /// The layout for a picture capacity, without frame buffers.
+    /// The demo's layout for a picture capacity, without frame buffers.
     pub fn for_capacity(capacity: usize) -> Result<Layout, LayoutError> {
         Layout::for_capacities(Capacities::pictures(capacity))
     }
 
-    /// The layout for these capacities, or an error if one is out of range.
+    /// The demo's layout (picture, struct and frame channels) for these capacities.
     pub fn for_capacities(capacities: Capacities) -> Result<Layout, LayoutError> {
-        let Capacities {
-            picture: capacity,
-            frame: frame_capacity,
-        } = capacities;
-        if !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity) {
-            return Err(LayoutError::CapacityOutOfRange { capacity });
-        }
-        if frame_capacity != 0 && !(MIN_CAPACITY..=MAX_CAPACITY).contains(&frame_capacity) {
+        let out_of_range = |capacity: usize| !(MIN_CAPACITY..=MAX_CAPACITY).contains(&capacity);
+        if out_of_range(capacities.picture) {
             return Err(LayoutError::CapacityOutOfRange {
-                capacity: frame_capacity,
+                capacity: capacities.picture,
             });
         }
-        let image_stride = capacity.next_multiple_of(BUFFER_ALIGN);
-        let image = SlotLayout {
-            offset: DATA_OFFSET,
-            stride: image_stride,
-            capacity,
-        };
-        let strukt = SlotLayout {
-            offset: STRUCT_INLINE_OFFSET,
-            stride: size_of::<BufferMeta>(),
-            capacity: STRUCT_CAPACITY,
-        };
-        let frame_stride = frame_capacity.next_multiple_of(BUFFER_ALIGN);
-        let frame = SlotLayout {
-            offset: image.offset + 2 * image_stride,
-            stride: frame_stride,
-            capacity: frame_capacity,
-        };
-        let end = frame.offset + 2 * frame_stride;
+        if capacities.frame != 0 && out_of_range(capacities.frame) {
+            return Err(LayoutError::CapacityOutOfRange {
+                capacity: capacities.frame,
+            });
+        }
+        Layout::for_channels(ChannelSpec::demo(capacities.picture, capacities.frame)).map_err(
+            |err| match err {
+                ChannelError::Capacity { capacity, .. } => {
+                    LayoutError::CapacityOutOfRange { capacity }
+                }
+                other => LayoutError::Directory(crate::error::DirectoryError::Channel(other)),
+            },
+        )
+    }
+
+    /// The layout for these channels, or why a segment cannot have them.
+    pub fn for_channels(channels: Vec<ChannelSpec>) -> Result<Layout, ChannelError> {
+        directory::check_channels(&channels)?;
+        let directory = directory::encode(&channels);
+        if directory.len() > MAX_DIRECTORY_LEN {
+            return Err(ChannelError::DirectoryTooLarge {
+                len: directory.len(),
+            });
+        }
+        let mut end = (CONTROL_SIZE + directory.len()).next_multiple_of(CONTROL_SIZE);
+        let channels = channels
+            .into_iter()
+            .enumerate()
+            .map(|(index, spec)| {
+                let capacity = spec.capacity;
+                let slot = if capacity > 0 && capacity <= LINE_WORDS * 8 {
+                    SlotLayout {
+                        offset: inline_offset(index),
+                        stride: size_of::<BufferMeta>(),
+                        capacity,
+                    }
+                } else {
+                    let stride = capacity.next_multiple_of(BUFFER_ALIGN);
+                    let slot = SlotLayout {
+                        offset: end,
+                        stride,
+                        capacity,
+                    };
+                    end += 2 * stride;
+                    slot
+                };
+                ChannelLayout { spec, slot }
+            })
+            .collect();
         Ok(Layout {
-            capacity,
-            frame_capacity,
-            total_size: end.next_multiple_of(DATA_OFFSET),
-            slots: [image, strukt, frame],
+            channels,
+            directory,
+            total_size: end.next_multiple_of(CONTROL_SIZE),
         })
     }
 
-    /// The capacities this layout was made for.
+    /// The index of the channel named `name`.
+    pub fn channel(&self, name: &str) -> Option<usize> {
+        self.channels
+            .iter()
+            .position(|channel| channel.spec.name.as_str() == name)
+    }
+
+    /// The channels' specifications, in order.
+    pub fn specs(&self) -> Vec<ChannelSpec> {
+        self.channels.iter().map(|c| c.spec.clone()).collect()
+    }
+
+    /// The capacities of the demo's picture and frame channels (0 for one it lacks).
     pub fn capacities(&self) -> Capacities {
+        let of = |name: &str| {
+            self.channel(name)
+                .map_or(0, |index| self.channels[index].slot.capacity)
+        };
         Capacities {
-            picture: self.capacity,
-            frame: self.frame_capacity,
+            picture: of(directory::PICTURE_CHANNEL),
+            frame: of(directory::FRAME_CHANNEL),
         }
     }
 
-    /// Writes the header of a new segment; `magic` last, so openers see all of it or nothing.
-    pub fn initialise(&self, control: &ControlBlock, instance_id: u64) {
+    /// Writes the header and directory of a new segment; `magic` last, so openers see all of
+    /// it or nothing. `directory` is the mapping's words from [`CONTROL_SIZE`] on.
+    pub fn initialise(&self, control: &ControlBlock, directory: &[AtomicU64], instance_id: u64) {
+        // Relaxed: none of these is read before `magic`, whose Release store below publishes
+        // them.
+        for (word, bytes) in directory.iter().zip(self.directory.chunks_exact(8)) {
+            let mut value = [0u8; 8];
+            value.copy_from_slice(bytes);
+            word.store(u64::from_le_bytes(value), Ordering::Relaxed);
+        }
         let header = &control.header;
-        // Relaxed: none of these is read before `magic`, whose Release store below publishes them.
         header
             .layout_version
             .store(LAYOUT_VERSION, Ordering::Relaxed);
         header
             .header_size
-            .store(DATA_OFFSET as u32, Ordering::Relaxed);
+            .store(CONTROL_SIZE as u32, Ordering::Relaxed);
         header
             .total_size
             .store(self.total_size as u64, Ordering::Relaxed);
         header
-            .capacity
-            .store(self.capacity as u64, Ordering::Relaxed);
+            .directory_len
+            .store(self.directory.len() as u64, Ordering::Relaxed);
         header
-            .frame_capacity
-            .store(self.frame_capacity as u64, Ordering::Relaxed);
+            .channel_count
+            .store(self.channels.len() as u32, Ordering::Relaxed);
         header.instance_id.store(instance_id, Ordering::Relaxed);
         // Release: an opener that loads MAGIC with Acquire sees every store above.
         header.magic.store(MAGIC, Ordering::Release);
     }
 
-    /// Reads and checks the header of an existing segment mapped with `mapped_len` bytes.
+    /// Reads and checks the header and directory of an existing segment mapped with
+    /// `mapped_len` bytes; `words(offset, count)` gives the mapping's words there.
     ///
     /// Checks, in order: the magic (is this ours, and initialised?), the layout version, the
-    /// header size, the capacity's range, and that the total size the header claims matches the
-    /// capacity and fits inside the mapping.
-    pub fn validate(control: &ControlBlock, mapped_len: usize) -> Result<Layout, LayoutError> {
+    /// header size, the directory's length and contents, and that the total size the header
+    /// claims matches the channels and fits inside the mapping.
+    pub fn validate<'a>(
+        control: &ControlBlock,
+        mapped_len: usize,
+        words: impl FnOnce(usize, usize) -> Option<&'a [AtomicU64]>,
+    ) -> Result<Layout, LayoutError> {
         let header = &control.header;
-        // Acquire: pairs with the creator's Release store of MAGIC, so the fields below are the
-        // creator's.
+        // Acquire: pairs with the creator's Release store of MAGIC, so the fields below (and
+        // the directory) are the creator's.
         match header.magic.load(Ordering::Acquire) {
             MAGIC => {}
             0 => return Err(LayoutError::Uninitialised),
@@ -359,16 +405,33 @@ impl Layout {
             });
         }
         let header_size = header.header_size.load(Ordering::Relaxed);
-        if header_size as usize != DATA_OFFSET {
+        if header_size as usize != CONTROL_SIZE {
             return Err(LayoutError::HeaderSize { found: header_size });
         }
-        let untrusted =
-            |word: &AtomicU64| usize::try_from(word.load(Ordering::Relaxed)).unwrap_or(usize::MAX);
-        let capacities = Capacities {
-            picture: untrusted(&header.capacity),
-            frame: untrusted(&header.frame_capacity),
-        };
-        let layout = Layout::for_capacities(capacities)?;
+        let directory_len = header.directory_len.load(Ordering::Relaxed);
+        let len = usize::try_from(directory_len)
+            .ok()
+            .filter(|&len| len <= MAX_DIRECTORY_LEN && len.is_multiple_of(8))
+            .ok_or(LayoutError::DirectoryLength { len: directory_len })?;
+        let needed = CONTROL_SIZE + len;
+        if mapped_len < needed {
+            return Err(LayoutError::Truncated {
+                mapped: mapped_len,
+                needed,
+            });
+        }
+        let stored = words(CONTROL_SIZE, len / 8).ok_or(LayoutError::Truncated {
+            mapped: mapped_len,
+            needed,
+        })?;
+        // Relaxed: ordered by the Acquire load of the magic; written once, before it.
+        let bytes: Vec<u8> = stored
+            .iter()
+            .flat_map(|word| word.load(Ordering::Relaxed).to_le_bytes())
+            .collect();
+        let channels = directory::decode(&bytes).map_err(LayoutError::Directory)?;
+        let layout = Layout::for_channels(channels)
+            .map_err(|err| LayoutError::Directory(crate::error::DirectoryError::Channel(err)))?;
         let claimed = header.total_size.load(Ordering::Relaxed);
         if claimed != layout.total_size as u64 {
             return Err(LayoutError::TotalSize {
@@ -391,25 +454,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_layout_has_two_picture_buffers_and_two_inline_struct_buffers() {
+    fn the_demo_layout_has_picture_buffers_after_the_directory_and_an_inline_struct() {
         let layout = Layout::for_capacity(DEFAULT_CAPACITY).unwrap();
-        let [image, strukt, frame] = layout.slots;
+        let [image, strukt, frame] = [0, 1, 2].map(|i| layout.channels[i].slot);
         assert_eq!(frame.capacity, 0);
-        assert_eq!(image.buffer_offset(0), DATA_OFFSET);
-        assert_eq!(image.buffer_offset(1), DATA_OFFSET + DEFAULT_CAPACITY);
+        assert_eq!(image.buffer_offset(0), 2 * CONTROL_SIZE);
+        assert_eq!(image.buffer_offset(1), 2 * CONTROL_SIZE + DEFAULT_CAPACITY);
         let control = ControlBlock::default();
         let base = &control as *const ControlBlock as usize;
         for (index, meta) in control.slots[1].buffers.iter().enumerate() {
             let inline = &meta.inline as *const InlineLine as usize - base;
             assert_eq!(strukt.buffer_offset(index), inline);
         }
-        assert_eq!(layout.total_size, DATA_OFFSET + 2 * DEFAULT_CAPACITY);
+        assert!(strukt.is_one_line());
+        assert_eq!(layout.total_size, 2 * CONTROL_SIZE + 2 * DEFAULT_CAPACITY);
     }
 
     #[test]
     fn odd_capacity_keeps_buffers_aligned() {
         let layout = Layout::for_capacity(5000).unwrap();
-        for slot in layout.slots {
+        for channel in &layout.channels {
+            let slot = channel.slot;
             assert_eq!(slot.buffer_offset(0) % BUFFER_ALIGN, 0);
             assert_eq!(slot.buffer_offset(1) % BUFFER_ALIGN, 0);
             assert!(slot.buffer_offset(1) + slot.capacity <= layout.total_size);
@@ -423,7 +488,7 @@ mod tests {
             frame: 9000,
         })
         .unwrap();
-        let [image, _, frame] = layout.slots;
+        let (image, frame) = (layout.channels[0].slot, layout.channels[2].slot);
         assert_eq!(
             frame.buffer_offset(0),
             image.buffer_offset(1) + image.stride
@@ -445,5 +510,20 @@ mod tests {
         assert!(Layout::for_capacity(MIN_CAPACITY - 1).is_err());
         assert!(Layout::for_capacity(MAX_CAPACITY + 1).is_err());
         assert!(Layout::for_capacity(MAX_CAPACITY).is_ok());
+    }
+
+    #[test]
+    fn a_one_line_channel_of_a_user_segment_uses_its_own_slots_inline_line() {
+        let layout = Layout::for_channels(vec![
+            ChannelSpec::bytes("big", 100).unwrap(),
+            ChannelSpec::bytes("small", 8).unwrap(),
+            ChannelSpec::bytes("later", 0).unwrap(),
+        ])
+        .unwrap();
+        assert_eq!(layout.channels[1].slot.offset, inline_offset(1));
+        assert_eq!(layout.channels[0].slot.offset, 2 * CONTROL_SIZE);
+        assert_eq!(layout.channels[2].slot.capacity, 0);
+        assert_eq!(layout.channel("small"), Some(1));
+        assert_eq!(layout.channel("none"), None);
     }
 }

@@ -241,6 +241,7 @@ mod args;
 #[cfg(not(loom))]
 mod channel;
 pub mod checksum;
+pub mod directory;
 mod error;
 #[cfg(not(loom))]
 mod inventory;
@@ -255,6 +256,8 @@ mod stream;
 mod sync;
 #[cfg_attr(loom, path = "sys_loom.rs")]
 mod sys;
+#[cfg(not(loom))]
+mod typed;
 
 #[cfg(all(feature = "clap", not(loom)))]
 pub use args::{CapacityArgs, SegmentArgs};
@@ -263,9 +266,12 @@ pub use bytemuck;
 pub use channel::{
     Capacity, Growth, Reader, SegmentInfo, SlotInfo, Writer, WriterStatus, capacity_for,
 };
+pub use directory::{
+    ChannelName, ChannelSpec, FRAME_CHANNEL, MAX_CHANNELS, PICTURE_CHANNEL, STRUCT_CHANNEL,
+};
 pub use error::{
-    FrameError, GrowError, LayoutError, NameError, OpenError, ReadError, RemoveError, SendError,
-    SizeError,
+    ChannelError, DirectoryError, FrameError, GrowError, LayoutError, NameError, OpenError,
+    ReadError, RemoveError, SendError, SizeError,
 };
 #[cfg(not(loom))]
 pub use inventory::{
@@ -288,3 +294,5 @@ pub use size::{ByteSize, Elapsed, parse_size};
 pub use slot::{Delivery, RecordMeta, monotonic_ns};
 #[cfg(not(loom))]
 pub use sys::FileSystemSpace;
+#[cfg(not(loom))]
+pub use typed::{BytesChannel, Channel};

@@ -30,18 +30,26 @@ pub enum RecordKind {
     Struct,
     /// A raw frame of a live stream: [`FrameMessage`].
     Frame,
+    /// Bytes in a format of the user's own.
+    Bytes,
 }
 
 impl RecordKind {
-    /// Every kind, in slot order.
-    pub const ALL: [RecordKind; 3] = [RecordKind::Image, RecordKind::Struct, RecordKind::Frame];
+    /// Every kind.
+    pub const ALL: [RecordKind; 4] = [
+        RecordKind::Image,
+        RecordKind::Struct,
+        RecordKind::Frame,
+        RecordKind::Bytes,
+    ];
 
-    /// Index of this kind's slot in a segment.
-    pub fn slot(self) -> usize {
+    /// Its position in [`RecordKind::ALL`], for tables indexed by kind.
+    pub fn index(self) -> usize {
         match self {
             RecordKind::Image => 0,
             RecordKind::Struct => 1,
             RecordKind::Frame => 2,
+            RecordKind::Bytes => 3,
         }
     }
 
@@ -51,6 +59,7 @@ impl RecordKind {
             RecordKind::Image => 1,
             RecordKind::Struct => 2,
             RecordKind::Frame => 3,
+            RecordKind::Bytes => 4,
         }
     }
 
@@ -59,23 +68,25 @@ impl RecordKind {
         RecordKind::ALL.into_iter().find(|kind| kind.code() == code)
     }
 
-    /// A lower-case name for messages and JSON: `image`, `struct` or `frame`.
+    /// A lower-case name for messages and JSON: `image`, `struct`, `frame` or `bytes`.
     pub fn name(self) -> &'static str {
         match self {
             RecordKind::Image => "image",
             RecordKind::Struct => "struct",
             RecordKind::Frame => "frame",
+            RecordKind::Bytes => "bytes",
         }
     }
 }
 
 impl RecordKind {
-    /// What one record is called in a sentence: `picture`, `struct`, `frame`.
+    /// What one record is called in a sentence: `picture`, `struct`, `frame`, `message`.
     pub fn noun(self) -> &'static str {
         match self {
             RecordKind::Image => "picture",
             RecordKind::Struct => "struct",
             RecordKind::Frame => "frame",
+            RecordKind::Bytes => "message",
         }
     }
 }
@@ -144,8 +155,10 @@ impl Source for &[u8] {
 
 /// A message with a fixed record kind and byte format.
 pub trait Message {
-    /// The slot it travels in.
+    /// What its records hold.
     const KIND: RecordKind;
+    /// The channel it travels in, in the demo's segment.
+    const CHANNEL: &'static str;
     /// Exact number of bytes [`Message::encode`] produces.
     fn encoded_len(&self) -> usize;
     /// Writes the message's bytes.
@@ -229,6 +242,7 @@ fn read_vec(source: &mut impl Source, len: usize, out: &mut Vec<u8>) -> Result<(
 
 impl Message for ImageMessage {
     const KIND: RecordKind = RecordKind::Image;
+    const CHANNEL: &'static str = crate::directory::PICTURE_CHANNEL;
 
     fn encoded_len(&self) -> usize {
         Self::framed_len(&self.path, self.bytes.len())
@@ -430,6 +444,7 @@ impl FrameHeader {
 
 impl Message for FrameMessage {
     const KIND: RecordKind = RecordKind::Frame;
+    const CHANNEL: &'static str = crate::directory::FRAME_CHANNEL;
 
     fn encoded_len(&self) -> usize {
         Self::framed_len(self.pixels.len())
@@ -540,6 +555,7 @@ impl fmt::Display for TestData {
 
 impl Message for TestData {
     const KIND: RecordKind = RecordKind::Struct;
+    const CHANNEL: &'static str = crate::directory::STRUCT_CHANNEL;
 
     fn encoded_len(&self) -> usize {
         Self::SIZE

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::error::{LayoutError, NameError, OpenError, RemoveError};
-use crate::layout::{Capacities, DATA_OFFSET, Layout, MAGIC};
+use crate::layout::{CONTROL_SIZE, Layout, MAGIC};
 use crate::sys::{self, MapError, SharedRegion};
 
 /// The segment both apps and the `shm` command use unless told otherwise.
@@ -169,20 +169,14 @@ impl Segment {
     }
 
     /// Creates or opens the segment for the one writer, and takes its writer lock; a fresh (or
-    /// abandoned) one gets `capacities`, its space reserved and its header written, the magic
-    /// last and only once the lock is held. [`OpenError::WriterActive`] if a live writer holds
-    /// the lock.
+    /// abandoned) one gets `layout`, its space reserved and its header and directory written,
+    /// the magic last and only once the lock is held. An existing one keeps its own layout.
+    /// [`OpenError::WriterActive`] if a live writer holds the lock.
     pub(crate) fn for_writer(
         location: &SegmentLocation,
         mode: CreationMode,
-        capacities: Capacities,
+        layout: Layout,
     ) -> Result<Segment, OpenError> {
-        let layout = Layout::for_capacities(capacities).map_err(|err| match err {
-            LayoutError::CapacityOutOfRange { capacity } => OpenError::Capacity { capacity },
-            _ => OpenError::Capacity {
-                capacity: capacities.picture,
-            },
-        })?;
         let (file, fresh) = open_object(location, mode)?;
         let locked = sys::try_lock_writer(&file).map_err(|err| io_error("lock", location, err))?;
         if !locked {
@@ -196,7 +190,7 @@ impl Segment {
             .map_err(|err| io_error("inspect", location, err))?
             .len();
         let mut magic = [0u8; 8];
-        let initialised = len >= DATA_OFFSET as u64
+        let initialised = len >= CONTROL_SIZE as u64
             && file.read_exact_at(&mut magic, 0).is_ok()
             && magic != [0; 8];
         // A named segment whose creator died before its magic was written is ours to set up
@@ -363,7 +357,16 @@ fn initialise(
             _ => io_error("reserve space for", location, err),
         });
     }
-    layout.initialise(region.control(), random_instance_id());
+    let directory = region
+        .words(CONTROL_SIZE, layout.directory.len() / 8)
+        .ok_or_else(|| {
+            io_error(
+                "write the channel directory of",
+                location,
+                io::Error::other("the mapping is shorter than the layout"),
+            )
+        })?;
+    layout.initialise(region.control(), directory, random_instance_id());
     Ok(Segment {
         region,
         layout,
@@ -462,7 +465,7 @@ fn map(location: &SegmentLocation, file: File, populate: bool) -> Result<SharedR
             } else {
                 LayoutError::Truncated {
                     mapped: len,
-                    needed: DATA_OFFSET,
+                    needed: CONTROL_SIZE,
                 }
             },
         },
@@ -492,7 +495,9 @@ fn validated(
     location: &SegmentLocation,
     locked: bool,
 ) -> Result<Segment, OpenError> {
-    match Layout::validate(region.control(), region.len()) {
+    match Layout::validate(region.control(), region.len(), |offset, count| {
+        region.words(offset, count)
+    }) {
         Ok(layout) => Ok(Segment {
             region,
             layout,

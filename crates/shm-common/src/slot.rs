@@ -839,7 +839,7 @@ mod loom_model {
     use std::sync::Arc;
 
     use super::*;
-    use crate::layout::DATA_OFFSET;
+    use crate::layout::CONTROL_SIZE;
     use crate::message::{RecordKind, Sink, Source};
 
     const LEN: usize = 16;
@@ -851,9 +851,9 @@ mod loom_model {
     fn slot(region: &SharedRegion, capacity: usize) -> Slot<'_> {
         Slot {
             region,
-            control: &region.control().slots[RecordKind::Struct.slot()],
+            control: &region.control().slots[0],
             layout: SlotLayout {
-                offset: DATA_OFFSET,
+                offset: CONTROL_SIZE,
                 stride: capacity,
                 capacity,
             },

@@ -1,7 +1,7 @@
 //! Under `--cfg loom`: a heap-backed stand-in for the mapping, so loom can explore every
 //! interleaving (and every weak-memory outcome) of the slot protocol's real code.
 
-use crate::layout::{ControlBlock, DATA_OFFSET};
+use crate::layout::{CONTROL_SIZE, ControlBlock};
 use crate::sync::atomic::AtomicU64;
 
 /// The control block and data words, as loom atomics.
@@ -28,7 +28,7 @@ impl SharedRegion {
         if count == 0 {
             return Some(&[]);
         }
-        let start = offset.checked_sub(DATA_OFFSET)?;
+        let start = offset.checked_sub(CONTROL_SIZE)?;
         if !start.is_multiple_of(8) {
             return None;
         }

@@ -287,7 +287,8 @@ fn reader_moves_to_a_recreated_segment() {
 const MAGIC_AT: u64 = offset_of!(Header, magic) as u64;
 const VERSION_AT: u64 = offset_of!(Header, layout_version) as u64;
 const LOCK_PID_AT: u64 = (offset_of!(ControlBlock, writer) + offset_of!(WriterLock, pid)) as u64;
-const DATA_AT: u64 = layout::DATA_OFFSET as u64;
+/// Picture buffer 0 of the demo's segment: after the control page and the directory's page.
+const DATA_AT: u64 = 2 * layout::CONTROL_SIZE as u64;
 
 fn file_segment(dir: &tempfile::TempDir) -> SegmentLocation {
     SegmentLocation::File(dir.path().join("segment"))
@@ -629,6 +630,7 @@ struct Gated {
 
 impl Message for Gated {
     const KIND: RecordKind = RecordKind::Image;
+    const CHANNEL: &'static str = shm_common::PICTURE_CHANNEL;
 
     fn encoded_len(&self) -> usize {
         2 * self.half
@@ -908,6 +910,7 @@ impl Pieces {
 
 impl Message for Pieces {
     const KIND: RecordKind = RecordKind::Image;
+    const CHANNEL: &'static str = shm_common::PICTURE_CHANNEL;
 
     fn encoded_len(&self) -> usize {
         self.bytes.len()

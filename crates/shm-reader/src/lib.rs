@@ -599,7 +599,7 @@ impl ReaderApp {
         let shown_per_second = per_second(&self.frames_drawn);
         let zh = language == Language::Chinese;
         let counts = |values: &PerKind| {
-            let [images, structs, frames] = *values;
+            let [images, structs, frames, _] = *values;
             if zh {
                 format!("图片 {images}，结构体 {structs}，视频帧 {frames}")
             } else {

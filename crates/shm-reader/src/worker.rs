@@ -142,7 +142,7 @@ pub(crate) struct LiveStats {
 
 impl LiveStats {
     fn record(&mut self, kind: RecordKind, timing: &Timing) {
-        let slot = kind.slot();
+        let slot = kind.index();
         self.received[slot] += 1;
         let last = self.last_sequence[slot];
         if last != 0 && timing.sequence > last + 1 {

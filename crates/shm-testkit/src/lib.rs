@@ -16,11 +16,12 @@ pub mod offsets {
     use shm_common::RecordKind;
     use shm_common::layout::{BufferMeta, ControlBlock, SlotControl};
 
-    /// Start of the descriptor of `kind`'s buffer `index` (record `n` is in buffer `n % 2`);
+    /// Start of the descriptor of buffer `index` of the demo segment's `kind` channel (record `n`
+    /// is in buffer `n % 2`; the demo's channels are in `RecordKind` order);
     /// its first word is the sequence word.
     pub fn descriptor(kind: RecordKind, index: usize) -> u64 {
         (offset_of!(ControlBlock, slots)
-            + kind.slot() * size_of::<SlotControl>()
+            + kind.index() * size_of::<SlotControl>()
             + offset_of!(SlotControl, buffers)
             + index * size_of::<BufferMeta>()) as u64
     }

@@ -59,6 +59,10 @@ impl Language {
             LayoutError::Truncated { mapped, needed } => {
                 format!("它只有 {mapped} 字节，而头部需要 {needed} 字节：它被截断了")
             }
+            LayoutError::Directory(reason) => format!("它的通道目录已损坏（{reason}）"),
+            LayoutError::DirectoryLength { len } => {
+                format!("它的头部声称通道目录有 {len} 字节，超过了允许的 4 MiB")
+            }
         }
     }
 
@@ -112,6 +116,35 @@ impl Language {
                         "请腾出空间，或用更小的 --capacity，或把文件放在空间更大的磁盘上"
                     }
                 ),
+                OpenError::Channels { source, .. } => {
+                    format!("{segment}无法包含这些通道（{source}）")
+                }
+                OpenError::NoChannel { channel, .. } => {
+                    format!("{segment}没有名为 `{channel}` 的通道")
+                }
+                OpenError::ChannelKind {
+                    channel,
+                    found,
+                    expected,
+                    ..
+                } => format!(
+                    "{segment}的通道 `{channel}` 传的是{}，不是{}",
+                    self.kind_noun(*found),
+                    self.kind_noun(*expected)
+                ),
+                OpenError::TypeMismatch {
+                    channel, mismatch, ..
+                } => format!(
+                    "{segment}的通道 `{channel}` 传的是 {}，而这里需要 {}（{}）",
+                    mismatch.found,
+                    mismatch.expected,
+                    mismatch
+                        .differences
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
                 OpenError::PermissionDenied { .. } => {
                     format!(
                         "没有权限访问{segment}：它属于另一个用户；请以该用户运行，或用 --name 换一个段"
@@ -161,6 +194,9 @@ impl Language {
             (Language::Chinese, SendError::FileTruncated { len, .. }) => {
                 format!("{segment}被其他程序截断为 {len} 字节；请重启 Writer")
             }
+            (Language::Chinese, SendError::NoChannel { channel, .. }) => {
+                format!("{segment}没有名为 `{channel}` 的通道")
+            }
         }
     }
 
@@ -206,6 +242,12 @@ impl Language {
                 "{}被其他程序截断为 {len} 字节；请让 Writer 重启",
                 self.segment(location)
             ),
+            ReadError::NoChannel { channel, .. } => {
+                format!("{}没有名为 `{channel}` 的通道", self.segment(location))
+            }
+            ReadError::ChannelChanged(source) => {
+                format!("共享内存段已被重建：{}", self.open_error(source, location))
+            }
         }
     }
 

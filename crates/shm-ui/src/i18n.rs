@@ -356,6 +356,7 @@ impl Language {
             (Language::Chinese, RecordKind::Image) => "图片",
             (Language::Chinese, RecordKind::Struct) => "结构体",
             (Language::Chinese, RecordKind::Frame) => "视频帧",
+            (Language::Chinese, RecordKind::Bytes) => "消息",
             (Language::English, kind) => kind.noun(),
         }
     }

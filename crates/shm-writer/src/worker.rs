@@ -361,7 +361,7 @@ impl Worker {
             };
             if growth.total_size > self.ask_beyond {
                 self.pending = Some(PendingSend {
-                    growth,
+                    growth: growth.clone(),
                     size: len,
                     changed_on_disk,
                 });
