@@ -616,17 +616,25 @@ fn info_text(info: &SegmentInfo) -> String {
         "{} (layout version {})",
         info.location, info.layout_version
     );
-    let _ = writeln!(
-        text,
-        "capacity: {} per picture, {}, {} in all",
-        ByteSize(info.capacity),
-        if info.frame_capacity == 0 {
-            "no frames yet".to_owned()
-        } else {
-            format!("{} per frame", ByteSize(info.frame_capacity))
-        },
-        ByteSize(info.total_size)
-    );
+    let demo = info
+        .slots
+        .iter()
+        .any(|slot| demo_channel(slot.kind) == Some(slot.channel.name.as_str()));
+    let _ = if demo {
+        writeln!(
+            text,
+            "capacity: {} per picture, {}, {} in all",
+            ByteSize(info.capacity),
+            if info.frame_capacity == 0 {
+                "no frames yet".to_owned()
+            } else {
+                format!("{} per frame", ByteSize(info.frame_capacity))
+            },
+            ByteSize(info.total_size)
+        )
+    } else {
+        writeln!(text, "size:     {} in all", ByteSize(info.total_size))
+    };
     let _ = match pid {
         Some(pid) => writeln!(text, "writer:   pid {pid}, {state}"),
         None => writeln!(text, "writer:   none ({state})"),
@@ -657,7 +665,13 @@ fn info_text(info: &SegmentInfo) -> String {
 
 /// `name (type)`: `pose (Pose, 32 bytes)`, `picture (image)`.
 pub(crate) fn channel_label(channel: &ChannelSpec) -> String {
-    format!("{} ({})", channel.name, channel.type_summary())
+    match &channel.descriptor {
+        Some(descriptor) => format!(
+            "{} ({}, {} bytes)",
+            channel.name, descriptor.name, descriptor.size
+        ),
+        None => format!("{} ({})", channel.name, channel.kind),
+    }
 }
 
 /// A channel's state for `shm info --json` and `shm ls --json`.
@@ -803,6 +817,8 @@ fn number_json(number: &Number) -> serde_json::Value {
         Number::Signed(value) => {
             i64::try_from(value).map_or_else(|_| json!(value.to_string()), |v| json!(v))
         }
+        // Through its shortest decimal form: `1.1f32` prints as 1.1, not 1.100000023841858.
+        Number::Float32(value) => json!(value.to_string().parse::<f64>().unwrap_or(f64::NAN)),
         Number::Float(value) => json!(value),
     }
 }

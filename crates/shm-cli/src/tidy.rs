@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use shm_common::directory::demo_channel;
 use shm_common::layout::Layout;
 use shm_common::{
     ByteSize, CapacityArgs, Elapsed, FoundSegment, NAMED_SEGMENTS_DIR, RecordKind, SegmentInfo,
@@ -21,9 +22,12 @@ fn given_files(location: &SegmentLocation) -> Vec<PathBuf> {
     }
 }
 
-/// How long ago the newest record of `kind` was sent, if there is one.
+/// How long ago the newest record of the demo's `kind` channel was sent, if there is one.
 fn age(info: &SegmentInfo, kind: RecordKind) -> Option<Duration> {
-    let slot = info.slots.iter().find(|slot| slot.kind == kind)?;
+    let slot = info
+        .slots
+        .iter()
+        .find(|slot| slot.kind == kind && demo_channel(kind) == Some(slot.channel.name.as_str()))?;
     (slot.published > 0)
         .then(|| Duration::from_nanos(monotonic_ns().saturating_sub(slot.last_published_ns)))
 }
@@ -87,7 +91,11 @@ pub fn ls(location: &SegmentLocation, as_json: bool) -> Result<()> {
                     .collect();
                 println!(
                     "{name:<32} {size:>9} {:>9}  {writer:<22} {:<8} {:>10} {:>10}  {}",
-                    ByteSize(info.capacity).to_string(),
+                    if info.capacity == 0 {
+                        "-".to_owned()
+                    } else {
+                        ByteSize(info.capacity).to_string()
+                    },
                     if info.persist { "yes" } else { "no" },
                     ago(RecordKind::Image),
                     ago(RecordKind::Struct),

@@ -300,7 +300,9 @@ pub enum Number {
     Unsigned(u128),
     /// A signed integer.
     Signed(i128),
-    /// A floating-point number.
+    /// A 32-bit floating-point number (shown with the digits an `f32` has).
+    Float32(f32),
+    /// A 64-bit floating-point number.
     Float(f64),
 }
 
@@ -329,7 +331,7 @@ impl Number {
             Primitive::I8 | Primitive::I16 | Primitive::I32 | Primitive::I64 | Primitive::I128 => {
                 Number::Signed(signed())
             }
-            Primitive::F32 => Number::Float(f64::from(f32::from_bits(raw as u32))),
+            Primitive::F32 => Number::Float32(f32::from_bits(raw as u32)),
             Primitive::F64 => Number::Float(f64::from_bits(raw as u64)),
         }
     }
@@ -340,6 +342,7 @@ impl fmt::Display for Number {
         match self {
             Number::Unsigned(value) => write!(f, "{value}"),
             Number::Signed(value) => write!(f, "{value}"),
+            Number::Float32(value) => write!(f, "{value}"),
             Number::Float(value) => write!(f, "{value}"),
         }
     }
