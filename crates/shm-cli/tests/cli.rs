@@ -689,3 +689,114 @@ fn other_users_cannot_open_a_segment() {
         );
     }
 }
+
+/// A type only this test knows: `shm` was never compiled with it.
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable, shm_common::Schema)]
+#[repr(C)]
+struct Sample {
+    stamp: u64,
+    gain: f32,
+    label: [u8; 4],
+    extremes: [u128; 2],
+    grid: [[i16; 3]; 2],
+    pad: [u8; 4],
+}
+
+#[test]
+fn read_channel_prints_a_user_type_it_was_never_compiled_with() {
+    use shm_common::{ChannelSpec, CreationMode, Writer};
+    let segment = TestSegment::new("cli-typed");
+    let mut writer = Writer::create_with(
+        &segment.location,
+        CreationMode::CreateNew,
+        vec![
+            ChannelSpec::of::<Sample>("sample").unwrap(),
+            ChannelSpec::bytes("note", 64).unwrap(),
+        ],
+    )
+    .unwrap();
+    let channel = writer.channel::<Sample>("sample").unwrap();
+    let sample = Sample {
+        stamp: 1_700_000_000_123,
+        grid: [[1, -2, 3], [-4, 5, -32768]],
+        gain: 0.1,
+        extremes: [u128::MAX, 7],
+        label: *b"abcd",
+        pad: [0; 4],
+    };
+    writer.publish(&channel, &sample).unwrap();
+    let note = writer.bytes_channel("note").unwrap();
+    writer.publish_bytes(&note, "grüß dich".as_bytes()).unwrap();
+
+    let read = json(&succeeds(shm(
+        &segment,
+        &["read", "--channel", "sample", "--json"],
+    )));
+    assert_eq!(read["type"], "Sample");
+    assert_eq!(read["kind"], "struct");
+    assert_eq!(read["sequence"], 1);
+    let fields = read["fields"].as_object().unwrap();
+    let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+    assert_eq!(names, ["stamp", "gain", "label", "extremes", "grid", "pad"]);
+    assert_eq!(fields["stamp"], 1_700_000_000_123u64);
+    assert_eq!(
+        fields["grid"],
+        serde_json::json!([[1, -2, 3], [-4, 5, -32768]])
+    );
+    assert_eq!(fields["gain"], 0.1);
+    assert_eq!(
+        fields["extremes"],
+        serde_json::json!([u128::MAX.to_string(), 7]),
+        "integers beyond 64 bits travel as strings"
+    );
+    assert_eq!(fields["label"], serde_json::json!([97, 98, 99, 100]));
+
+    let text = stdout(&succeeds(shm(&segment, &["read", "--channel", "sample"])));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with(&format!(
+            "sample (Sample, {} bytes) of {}: record 1,",
+            size_of::<Sample>(),
+            segment.location
+        )),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&"  grid      [[i16; 3]; 2]  [[1, -2, 3], [-4, 5, -32768]]"),
+        "{text}"
+    );
+    assert!(lines.contains(&"  gain      f32            0.1"), "{text}");
+
+    let note = json(&succeeds(shm(
+        &segment,
+        &["read", "--channel", "note", "--json"],
+    )));
+    assert_eq!(note["text"], "grüß dich");
+    assert_eq!(note["kind"], "bytes");
+
+    let missing = fails(shm(&segment, &["read", "--channel", "nope"]));
+    assert_eq!(
+        missing.trim(),
+        format!(
+            "shm: {} has no channel `nope`; its channels are: sample, note",
+            segment.location
+        )
+    );
+    let info = json(&succeeds(shm(&segment, &["info", "--json"])));
+    let channels = info["channels"].as_array().unwrap();
+    assert_eq!(channels[0]["type"]["name"], "Sample");
+    assert_eq!(channels[0]["type"]["fields"][4]["type"], "[[i16; 3]; 2]");
+    assert_eq!(channels[1]["kind"], "bytes");
+    let listed = stdout(&succeeds(shm(&segment, &["ls"])));
+    let row = listed
+        .lines()
+        .find(|line| line.starts_with(&segment.name))
+        .unwrap_or_default();
+    assert!(
+        row.ends_with(&format!(
+            "sample (Sample, {} bytes), note (bytes)",
+            size_of::<Sample>()
+        )),
+        "{listed}"
+    );
+}
