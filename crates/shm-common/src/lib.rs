@@ -1,9 +1,56 @@
-//! Hand pictures, structs and the frames of live streams from one process to another on the
-//! same machine through shared memory: safely (no torn reads, every length checked), quickly
-//! (one copy in, one copy out, a futex wake-up) and with errors a user can act on.
+//! Hand your own structs, bytes, pictures and the frames of live streams from one process to
+//! another on the same machine through shared memory: safely (no torn reads, every length
+//! checked, the type checked), quickly (one copy in, one copy out, a futex wake-up, 0.7 µs
+//! for a 48-byte round trip) and with errors a user can act on.
+//!
+//! # Your own struct in ten lines
 //!
 //! ```no_run
-//! use std::time::Duration;
+//! use bytemuck::{Pod, Zeroable};
+//! use shm_common::{ChannelSpec, CreationMode, Reader, Schema, SegmentLocation, Writer};
+//!
+//! #[derive(Clone, Copy, Debug, Pod, Zeroable, Schema)]
+//! #[repr(C)]
+//! struct Pose { position: [f64; 3], heading: f32, id: u32 }
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let robot = SegmentLocation::Named("robot".parse()?); // the file /dev/shm/robot
+//! let channels = vec![ChannelSpec::of::<Pose>("pose")?];
+//! let mut writer = Writer::create_with(&robot, CreationMode::CreateOrOpen, channels)?;
+//! let pose = writer.channel::<Pose>("pose")?;
+//! writer.publish(&pose, &Pose { position: [1.0, 2.0, 0.0], heading: 0.5, id: 7 })?;
+//!
+//! // In another process:
+//! let mut reader = Reader::open(&robot)?;
+//! let pose = reader.channel::<Pose>("pose")?; // refused, in words, if the type differs
+//! reader.wait_for_change(std::time::Duration::from_millis(250)); // sleeps until a publish
+//! if let Some((value, meta)) = reader.latest_value(&pose)? {
+//!     println!("{value:?}, record {}, sent {:?} ago", meta.sequence, meta.since_published());
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! `#[derive(Schema)]` describes the type (its name, size, alignment and every field's name,
+//! offset and type: [`schema`]); the writer stores that description in the segment, so a
+//! reader of another type gets [`OpenError::TypeMismatch`] naming both types and what differs,
+//! and `shm read --channel pose` prints a value field by field without knowing the type. A
+//! channel holds the *latest* value, not a queue: a slow reader skips values, it never holds
+//! up the writer. Bytes in a format of your own go through [`ChannelSpec::bytes`],
+//! [`Writer::publish_bytes`] and [`Reader::read_bytes_into`]. The examples (`cargo run -p
+//! shm-common --example custom_struct -- write robot`, and `ping_pong`, `picture`, `frames`)
+//! each run in two terminals.
+//!
+//! # The demo's channels
+//!
+//! The Writer and Reader apps use three channels, made by [`Writer::create`]: `picture`
+//! ([`ImageMessage`]: a path and a file's bytes, in the original's framing), `struct`
+//! ([`TestData`], the original's 48-byte struct, an ordinary [`Schema`] type) and `frames`
+//! ([`FrameMessage`]: width, height, pixel format, stride, frame number and pixels, for
+//! readers that upload without decoding). [`Writer::send_image`], [`Writer::send_struct`],
+//! [`Writer::send_frame`] and [`Reader::latest_image`], [`Reader::latest_struct`],
+//! [`Reader::read_next_into`] are shorthands for them.
+//!
+//! ```no_run
 //! use shm_common::{Capacity, CreationMode, Reader, SegmentLocation, TestData, Writer};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -12,12 +59,10 @@
 //! writer.send_image("/home/me/cat.png", &std::fs::read("/home/me/cat.png")?)?;
 //! writer.send_struct(&TestData::default())?;
 //!
-//! // In another process:
 //! let mut reader = Reader::open(&location)?;
 //! if let Some((data, _meta)) = reader.latest_struct()? {
 //!     assert_eq!(data.to_string(), "Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69");
 //! }
-//! reader.wait_for_change(Duration::from_millis(250)); // sleeps until the next publish
 //! # Ok(()) }
 //! ```
 //!
@@ -27,34 +72,32 @@
 //! directly; elsewhere `shm_open`) or any file, mapped into memory through `memmap2`; see
 //! [`SegmentLocation`]. Both are created readable and writable by their owner only (mode 0600).
 //! [`CreationMode`] mirrors the original's `CreateNew`, `CreateOrOpen` and `OpenExisting`.
+//! A segment has 1 to 15 channels, fixed when it is created; a writer that needs a channel an
+//! existing segment lacks re-creates it with the channel added (see [Growing](#growing)).
 //!
 //! # Layout
 //!
 //! ```text
 //! offset 0     control page (4 KiB, atomics only)
-//!                header: magic "SHMXCHG1", layout version 3, header size, total size,
-//!                        picture capacity, instance id, frame capacity
+//!                header: magic "SHMXCHG1", layout version 4, header size, total size,
+//!                        instance id, directory length, channel count
 //!                writer: pid, generation, replaced, persist (own cache line; the lock
 //!                        itself is the kernel's, on the file)
 //!                notify: change counter, waiters         (own cache line)
-//!                picture slot: descriptors of buffers 0 and 1
-//!                struct slot:  descriptors of buffers 0 and 1
-//!                frame slot:   descriptors of buffers 0 and 1
+//!                15 slots, one per channel: descriptors of buffers 0 and 1
 //!                (each descriptor: sequence, length, checksum, start time, kind, bytes
 //!                written so far, publish time on one line, then an inline line that holds
-//!                the struct slot's buffer itself)
-//! offset 4096  picture buffer 0 | picture buffer 1 | frame buffer 0 | frame buffer 1
+//!                the buffer itself for a channel whose records fit in 64 bytes)
+//! offset 4096  channel directory: each channel's name, record kind, capacity and, for a
+//!              struct channel, its type description (written once, before the magic)
+//! next page    two buffers per channel whose records exceed 64 bytes, in channel order
 //! ```
 //!
-//! Pictures ([`ImageMessage`]: a path and a file's bytes, in the original's framing), the
-//! struct ([`TestData`]) and raw frames ([`FrameMessage`]: width, height, pixel format,
-//! stride, frame number and pixels, for readers that upload without decoding) have separate
-//! slots, so sending one never disturbs another. A new segment has no frame buffers; the
-//! first frame grows it (see [Growing](#growing)).
-//! A struct record travels between cores as the two lines of its descriptor and nothing else.
-//! Opening a segment checks the magic, the layout version and the sizes against the mapping
-//! ([`LayoutError`]); afterwards every length read from the segment is checked against the
-//! slot's capacity before anything is allocated or copied.
+//! Channels have separate slots, so sending to one never disturbs another. A record of up to
+//! 64 bytes (a struct) travels between cores as the two lines of its descriptor and nothing
+//! else. Opening a segment checks the magic, the layout version, the directory and the sizes
+//! against the mapping ([`LayoutError`]); afterwards every length read from the segment is
+//! checked against the channel's capacity before anything is allocated or copied.
 //!
 //! # Publish and read, step by step
 //!
@@ -139,13 +182,14 @@
 //!
 //! # Growing
 //!
-//! A record larger than its slot is refused ([`SendError::TooLarge`]) and leaves the segment
-//! as it was. [`Writer::plan_growth`] works out the larger segment it needs (the slot's
-//! capacity the next power of two, at least 1 MiB, so a growing stream does not re-create the
-//! segment each time) and checks that the file system holding it (`/dev/shm` for a named
-//! segment) has the room; [`Writer::grow`] then creates it beside the old one under a name of
-//! its own, publishes the latest record of every kind into it, and renames it into the old
-//! one's place in one step: a reader never finds the name missing. The old segment is marked
+//! A record larger than its channel is refused ([`SendError::TooLarge`]) and leaves the
+//! segment as it was. [`Writer::plan_growth`] works out the larger segment it needs (the
+//! channel's capacity the next power of two, at least 1 MiB, so a growing stream does not
+//! re-create the segment each time) and checks that the file system holding it (`/dev/shm` for
+//! a named segment) has the room; [`Writer::grow`] then creates it beside the old one under a
+//! name of its own, publishes the latest record of every channel into it, and renames it into
+//! the old one's place in one step: a reader never finds the name missing. Adding channels
+//! ([`Writer::create_with`] on a segment that lacks some) moves to a new segment the same way. The old segment is marked
 //! replaced ([`WriterStatus::Replaced`]) and its readers woken; [`Reader::reopen_if_replaced`]
 //! moves them to the new one, where the records carried over count as already read. Named
 //! segments can grow on Linux only (POSIX has no rename for shared memory objects elsewhere;
