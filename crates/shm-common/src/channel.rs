@@ -938,6 +938,11 @@ impl Reader {
         self.read_raw(index, buffer)
     }
 
+    /// Whether the segment has a channel named `name`.
+    pub fn has_channel(&self, name: &str) -> bool {
+        self.segment.layout.channel(name).is_some()
+    }
+
     /// Whether the channel named `name` has a record this reader has not read.
     pub fn channel_has_new(&self, name: &str) -> bool {
         self.segment

@@ -1114,7 +1114,7 @@ mod tests {
         check(
             Primitive::F32,
             &(-1.5f32).to_le_bytes(),
-            Number::Float(-1.5),
+            Number::Float32(-1.5),
         );
         check(
             Primitive::F64,

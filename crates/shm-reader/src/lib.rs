@@ -15,7 +15,9 @@ use serde_json::json;
 use shm_common::{Capacities, SegmentArgs, SegmentLocation, TestData, WriterStatus};
 use shm_ui::{EventLog, Language, Note, PictureTextures, PictureView, Status, WindowArgs};
 
-use worker::{Command, Event, FrameInfo, LiveFrame, PerKind, Received, Timing, WorkerHandle};
+use worker::{
+    ChannelValue, Command, Event, FrameInfo, LiveFrame, PerKind, Received, Timing, WorkerHandle,
+};
 
 /// The window's title, as in the original.
 pub const TITLE: &str = "Reader";
@@ -161,6 +163,8 @@ pub struct ReaderApp {
     showing: Showing,
     view: PictureView,
     latest_struct: Option<(TestData, Timing)>,
+    /// The latest record of each channel other than the demo's, in arrival order.
+    channels: Vec<ChannelValue>,
     popup: Option<Option<TestData>>,
     status: Status,
     max_side_sent: Option<u32>,
@@ -196,6 +200,7 @@ impl ReaderApp {
             showing: Showing::Picture(0),
             view: PictureView::default(),
             latest_struct: None,
+            channels: Vec::new(),
             popup: None,
             status: Status::default(),
             max_side_sent: None,
@@ -266,6 +271,16 @@ impl ReaderApp {
                     );
                     self.options.events.record("popup", json!({ "text": text }));
                     self.popup = Some(data);
+                }
+            }
+            Event::Channel(value) => {
+                match self
+                    .channels
+                    .iter_mut()
+                    .find(|shown| shown.channel.name == value.channel.name)
+                {
+                    Some(shown) => *shown = *value,
+                    None => self.channels.push(*value),
                 }
             }
             Event::ReadFailed(error) => self.status.set(Note::Read(std::sync::Arc::new(error))),
@@ -571,6 +586,25 @@ impl ReaderApp {
             // The original's one-line text, as the popup shows it.
             ui.add(egui::Label::new(RichText::new(data.to_string()).small()).wrap());
         }
+        if !self.channels.is_empty() {
+            ui.separator();
+            ui.label(RichText::new(texts.channels).strong());
+            for value in &self.channels {
+                channel_table(ui, value, language);
+                ui.label(
+                    RichText::new(format!(
+                        "#{} · {} {} · {} {}",
+                        value.timing.sequence,
+                        texts.transfer,
+                        language.duration(value.timing.delivery.transfer),
+                        texts.sent,
+                        sent_ago(&value.timing)
+                    ))
+                    .small()
+                    .weak(),
+                );
+            }
+        }
         if self.settings.live {
             ui.separator();
             self.live_section(ui);
@@ -829,6 +863,53 @@ fn struct_table(ui: &mut Ui, data: &TestData, language: Language) {
             field(ui, "Age".to_owned(), data.age);
             for (index, score) in data.scores.iter().enumerate() {
                 field(ui, format!("Scores[{index}]"), *score);
+            }
+        });
+}
+
+/// A channel's latest record: a struct as a table of its fields (name, type, value), read
+/// through the type description stored with it; bytes as text, or by size.
+fn channel_table(ui: &mut Ui, value: &ChannelValue, language: Language) {
+    let texts = language.texts();
+    let channel = &value.channel;
+    let Some(descriptor) = &channel.descriptor else {
+        ui.label(
+            RichText::new(format!(
+                "{} ({})",
+                channel.name,
+                language.size(value.bytes.len())
+            ))
+            .strong(),
+        );
+        let text = match std::str::from_utf8(&value.bytes) {
+            Ok(text) => text.to_owned(),
+            Err(_) => texts.binary.to_owned(),
+        };
+        ui.add(egui::Label::new(RichText::new(text).monospace()).wrap());
+        return;
+    };
+    ui.label(RichText::new(format!("{} · {}", channel.name, descriptor.name)).strong());
+    let mono = |text: String| RichText::new(text).monospace();
+    egui::Grid::new(ui.next_auto_id())
+        .num_columns(3)
+        .striped(true)
+        .show(ui, |ui| {
+            ui.label(RichText::new(texts.field).small().weak());
+            ui.label(RichText::new(texts.field_type).small().weak());
+            ui.label(RichText::new(texts.value).small().weak());
+            ui.end_row();
+            for field in &descriptor.fields {
+                ui.label(&field.name);
+                ui.label(RichText::new(field.type_name()).small().weak());
+                let mut shown = String::new();
+                match field.values(&value.bytes, descriptor.byte_order) {
+                    Some(numbers) => {
+                        shm_common::schema::format_nested(&mut shown, &field.dimensions, &numbers)
+                    }
+                    None => shown.push('-'),
+                }
+                ui.add(egui::Label::new(mono(shown)).wrap());
+                ui.end_row();
             }
         });
 }

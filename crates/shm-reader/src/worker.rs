@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 
 use egui::ColorImage;
 use serde_json::json;
+use shm_common::directory::demo_channel;
 use shm_common::{
-    Capacities, Delivery, FrameMessage, ImageMessage, OpenError, PixelFormat, ReadError, Reader,
-    RecordKind, RecordMeta, SegmentLocation, TestData, WriterStatus, monotonic_ns,
+    Capacities, ChannelSpec, Delivery, FrameMessage, ImageMessage, OpenError, PixelFormat,
+    ReadError, Reader, RecordKind, RecordMeta, SegmentLocation, TestData, WriterStatus,
+    monotonic_ns,
 };
 use shm_picture::{DecodeError, DecodedPicture};
 use shm_ui::EventLog;
@@ -72,6 +74,15 @@ pub(crate) struct Received {
     pub(crate) decoded: Result<DecodedPicture, DecodeError>,
 }
 
+/// The latest record of a channel other than the demo's three.
+pub(crate) struct ChannelValue {
+    /// The channel, with its type for a struct channel.
+    pub(crate) channel: ChannelSpec,
+    /// The record's bytes (for a struct, read field by field through the channel's type).
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) timing: Timing,
+}
+
 /// What the worker tells the window.
 pub(crate) enum Event {
     /// No segment yet: waiting for a Writer to create it.
@@ -97,6 +108,8 @@ pub(crate) enum Event {
         data: Option<(TestData, Timing)>,
         clicked: bool,
     },
+    /// A channel other than the demo's has a new record.
+    Channel(Box<ChannelValue>),
     /// A read failed (corrupt segment...).
     ReadFailed(ReadError),
     /// A button was clicked before any Writer appeared.
@@ -120,7 +133,7 @@ pub(crate) struct LiveFrame {
     pub(crate) info: FrameInfo,
 }
 
-/// A count for each kind of record, indexed by [`RecordKind::slot`].
+/// A count for each kind of record, indexed by [`RecordKind::index`].
 pub(crate) type PerKind = [u64; RecordKind::ALL.len()];
 
 /// What Live mode has seen, for the figures and the plot.
@@ -233,6 +246,7 @@ pub(crate) fn spawn(location: SegmentLocation, ctx: egui::Context, log: EventLog
         last_writer_check: Instant::now(),
         image: ImageMessage::default(),
         frame: FrameMessage::default(),
+        others: (0, Vec::new()),
     };
     let thread = std::thread::Builder::new()
         .name("reader-worker".to_owned())
@@ -262,6 +276,8 @@ struct Worker {
     /// Reused for every picture and frame, so following a stream does not allocate per record.
     image: ImageMessage,
     frame: FrameMessage,
+    /// The segment's channels other than the demo's, and the instance they belong to.
+    others: (u64, Vec<ChannelSpec>),
 }
 
 impl Worker {
@@ -281,6 +297,8 @@ impl Worker {
             while let Ok(command) = commands.try_recv() {
                 self.handle(command);
             }
+            // Other channels' values are small: shown as they change, Live or not.
+            self.read_channels(monotonic_ns());
             let quiet = !self.live || !self.follow();
             self.check_writer(quiet);
         }
@@ -385,6 +403,10 @@ impl Worker {
         let Some(reader) = self.reader.as_mut() else {
             return false;
         };
+        // A segment of someone else's channels: nothing to follow here (a click says why).
+        if !clicked && !reader.has_channel(shm_common::PICTURE_CHANNEL) {
+            return false;
+        }
         let read = if clicked {
             reader.read_into(&mut self.image)
         } else {
@@ -458,11 +480,59 @@ impl Worker {
         }
     }
 
+    /// Reads every channel other than the demo's that has a record not shown yet.
+    fn read_channels(&mut self, asked: u64) {
+        let Some(reader) = self.reader.as_mut() else {
+            return;
+        };
+        let instance = reader.instance_id();
+        if self.others.0 != instance {
+            let others = reader
+                .channels()
+                .into_iter()
+                .filter(|channel| demo_channel(channel.kind) != Some(channel.name.as_str()))
+                .collect();
+            self.others = (instance, others);
+        }
+        for channel in &self.others.1 {
+            let name = channel.name.as_str();
+            if !reader.channel_has_new(name) {
+                continue;
+            }
+            let mut bytes = Vec::new();
+            match reader.read_channel_into(name, &mut bytes) {
+                Ok(Some(meta)) => {
+                    let timing = Timing::of(&meta, asked, monotonic_ns());
+                    self.log.record(
+                        "received",
+                        json!({ "kind": channel.kind.name(), "channel": name, "len": bytes.len() }),
+                    );
+                    let _ = self.events.send(Event::Channel(Box::new(ChannelValue {
+                        channel: channel.clone(),
+                        bytes,
+                        timing,
+                    })));
+                    self.ctx.request_repaint();
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    self.log
+                        .record("error", json!({ "message": err.to_string() }));
+                    let _ = self.events.send(Event::ReadFailed(err));
+                    self.ctx.request_repaint();
+                }
+            }
+        }
+    }
+
     /// Live: the next frame, converted for upload and left in the mailbox.
     fn read_frame(&mut self, asked: u64) -> bool {
         let Some(reader) = self.reader.as_mut() else {
             return false;
         };
+        if !reader.has_channel(shm_common::FRAME_CHANNEL) {
+            return false;
+        }
         match reader.read_next_into(&mut self.frame) {
             Ok(Some(meta)) => {
                 let timing = Timing::of(&meta, asked, monotonic_ns());

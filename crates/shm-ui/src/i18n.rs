@@ -83,6 +83,12 @@ pub struct Texts {
     pub frames: &'static str,
     /// Details: the latest struct.
     pub latest_struct: &'static str,
+    /// Heading of the segment's other channels, each shown with its latest record.
+    pub channels: &'static str,
+    /// Column of a field's type.
+    pub field_type: &'static str,
+    /// A bytes record that is not text.
+    pub binary: &'static str,
     /// Picture view: fit to the view.
     pub fit: &'static str,
     /// Picture view: how to zoom and pan.
@@ -180,6 +186,9 @@ const CHINESE: Texts = Texts {
     orientation: "EXIF 方向",
     frames: "动画帧数",
     latest_struct: "最新结构体",
+    channels: "其他通道",
+    field_type: "类型",
+    binary: "二进制数据",
     fit: "适应窗口",
     view_hint: "滚轮缩放，拖动平移，双击在适应窗口与原始大小之间切换",
     received: "已接收",
@@ -246,6 +255,9 @@ const ENGLISH: Texts = Texts {
     orientation: "EXIF orientation",
     frames: "Animation frames",
     latest_struct: "Latest struct",
+    channels: "Other channels",
+    field_type: "Type",
+    binary: "binary data",
     fit: "Fit",
     view_hint: "Wheel to zoom, drag to pan, double-click to switch between fit and actual size",
     received: "Received",

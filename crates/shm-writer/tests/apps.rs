@@ -1088,3 +1088,78 @@ fn the_reader_reports_a_damaged_segment_in_words() {
         shows(reader, "它不是本程序的共享内存段")
     });
 }
+
+/// A type the Reader was never compiled with.
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable, shm_common::Schema)]
+#[repr(C)]
+struct Pose {
+    position: [f64; 3],
+    heading: f32,
+    id: u32,
+}
+
+#[test]
+fn the_reader_shows_any_struct_channel_as_a_table_of_its_fields() {
+    use shm_common::ChannelSpec;
+    let segment = TestSegment::new("apps-channels");
+    let mut writer = Writer::create_with(
+        &segment.location,
+        CreationMode::CreateNew,
+        vec![
+            ChannelSpec::of::<Pose>("pose").unwrap(),
+            ChannelSpec::bytes("note", 64).unwrap(),
+        ],
+    )
+    .unwrap();
+    let pose = writer.channel::<Pose>("pose").unwrap();
+    let note = writer.bytes_channel("note").unwrap();
+    writer
+        .publish(
+            &pose,
+            &Pose {
+                position: [1.0, 2.0, 0.5],
+                heading: 0.25,
+                id: 7,
+            },
+        )
+        .unwrap();
+    writer
+        .publish_bytes(&note, "你好, robot".as_bytes())
+        .unwrap();
+
+    let mut reader = reader_app(&segment.location);
+    wait_for(&mut reader, "the pose table", |reader| {
+        shows(reader, "pose · Pose")
+    });
+    assert_shows(&reader, "其他通道");
+    for text in [
+        "position",
+        "[f64; 3]",
+        "[1, 2, 0.5]",
+        "heading",
+        "0.25",
+        "id",
+        "u32",
+        "你好, robot",
+    ] {
+        assert_shows(&reader, text);
+    }
+    // A new value shows by itself, Live or not; the missing demo channels are no error.
+    writer
+        .publish(
+            &pose,
+            &Pose {
+                position: [-3.0, 4.0, 0.0],
+                heading: 1.5,
+                id: 8,
+            },
+        )
+        .unwrap();
+    wait_for(&mut reader, "the new pose", |reader| {
+        shows(reader, "[-3, 4, 0]")
+    });
+    assert!(!shows(&reader, "没有名为"), "{:?}", labels(&reader));
+    reader.get_by_label("English").click();
+    reader.run_ok();
+    assert_shows(&reader, "Other channels");
+}
