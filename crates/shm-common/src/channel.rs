@@ -6,14 +6,17 @@ use std::time::{Duration, Instant};
 
 use crate::directory::{ChannelSpec, demo_channel};
 use crate::error::{ChannelError, GrowError, OpenError, ReadError, SendError};
-use crate::layout::{Capacities, ControlBlock, LAYOUT_VERSION, Layout, MAX_CAPACITY};
+use crate::layout::{Capacities, LAYOUT_VERSION, Layout, MAX_CAPACITY};
 use crate::message::{
     FrameHeader, FrameMessage, ImageMessage, Message, RecordKind, Sink, Source, TestData,
 };
+use crate::protocol::RecordMeta;
+use crate::protocol::backoff::Backoff;
+use crate::protocol::follow::{STALL_AFTER, Streamed};
+use crate::protocol::notify::{self, notify_change};
+use crate::protocol::slot::Slot;
 use crate::schema::Schema;
 use crate::segment::{self, CreationMode, Segment, SegmentLocation};
-use crate::slot::{RecordMeta, Slot};
-use crate::stream::{STALL_AFTER, Streamed};
 use crate::sys;
 use crate::typed::{BytesChannel, Channel};
 
@@ -88,16 +91,6 @@ fn copy_into(buffer: &mut Vec<u8>, source: &mut dyn Source) -> Result<(), crate:
     buffer.clear();
     buffer.resize(source.remaining(), 0);
     source.read_exact(buffer)
-}
-
-/// Wakes readers: bump the change counter, and make the syscall only if someone sleeps.
-fn notify_change(control: &ControlBlock) {
-    // SeqCst on both: with the reader's SeqCst increment of `waiters` and load of `counter`,
-    // either the reader sees the new counter or this load sees the reader's waiter count.
-    control.notify.counter.fetch_add(1, Ordering::SeqCst);
-    if control.notify.waiters.load(Ordering::SeqCst) != 0 {
-        sys::futex_wake_all(&control.notify.counter);
-    }
 }
 
 /// The state of a segment's writer, as a reader sees it.
@@ -189,7 +182,7 @@ fn info(segment: &Segment) -> Result<SegmentInfo, ReadError> {
     let slots = (0..segment.layout.channels.len())
         .map(|index| {
             let slot = slot(segment, index);
-            let published = slot.newest().sequence();
+            let published = slot.newest().number();
             let meta = &slot.control.buffers[(published & 1) as usize];
             // Relaxed: a snapshot for display, which may be a record newer than `published`.
             let (last_len, last_published_ns) = if published == 0 {
@@ -1107,7 +1100,7 @@ impl Reader {
     /// only what is published from here on.
     pub fn skip_existing(&mut self) {
         for index in 0..self.seen_sequences.len() {
-            self.seen_sequences[index] = slot(&self.segment, index).newest().sequence();
+            self.seen_sequences[index] = slot(&self.segment, index).newest().number();
         }
     }
 
@@ -1124,7 +1117,7 @@ impl Reader {
     }
 
     fn has_new_at(&self, index: usize) -> bool {
-        slot(&self.segment, index).newest().sequence() != self.seen_sequences[index]
+        slot(&self.segment, index).newest().number() != self.seen_sequences[index]
     }
 
     fn something_new(&self) -> bool {
@@ -1167,7 +1160,8 @@ impl Reader {
 
     fn wait_until(&mut self, start: Instant, timeout: Duration, follow_writes: bool) -> bool {
         let spin_for = SPIN_BEFORE_SLEEP.min(timeout);
-        let mut spins = 0u32;
+        // Never yields: a publish lands within microseconds, or the reader goes to sleep.
+        let mut backoff = Backoff::new(u32::MAX);
         loop {
             // Polls the slots' sequence words and the writer generation: the descriptor line
             // that brings the change also holds the record's metadata. (Polling the change
@@ -1177,8 +1171,8 @@ impl Reader {
                 return true;
             }
             self.touch_next_lines();
-            spins = spins.wrapping_add(1);
-            if spins.is_multiple_of(32) {
+            backoff.snooze();
+            if backoff.steps().is_multiple_of(32) {
                 let elapsed = start.elapsed();
                 if elapsed >= timeout {
                     return false;
@@ -1187,28 +1181,13 @@ impl Reader {
                     break;
                 }
             }
-            std::hint::spin_loop();
         }
+        let mut seen = self.seen_counter;
         let notify = &self.segment.region.control().notify;
-        // SeqCst: pairs with the writer's SeqCst counter increment and waiter load in
-        // `notify_change` (see there), so a publish cannot slip between our check and our sleep.
-        notify.waiters.fetch_add(1, Ordering::SeqCst);
-        let changed = loop {
-            let counter = notify.counter.load(Ordering::SeqCst);
-            if counter != self.seen_counter {
-                self.seen_counter = counter;
-                if self.ready(follow_writes) {
-                    break true;
-                }
-            }
-            let elapsed = start.elapsed();
-            if elapsed >= timeout {
-                break false;
-            }
-            sys::futex_wait(&notify.counter, counter, timeout - elapsed);
-        };
-        // SeqCst: keeps the waiter count exact for the writer's check.
-        notify.waiters.fetch_sub(1, Ordering::SeqCst);
+        let changed = notify::sleep_until(notify, &mut seen, start, timeout, || {
+            self.ready(follow_writes)
+        });
+        self.seen_counter = seen;
         changed
     }
 
@@ -1283,7 +1262,7 @@ impl Reader {
         fresh.stall_timeout = self.stall_timeout;
         if self.writer_status() == WriterStatus::Replaced {
             for (index, channel) in self.segment.layout.channels.iter().enumerate() {
-                let old_newest = slot(&self.segment, index).newest().sequence();
+                let old_newest = slot(&self.segment, index).newest().number();
                 let Some(target) = fresh.segment.layout.channel(channel.spec.name.as_str()) else {
                     continue;
                 };

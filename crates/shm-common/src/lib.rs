@@ -145,7 +145,7 @@
 //! reader copies only bytes below that count (acquire), right behind the writer on the other
 //! core, and keeps the copy only if the record completes without being overwritten, checksum
 //! and all. A 10 MiB picture then arrives about one copy after the writer started. The steps
-//! are in `src/stream.rs`; a writer that stops making progress for a second is given up on.
+//! are in `src/protocol/follow.rs`; a writer that stops making progress for a second is given up on.
 //! [`Reader::wait_for_next`] wakes a reader when such a write starts.
 //!
 //! Two checks cover the interleavings: loom runs the real `publish`, `read` and following
@@ -291,12 +291,11 @@ mod error;
 mod inventory;
 pub mod layout;
 mod message;
+pub mod protocol;
 pub mod schema;
 #[cfg(not(loom))]
 mod segment;
 mod size;
-mod slot;
-mod stream;
 mod sync;
 #[cfg_attr(loom, path = "sys_loom.rs")]
 mod sys;
@@ -327,6 +326,7 @@ pub use message::{
     FrameHeader, FrameMessage, ImageMessage, Message, PixelFormat, RecordKind, Sink, Source,
     TestData,
 };
+pub use protocol::{Delivery, RecordMeta, monotonic_ns};
 pub use schema::{
     ByteOrder, DescriptorError, Difference, Field, Number, Primitive, Schema, SchemaField,
     SchemaMismatch, Shape, TypeDescriptor,
@@ -335,7 +335,6 @@ pub use schema::{
 pub use segment::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName, remove};
 pub use shm_derive::Schema;
 pub use size::{ByteSize, Elapsed, parse_size};
-pub use slot::{Delivery, RecordMeta, monotonic_ns};
 #[cfg(not(loom))]
 pub use sys::FileSystemSpace;
 #[cfg(not(loom))]

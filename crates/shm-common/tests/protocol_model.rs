@@ -1,9 +1,10 @@
 //! An exhaustive check of the slot protocol: every interleaving of a writer publishing five
 //! records (and possibly dying at any step) with a reader reading once.
 //!
-//! The model follows `src/slot.rs` step by step, one shared-memory access per step, under
+//! The model follows `src/protocol/slot.rs` step by step, one shared-memory access per step, under
 //! sequential consistency; the memory orderings that make real hardware behave this way are
-//! argued in the comments of `slot.rs`. Payloads are two words that must both equal the record
+//! argued in the comments of `slot.rs`; the reader judges the sequence words with the crate's
+//! own `Newest::of`. Payloads are two words that must both equal the record
 //! number, so a torn copy is visible. The checks, over every reachable state:
 //! * the reader never accepts a torn or mixed record;
 //! * what it accepts was complete during its read, never older than what was complete when it
@@ -16,6 +17,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashSet;
+
+// The real newest-record rule, not a copy of it.
+use shm_common::protocol::Newest;
 
 const RECORDS: u64 = 5;
 const WORDS: usize = 2;
@@ -40,34 +44,6 @@ struct State {
     n: u64,
     words: [u64; 2],
     copy: [u64; WORDS],
-}
-
-/// The record the two sequence words name: `Newest::of` in `src/slot.rs`.
-#[derive(Debug, PartialEq, Eq)]
-enum Newest {
-    Nothing,
-    Record(u64),
-    Contradiction,
-}
-
-fn newest(words: [u64; 2]) -> Newest {
-    let high = usize::from(words[1] > words[0]);
-    let (newest, other) = (words[high], words[1 - high]);
-    if newest == 0 {
-        return Newest::Nothing;
-    }
-    let writing = newest.div_ceil(2);
-    if (writing & 1) as usize != high {
-        return Newest::Contradiction;
-    }
-    if newest % 2 == 0 {
-        return Newest::Record(writing);
-    }
-    match (writing - 1, other) {
-        (0, 0) => Newest::Nothing,
-        (sequence, word) if sequence > 0 && word == newest - 1 => Newest::Record(sequence),
-        _ => Newest::Contradiction,
-    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -123,9 +99,9 @@ fn reader_step(state: &mut State) -> Outcome {
         }
         LOAD_SECOND => {
             state.words[1] = state.shared.seq[1];
-            match newest(state.words) {
+            match Newest::of(state.words) {
                 Newest::Nothing => return Outcome::Nothing,
-                Newest::Record(n) => state.n = n,
+                Newest::Record(n) => state.n = n.0,
                 Newest::Contradiction => {
                     state.reader_step = RELOAD_FIRST;
                     return Outcome::Running;

@@ -5,11 +5,11 @@
 //! streaming reader instead copies each part as soon as the writer has stored it, on the other
 //! core, so the picture arrives about one copy after the writer started.
 //!
-//! On top of the slot's seqlock (see `slot.rs`), step by step:
+//! On top of the slot's seqlock (see [`super::slot`]), step by step:
 //!
 //! 1. The writer resets the buffer's `written` count to 0, stores the odd sequence word `2m - 1`
 //!    (release), then the record's length and kind, then the bytes in chunks of
-//!    [`STREAM_CHUNK`](crate::slot::STREAM_CHUNK) bytes, storing the count written so far after
+//!    [`STREAM_CHUNK`](super::copy::STREAM_CHUNK) bytes, storing the count written so far after
 //!    each chunk (release); last, as for any record, checksum, timestamps and `2m`.
 //! 2. A reader that has read record `m - 1` and finds buffer `m % 2`'s word at `2m - 1` waits
 //!    for a count of at least 1 (acquire: it now sees this record's length and kind, which it
@@ -28,14 +28,21 @@
 //!    the generation with the one it started with after every count and word it loads
 //!    (Acquire, which makes the bump visible) and starts again if it changed.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use super::backoff::Backoff;
+use super::copy::SharedSource;
+use super::record::RecordMeta;
+use super::sequence::RecordNumber;
+use super::slot::Slot;
 use crate::checksum::Checksum;
 use crate::error::{FrameError, ReadError};
 use crate::message::Source;
-use crate::slot::{RecordMeta, SharedSource, Slot};
 use crate::sync::atomic::{AtomicU32, AtomicU64, Ordering, fence};
-use crate::sync::{hint, thread};
+
+/// Waits for a writer's next bytes that spin before they yield: the writer is usually one
+/// chunk ahead on the other core.
+const FOLLOW_SPINS: u32 = 1024;
 
 /// How long a streaming reader waits, by default, for a writer that makes no progress.
 pub(crate) const STALL_AFTER: Duration = Duration::from_secs(1);
@@ -161,36 +168,30 @@ impl StreamSource<'_> {
     }
 }
 
-/// Waiting for a writer: spin, then yield, and notice when its count stops moving.
+/// Waiting for a writer to make progress: a [`Backoff`] whose clock starts again whenever the
+/// writer's count moves, so only a writer that stops for `stall_after` is given up on.
 struct Patience {
-    spins: u32,
+    backoff: Backoff,
     last_written: usize,
-    since: Instant,
 }
 
 impl Patience {
     fn new(written: usize) -> Patience {
         Patience {
-            spins: 0,
+            backoff: Backoff::new(FOLLOW_SPINS),
             last_written: written,
-            since: Instant::now(),
         }
     }
 
     /// Waits a moment; false once the count `written` has not moved for `stall_after`.
     fn wait(&mut self, written: usize, stall_after: Duration) -> bool {
-        self.spins = self.spins.wrapping_add(1);
         if written != self.last_written {
             self.last_written = written;
-            self.since = Instant::now();
-        } else if self.spins.is_multiple_of(64) && self.since.elapsed() > stall_after {
+            self.backoff.restart();
+        } else if self.backoff.steps().is_multiple_of(64) && self.backoff.waited() > stall_after {
             return false;
         }
-        if self.spins < 1024 {
-            hint::spin_loop();
-        } else {
-            thread::yield_now();
-        }
+        self.backoff.snooze();
         true
     }
 }
@@ -236,10 +237,10 @@ impl Slot<'_> {
         stall_after: Duration,
         decode: impl FnOnce(&mut dyn Source) -> Result<(), FrameError>,
     ) -> Result<Streamed, ReadError> {
-        let sequence = after.wrapping_add(1);
-        let index = (sequence & 1) as usize;
+        let number = RecordNumber(after).next();
+        let index = number.buffer();
         let meta = &self.control.buffers[index];
-        let writing = sequence.wrapping_mul(2).wrapping_sub(1);
+        let writing = number.writing().0;
         let generation = &self.region.control().writer.generation;
         // Relaxed: only compared with later loads that follow Acquire loads (`taken_over`).
         let generation_at_start = generation.load(Ordering::Relaxed);
@@ -289,14 +290,14 @@ impl Slot<'_> {
         }
         // Relaxed: made visible by the Acquire load of the even word in `wait_complete`, and
         // validated with the copy by the re-check below (the writer stores them again for
-        // record `sequence + 2`).
+        // record `number + 2`).
         let stored = meta.checksum.load(Ordering::Relaxed);
         let started_ns = meta.started_ns.load(Ordering::Relaxed);
         let published_ns = meta.published_ns.load(Ordering::Relaxed);
         // Acquire fence: every load above happens before the re-check.
         fence(Ordering::Acquire);
         // Relaxed: ordered after the copies by the fence above.
-        if meta.seq.load(Ordering::Relaxed) != writing.wrapping_add(1) || source.taken_over() {
+        if meta.seq.load(Ordering::Relaxed) != number.complete().0 || source.taken_over() {
             return Ok(Streamed::Overtaken);
         }
         decoded.map_err(|source| ReadError::Malformed {
@@ -313,7 +314,7 @@ impl Slot<'_> {
         }
         Ok(Streamed::Read(RecordMeta {
             kind: self.kind,
-            sequence,
+            sequence: number.0,
             len,
             checksum: computed,
             started_ns,

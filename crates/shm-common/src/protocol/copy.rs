@@ -1,0 +1,364 @@
+//! Moving a record's bytes in and out of shared memory: whole aligned words only, with
+//! relaxed atomic accesses, computing the checksum on the way.
+//!
+//! The memory is written by another process while we read it: a plain `memcpy` would be a
+//! data race in Rust's memory model even though the sequence check discards torn copies.
+//! Relaxed 8-byte atomic loads and stores compile to ordinary moves. Mixing byte and word
+//! accesses to the same memory from two threads is undefined even when both are atomic, so a
+//! partial last word is staged and stored whole, padded with zeros.
+
+use crate::sync::atomic::{AtomicU64, Ordering};
+
+use crate::checksum::Checksum;
+use crate::error::FrameError;
+use crate::layout::LINE_WORDS;
+use crate::message::{Sink, Source};
+use crate::sys::SharedRegion;
+
+/// A one-line record being encoded on the stack.
+pub(crate) struct LineSink {
+    bytes: [u8; LINE_WORDS * 8],
+    len: usize,
+}
+
+impl LineSink {
+    pub(crate) fn new() -> LineSink {
+        LineSink {
+            bytes: [0; LINE_WORDS * 8],
+            len: 0,
+        }
+    }
+
+    pub(crate) fn filled(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    /// The line as the words to store (native byte order: memory holds the bytes as given).
+    pub(crate) fn words(&self) -> [u64; LINE_WORDS] {
+        std::array::from_fn(|i| native_word(&self.bytes[i * 8..i * 8 + 8]))
+    }
+}
+
+impl Sink for LineSink {
+    fn put(&mut self, bytes: &[u8]) {
+        // As with the shared sink, bytes beyond the line are dropped rather than overrun.
+        let space = &mut self.bytes[self.len..];
+        let take = bytes.len().min(space.len());
+        space[..take].copy_from_slice(&bytes[..take]);
+        self.len += take;
+    }
+}
+
+/// A one-line record copied out of the segment, read back a word at a time: the copy was stored
+/// a word at a time, and wider loads right after narrower stores stall store forwarding.
+pub(crate) struct LineSource<'a> {
+    pub(crate) line: &'a [u64; LINE_WORDS],
+    pub(crate) offset: usize,
+    pub(crate) end: usize,
+}
+
+impl Source for LineSource<'_> {
+    fn remaining(&self) -> usize {
+        self.end - self.offset
+    }
+
+    fn read_exact(&mut self, dst: &mut [u8]) -> Result<(), FrameError> {
+        if dst.len() > self.remaining() {
+            return Err(FrameError::Truncated {
+                needed: dst.len(),
+                remaining: self.remaining(),
+            });
+        }
+        // Whole words while the offset is aligned (the struct is read in one go), then bytes.
+        let mut done = 0;
+        if self.offset.is_multiple_of(8) {
+            let words = &self.line[self.offset / 8..];
+            for (chunk, word) in dst.chunks_exact_mut(8).zip(words) {
+                chunk.copy_from_slice(&word.to_ne_bytes());
+            }
+            done = (dst.len() / 8).min(words.len()) * 8;
+        }
+        for (i, byte) in dst.iter_mut().enumerate().skip(done) {
+            let at = self.offset + i;
+            *byte = self.line[at / 8].to_ne_bytes()[at % 8];
+        }
+        self.offset += dst.len();
+        Ok(())
+    }
+}
+
+/// Writes a record's bytes into a buffer with atomic stores, computing its checksum.
+///
+/// Shared memory is only ever written in whole, aligned 8-byte words (a reader loads the same
+/// words): bytes that do not fill a word yet wait in `stage`, and [`SharedSink::finish`]
+/// stores the last partial word, padded with zeros. Mixing byte and word accesses to the same
+/// memory from two threads is undefined in Rust's memory model, even when both are atomic.
+/// Progress is published every [`STREAM_CHUNK`] bytes for streaming readers, and at the end.
+pub(crate) struct SharedSink<'a> {
+    pub(crate) region: &'a SharedRegion,
+    /// Where the next whole word goes (8-aligned: buffers are 64-aligned).
+    pub(crate) offset: usize,
+    pub(crate) remaining: usize,
+    pub(crate) checksum: Checksum,
+    pub(crate) written: &'a AtomicU64,
+    /// Bytes stored so far.
+    pub(crate) done: u64,
+    /// Bytes waiting for the rest of their word.
+    pub(crate) stage: [u8; 8],
+    pub(crate) staged: usize,
+}
+
+/// How many bytes a writer copies between two stores of its progress: small enough that a
+/// streaming reader copies right behind it, large enough that the stores cost nothing. A
+/// multiple of 8, so progress always counts whole words.
+#[cfg(not(loom))]
+pub(crate) const STREAM_CHUNK: usize = 64 * 1024;
+/// Under loom, a word: the model's reader follows the writer word by word.
+#[cfg(loom)]
+pub(crate) const STREAM_CHUNK: usize = 8;
+
+const _: () = assert!(STREAM_CHUNK.is_multiple_of(8));
+
+impl SharedSink<'_> {
+    /// Stores `words` (a whole number of words) at the current offset, publishing progress at
+    /// every [`STREAM_CHUNK`] boundary.
+    fn store_words(&mut self, mut words: &[u8]) {
+        while !words.is_empty() {
+            let to_boundary = STREAM_CHUNK - (self.done as usize % STREAM_CHUNK);
+            let take = words.len().min(to_boundary);
+            let (now, rest) = words.split_at(take);
+            copy_in(self.region, self.offset, now, &mut self.checksum);
+            self.offset += take;
+            self.done += take as u64;
+            words = rest;
+            if self.done.is_multiple_of(STREAM_CHUNK as u64) {
+                self.publish_progress();
+            }
+        }
+    }
+
+    fn publish_progress(&self) {
+        // Release: a streaming reader that loads this count with Acquire sees every byte
+        // before it.
+        self.written.store(self.done, Ordering::Release);
+    }
+
+    /// Stores the last partial word (padded with zeros: buffers are whole lines long) and
+    /// publishes the final count.
+    pub(crate) fn finish(&mut self) {
+        if self.staged > 0 {
+            let staged = self.staged;
+            self.checksum.update(&self.stage[..staged]);
+            self.stage[staged..].fill(0);
+            if let Some(word) = self.region.words(self.offset, 1) {
+                // Relaxed: ordered by the seqlock fences in `Slot::publish`.
+                word[0].store(u64::from_ne_bytes(self.stage), Ordering::Relaxed);
+            }
+            self.offset += 8;
+            self.done += staged as u64;
+            self.staged = 0;
+        }
+        self.publish_progress();
+    }
+}
+
+impl Sink for SharedSink<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        // The caller checked the record's length against the capacity; anything beyond it is
+        // dropped here (and then fails the reader's framing check) rather than overrun.
+        let mut bytes = &bytes[..bytes.len().min(self.remaining)];
+        self.remaining -= bytes.len();
+        if self.staged > 0 {
+            let take = (8 - self.staged).min(bytes.len());
+            self.stage[self.staged..self.staged + take].copy_from_slice(&bytes[..take]);
+            self.staged += take;
+            bytes = &bytes[take..];
+            if self.staged < 8 {
+                return;
+            }
+            self.staged = 0;
+            let word = self.stage;
+            self.store_words(&word);
+        }
+        let whole = bytes.len() / 8 * 8;
+        self.store_words(&bytes[..whole]);
+        let rest = &bytes[whole..];
+        self.stage[..rest.len()].copy_from_slice(rest);
+        self.staged = rest.len();
+    }
+}
+
+/// Reads a record's bytes out of a buffer with atomic loads of whole, aligned words (as the
+/// writer stores them), computing its checksum.
+pub(crate) struct SharedSource<'a> {
+    pub(crate) region: &'a SharedRegion,
+    pub(crate) offset: usize,
+    pub(crate) remaining: usize,
+    pub(crate) checksum: Checksum,
+    /// The last word loaded for bytes that do not fill a word, and its offset.
+    pub(crate) word: Option<(usize, u64)>,
+}
+
+impl SharedSource<'_> {
+    /// The byte at `offset`, from the whole word holding it.
+    fn byte_at(&mut self, offset: usize) -> Option<u8> {
+        let aligned = offset & !7;
+        let word = match self.word {
+            Some((at, word)) if at == aligned => word,
+            _ => {
+                // Relaxed: the reader's Acquire fence and sequence re-check decide whether it
+                // counts.
+                let word = self.region.words(aligned, 1)?[0].load(Ordering::Relaxed);
+                self.word = Some((aligned, word));
+                word
+            }
+        };
+        Some(word.to_ne_bytes()[offset % 8])
+    }
+
+    /// Copies `dst.len()` bytes from `self.offset` on.
+    fn copy(&mut self, dst: &mut [u8]) -> Option<()> {
+        let mut done = 0;
+        while done < dst.len() && !self.offset.is_multiple_of(8) {
+            let byte = self.byte_at(self.offset)?;
+            dst[done] = byte;
+            self.checksum.byte(byte);
+            self.offset += 1;
+            done += 1;
+        }
+        let whole = (dst.len() - done) / 8 * 8;
+        copy_out(
+            self.region,
+            self.offset,
+            &mut dst[done..done + whole],
+            &mut self.checksum,
+        )?;
+        self.offset += whole;
+        done += whole;
+        while done < dst.len() {
+            let byte = self.byte_at(self.offset)?;
+            dst[done] = byte;
+            self.checksum.byte(byte);
+            self.offset += 1;
+            done += 1;
+        }
+        Some(())
+    }
+}
+
+impl Source for SharedSource<'_> {
+    fn remaining(&self) -> usize {
+        self.remaining
+    }
+
+    fn read_exact(&mut self, dst: &mut [u8]) -> Result<(), FrameError> {
+        let truncated = FrameError::Truncated {
+            needed: dst.len(),
+            remaining: self.remaining,
+        };
+        if dst.len() > self.remaining {
+            return Err(truncated);
+        }
+        self.copy(dst).ok_or(truncated)?;
+        self.remaining -= dst.len();
+        Ok(())
+    }
+}
+
+/// Copies `src`, a whole number of words, into the region at the 8-aligned `offset` (relaxed
+/// atomic word stores), feeding `checksum`.
+fn copy_in(
+    region: &SharedRegion,
+    offset: usize,
+    src: &[u8],
+    checksum: &mut Checksum,
+) -> Option<()> {
+    let words = src.len() / 8;
+    let dst_words = region.words(offset, words)?;
+    let mut pairs = dst_words.iter().zip(src.chunks_exact(8));
+    while !checksum.at_block_boundary() {
+        let Some((dst, chunk)) = pairs.next() else {
+            break;
+        };
+        let native = native_word(chunk);
+        checksum.word(u64::from_le(native));
+        // Relaxed: ordered by the seqlock fences in `Slot::publish`.
+        dst.store(native, Ordering::Relaxed);
+    }
+    let done = words - pairs.len();
+    let blocks = dst_words[done..]
+        .chunks_exact(4)
+        .zip(src[done * 8..].chunks_exact(32));
+    let whole = blocks.len() * 4;
+    // A local copy of the state, indexed only by constants, stays in registers.
+    let mut sum = *checksum;
+    for (dst, chunk) in blocks {
+        let native: [u64; 4] = std::array::from_fn(|i| native_word(&chunk[i * 8..i * 8 + 8]));
+        sum.block(native.map(u64::from_le));
+        for (dst, word) in dst.iter().zip(native) {
+            // Relaxed: ordered by the seqlock fences in `Slot::publish`.
+            dst.store(word, Ordering::Relaxed);
+        }
+    }
+    *checksum = sum;
+    for (dst, chunk) in dst_words[done + whole..]
+        .iter()
+        .zip(src[(done + whole) * 8..].chunks_exact(8))
+    {
+        let native = native_word(chunk);
+        checksum.word(u64::from_le(native));
+        // Relaxed: ordered by the seqlock fences in `Slot::publish`.
+        dst.store(native, Ordering::Relaxed);
+    }
+    Some(())
+}
+
+fn native_word(chunk: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(chunk);
+    u64::from_ne_bytes(bytes)
+}
+
+/// Copies from the region at the 8-aligned `offset` into `dst`, a whole number of words
+/// (relaxed atomic word loads), feeding `checksum`.
+fn copy_out(
+    region: &SharedRegion,
+    offset: usize,
+    dst: &mut [u8],
+    checksum: &mut Checksum,
+) -> Option<()> {
+    let words = dst.len() / 8;
+    let src_words: &[AtomicU64] = region.words(offset, words)?;
+    let mut done = 0;
+    while done < words && !checksum.at_block_boundary() {
+        // Relaxed: the reader's Acquire fence and sequence re-check decide whether it counts.
+        let native = src_words[done].load(Ordering::Relaxed);
+        dst[done * 8..done * 8 + 8].copy_from_slice(&native.to_ne_bytes());
+        checksum.word(u64::from_le(native));
+        done += 1;
+    }
+    let blocks = src_words[done..]
+        .chunks_exact(4)
+        .zip(dst[done * 8..].chunks_exact_mut(32));
+    let whole = blocks.len() * 4;
+    // A local copy of the state, indexed only by constants, stays in registers.
+    let mut sum = *checksum;
+    for (src, chunk) in blocks {
+        // Relaxed: the reader's Acquire fence and sequence re-check decide whether it counts.
+        let native: [u64; 4] = std::array::from_fn(|i| src[i].load(Ordering::Relaxed));
+        let mut bytes = [0u8; 32];
+        for (i, word) in native.iter().enumerate() {
+            bytes[i * 8..i * 8 + 8].copy_from_slice(&word.to_ne_bytes());
+        }
+        chunk.copy_from_slice(&bytes);
+        sum.block(native.map(u64::from_le));
+    }
+    *checksum = sum;
+    for index in done + whole..words {
+        // Relaxed: the reader's Acquire fence and sequence re-check decide whether it counts.
+        let native = src_words[index].load(Ordering::Relaxed);
+        dst[index * 8..index * 8 + 8].copy_from_slice(&native.to_ne_bytes());
+        checksum.word(u64::from_le(native));
+    }
+    Some(())
+}
