@@ -11,9 +11,15 @@ echo "== cargo test --workspace"
 cargo test --workspace --locked
 echo "== tests that need root: PID and mount namespaces, small tmpfs mounts, other users"
 if [ "$(id -u)" = 0 ]; then
-    cargo test -p shm-cli --locked -- --ignored
+    cargo test -p shm-cli --locked -- --ignored --skip shared_corpus
 else
     echo "NOT RUN: they need root to mount a tmpfs; run this script as root to include them"
+fi
+echo "== tests that need the shared image corpus"
+if [ -f "${SHM_TESTDATA:-../shared/testdata/images}/manifest.csv" ]; then
+    cargo test --workspace --locked -- --ignored shared_corpus
+else
+    echo "NOT RUN: the shared image corpus is not at ${SHM_TESTDATA:-../shared/testdata/images} (CI puts it beside the repository)"
 fi
 echo "== loom: the slot protocol and the following reader, every schedule up to 3 preemptions (2 for the longest), every memory-model outcome"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/loom" \

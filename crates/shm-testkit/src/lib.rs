@@ -150,22 +150,33 @@ fn workspace_root() -> PathBuf {
 }
 
 impl Corpus {
-    /// The full shared corpus (`../shared/testdata/images` beside the repository, or
-    /// `$SHM_TESTDATA`), or `None` after printing why the caller skips it.
-    pub fn shared(test: &str) -> Option<Corpus> {
+    /// Where the full shared corpus is: `$SHM_TESTDATA`, else `../shared/testdata/images`
+    /// beside the repository (where CI puts it).
+    pub fn shared_root() -> PathBuf {
         let root = std::env::var_os("SHM_TESTDATA")
             .map(PathBuf::from)
             .unwrap_or_else(|| workspace_root().join("../shared/testdata/images"));
-        let root = root.canonicalize().unwrap_or(root);
-        if root.join("manifest.csv").is_file() {
-            Some(Corpus::load(&root))
-        } else {
-            println!(
-                "{test}: skipping the full image corpus: {} not found (it sits beside the repository in CI)",
-                root.display()
-            );
-            None
-        }
+        root.canonicalize().unwrap_or(root)
+    }
+
+    /// The full shared corpus, if it is there.
+    pub fn find_shared() -> Option<Corpus> {
+        let root = Corpus::shared_root();
+        root.join("manifest.csv")
+            .is_file()
+            .then(|| Corpus::load(&root))
+    }
+
+    /// The full shared corpus, for the `#[ignore]`d tests that need it: panics, naming where
+    /// it was looked for, if it is not there.
+    pub fn shared() -> Corpus {
+        Corpus::find_shared().unwrap_or_else(|| {
+            panic!(
+                "the shared image corpus is not at {}: run this test where it sits beside the \
+                 repository, or set SHM_TESTDATA",
+                Corpus::shared_root().display()
+            )
+        })
     }
 
     /// The subset committed under `testdata/images`.
@@ -173,9 +184,11 @@ impl Corpus {
         Corpus::load(&workspace_root().join("testdata/images"))
     }
 
-    /// The shared corpus if present, else the bundled subset.
+    /// The shared corpus if present, else the bundled subset (saying which, for the log).
     pub fn best(test: &str) -> Corpus {
-        Corpus::shared(test).unwrap_or_else(Corpus::bundled)
+        let corpus = Corpus::find_shared().unwrap_or_else(Corpus::bundled);
+        println!("{test}: the corpus at {}", corpus.root.display());
+        corpus
     }
 
     fn load(root: &Path) -> Corpus {

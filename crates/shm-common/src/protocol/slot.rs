@@ -412,16 +412,17 @@ mod loom_model {
             let mut after = 0;
             while after < u64::from(records) {
                 let mut bytes = [0u8; WORD];
-                let meta = match slot.stream(after, 0, crate::protocol::follow::STALL_AFTER, |source| {
-                    source.read_exact(&mut bytes)
-                }) {
-                    Ok(crate::protocol::follow::Streamed::Read(meta)) => Some(meta),
-                    Ok(_) => slot
-                        .read(|source| source.read_exact(&mut bytes))
-                        .unwrap()
-                        .filter(|meta| meta.sequence > after),
-                    Err(err) => panic!("a legitimate interleaving failed: {err}"),
-                };
+                let meta =
+                    match slot.stream(after, 0, crate::protocol::follow::STALL_AFTER, |source| {
+                        source.read_exact(&mut bytes)
+                    }) {
+                        Ok(crate::protocol::follow::Streamed::Read(meta)) => Some(meta),
+                        Ok(_) => slot
+                            .read(|source| source.read_exact(&mut bytes))
+                            .unwrap()
+                            .filter(|meta| meta.sequence > after),
+                        Err(err) => panic!("a legitimate interleaving failed: {err}"),
+                    };
                 match meta {
                     Some(meta) => {
                         let record = u8::try_from(meta.sequence).unwrap();
