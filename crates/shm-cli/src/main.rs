@@ -1,5 +1,6 @@
 //! `shm`: send, read, inspect and remove shared-memory segments from scripts and tests.
 
+mod advice;
 mod bench;
 mod commands;
 mod stream;
@@ -146,7 +147,7 @@ fn main() -> ExitCode {
     match commands::run(&cli.segment.location(), cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("shm: {err}");
+            eprintln!("shm: {}", advice::message(&*err));
             ExitCode::FAILURE
         }
     }

@@ -74,7 +74,7 @@ fn reading_before_any_writer_is_a_clear_error() {
     assert_eq!(
         message.trim(),
         format!(
-            "shm: segment '{}' does not exist yet; start the Writer (or run `shm send-image`) first",
+            "shm: segment '{}' does not exist yet: no writer has created it; start the Writer (or run `shm send-image`) first",
             segment.name
         )
     );

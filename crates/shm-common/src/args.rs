@@ -3,14 +3,14 @@
 use std::path::PathBuf;
 
 use crate::channel::Capacity;
-use crate::segment::{SegmentLocation, SegmentName};
+use crate::location::{SegmentLocation, SegmentName};
 use crate::size::parse_size;
 
 /// `--name NAME` or `--file PATH`: which segment to use.
 #[derive(clap::Args, Debug, Clone)]
 pub struct SegmentArgs {
     /// Name of the shared-memory segment (/dev/shm/NAME on Linux).
-    #[arg(long, global = true, default_value = crate::segment::DEFAULT_SEGMENT_NAME, conflicts_with = "file")]
+    #[arg(long, global = true, default_value = crate::location::DEFAULT_SEGMENT_NAME, conflicts_with = "file")]
     pub name: SegmentName,
     /// Use a file-backed segment at this path instead of a named one.
     #[arg(long, global = true, value_name = "PATH")]

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::directory::{ChannelSpec, demo_channel};
-use crate::error::{ChannelError, GrowError, OpenError, ReadError, SendError};
+use crate::error::{ChannelError, CreateError, GrowError, OpenError, ReadError, SendError};
 use crate::layout::{Capacities, LAYOUT_VERSION, Layout, MAX_CAPACITY};
 use crate::message::{
     FrameHeader, FrameMessage, ImageMessage, Message, RecordKind, Sink, Source, TestData,
@@ -54,13 +54,13 @@ fn find_channel(segment: &Segment, name: &str, kind: RecordKind) -> Result<usize
         .layout
         .channel(name)
         .ok_or_else(|| OpenError::NoChannel {
-            segment: segment.location.to_string(),
+            segment: segment.location.clone(),
             channel: name.to_owned(),
         })?;
     let found = segment.layout.channels[index].spec.kind;
     if found != kind {
         return Err(OpenError::ChannelKind {
-            segment: segment.location.to_string(),
+            segment: segment.location.clone(),
             channel: name.to_owned(),
             found,
             expected: kind,
@@ -77,7 +77,7 @@ fn find_typed<T: Schema>(segment: &Segment, name: &str) -> Result<Channel<T>, Op
         stored
             .check_matches(&T::descriptor())
             .map_err(|mismatch| OpenError::TypeMismatch {
-                segment: segment.location.to_string(),
+                segment: segment.location.clone(),
                 channel: name.to_owned(),
                 mismatch: Box::new(mismatch),
             })?;
@@ -174,7 +174,7 @@ pub struct SegmentInfo {
 fn info(segment: &Segment) -> Result<SegmentInfo, ReadError> {
     if let Some(len) = segment.truncated_file_len(true) {
         return Err(ReadError::FileTruncated {
-            segment: segment.location.to_string(),
+            segment: segment.location.clone(),
             len,
         });
     }
@@ -285,7 +285,7 @@ fn merged_channels(
         let existing = &channels[index];
         if existing.kind != spec.kind {
             return Err(OpenError::ChannelKind {
-                segment: segment.location.to_string(),
+                segment: segment.location.clone(),
                 channel: spec.name.to_string(),
                 found: existing.kind,
                 expected: spec.kind,
@@ -295,7 +295,7 @@ fn merged_channels(
             found
                 .check_matches(expected)
                 .map_err(|mismatch| OpenError::TypeMismatch {
-                    segment: segment.location.to_string(),
+                    segment: segment.location.clone(),
                     channel: spec.name.to_string(),
                     mismatch: Box::new(mismatch),
                 })?;
@@ -304,11 +304,19 @@ fn merged_channels(
     Ok((channels.len() > segment.layout.channels.len()).then_some(channels))
 }
 
+/// A failed move to a new segment, as the failure of the writer's creation that needed it.
+fn replace_error(err: GrowError) -> CreateError {
+    match err {
+        GrowError::Create { source, .. } => *source,
+        other => CreateError::Replace(Box::new(other)),
+    }
+}
+
 /// The one process allowed to publish to a segment.
 ///
 /// Created with [`Writer::create`] (the demo's channels) or [`Writer::create_with`] (channels
 /// of your own), which take the segment's writer lock: a second live writer gets
-/// [`OpenError::WriterActive`] naming the first one's pid, and the lock of a writer that died
+/// [`CreateError::WriterActive`] naming the first one's pid, and the lock of a writer that died
 /// is taken over. Dropping the writer releases the lock and, for a named segment that this
 /// writer created or published to, removes the segment's name (see the crate docs on lifetime)
 /// unless [`Writer::set_persist`] was called.
@@ -326,7 +334,7 @@ impl Writer {
     /// or its process ends, however it ends.
     ///
     /// A new segment gets the [`Capacity`] asked for, its space reserved on the spot
-    /// ([`OpenError::NoSpace`] if the file system cannot hold it). An existing one keeps its
+    /// ([`CreateError::NoSpace`] if the file system cannot hold it). An existing one keeps its
     /// own, unless [`Capacity::AtLeast`] asks for more: then it is re-created at the requested
     /// capacity and its latest records are carried over. A named segment left half-created by
     /// a writer that died is set up afresh.
@@ -334,10 +342,10 @@ impl Writer {
         location: &SegmentLocation,
         mode: CreationMode,
         capacity: Capacity,
-    ) -> Result<Writer, OpenError> {
+    ) -> Result<Writer, CreateError> {
         let bytes = capacity.bytes();
         if !(crate::MIN_CAPACITY..=MAX_CAPACITY).contains(&bytes) {
-            return Err(OpenError::Capacity { capacity: bytes });
+            return Err(CreateError::Capacity { capacity: bytes });
         }
         let mut writer = Writer::create_with(location, mode, ChannelSpec::demo(bytes, 0))?;
         let picture = writer.segment.layout.capacities().picture;
@@ -356,14 +364,7 @@ impl Writer {
                     _ => spec,
                 })
                 .collect();
-            writer.replace_with(channels).map_err(|err| match err {
-                GrowError::Create { source, .. } => source,
-                other => OpenError::Os {
-                    action: "re-create",
-                    segment: location.to_string(),
-                    source: std::io::Error::other(other.to_string()),
-                },
-            })?;
+            writer.replace_with(channels).map_err(replace_error)?;
         }
         Ok(writer)
     }
@@ -379,9 +380,9 @@ impl Writer {
         location: &SegmentLocation,
         mode: CreationMode,
         channels: Vec<ChannelSpec>,
-    ) -> Result<Writer, OpenError> {
-        let channels_error = |source: ChannelError| OpenError::Channels {
-            segment: location.to_string(),
+    ) -> Result<Writer, CreateError> {
+        let channels_error = |source: ChannelError| CreateError::Channels {
+            segment: location.clone(),
             source,
         };
         let layout = Layout::for_channels(channels.clone()).map_err(channels_error)?;
@@ -395,14 +396,7 @@ impl Writer {
         claim(&segment);
         let mut writer = Writer::around(segment);
         if let Some(merged) = merged {
-            writer.replace_with(merged).map_err(|err| match err {
-                GrowError::Create { source, .. } => source,
-                other => OpenError::Os {
-                    action: "add channels to",
-                    segment: location.to_string(),
-                    source: std::io::Error::other(other.to_string()),
-                },
-            })?;
+            writer.replace_with(merged).map_err(replace_error)?;
         }
         Ok(writer)
     }
@@ -410,11 +404,11 @@ impl Writer {
     /// Moves to a new segment with `channels` under the same name (see [`Writer::grow`]).
     fn replace_with(&mut self, channels: Vec<ChannelSpec>) -> Result<(), GrowError> {
         let layout = Layout::for_channels(channels).map_err(|source| GrowError::Create {
-            segment: self.segment.location.to_string(),
-            source: OpenError::Channels {
-                segment: self.segment.location.to_string(),
+            segment: self.segment.location.clone(),
+            source: Box::new(CreateError::Channels {
+                segment: self.segment.location.clone(),
                 source,
-            },
+            }),
         })?;
         let mut next = successor(&self.segment, layout)?;
         next.set_persist(self.persist);
@@ -530,7 +524,7 @@ impl Writer {
             && space.available < growth.total_size as u64
         {
             return Err(GrowError::NoSpace {
-                segment: self.segment.location.to_string(),
+                segment: self.segment.location.clone(),
                 needed: growth.total_size,
                 available: space.available,
                 directory,
@@ -600,7 +594,7 @@ impl Writer {
             .layout
             .channel(name)
             .ok_or_else(|| SendError::NoChannel {
-                segment: self.segment.location.to_string(),
+                segment: self.segment.location.clone(),
                 channel: name.to_owned(),
             })
     }
@@ -669,7 +663,7 @@ impl Writer {
         encode: impl FnOnce(&mut dyn Sink),
     ) -> Result<RecordMeta, SendError> {
         let index = demo_index(&self.segment, kind).ok_or_else(|| SendError::NoChannel {
-            segment: self.segment.location.to_string(),
+            segment: self.segment.location.clone(),
             channel: demo_channel(kind).unwrap_or_default().to_owned(),
         })?;
         self.publish_to(index, len, encode)
@@ -687,13 +681,13 @@ impl Writer {
                 kind: slot.kind,
                 size: len,
                 capacity: slot.layout.capacity,
-                segment: self.segment.location.to_string(),
+                segment: self.segment.location.clone(),
             });
         }
         // A one-line record lives in the control page; the others in the data buffers.
         if let Some(len) = self.segment.truncated_file_len(!slot.layout.is_one_line()) {
             return Err(SendError::FileTruncated {
-                segment: self.segment.location.to_string(),
+                segment: self.segment.location.clone(),
                 len,
             });
         }
@@ -753,8 +747,8 @@ fn carry_over(old: &Segment, writer: &mut Writer) {
 fn successor(old: &Segment, layout: Layout) -> Result<Writer, GrowError> {
     let location = &old.location;
     let create_error = |source| GrowError::Create {
-        segment: location.to_string(),
-        source,
+        segment: location.clone(),
+        source: Box::new(source),
     };
     let beside = segment::location_beside(location);
     // The name carries our pid: anything already there was left by a dead process that had it.
@@ -768,7 +762,7 @@ fn successor(old: &Segment, layout: Layout) -> Result<Writer, GrowError> {
     fresh.superseded = true;
     carry_over(old, &mut fresh);
     let moved = segment::rename(&beside, location).map_err(|source| GrowError::Rename {
-        segment: location.to_string(),
+        segment: location.clone(),
         source,
     });
     if let Err(err) = moved {
@@ -959,7 +953,7 @@ impl Reader {
             .layout
             .channel(name)
             .ok_or_else(|| ReadError::NoChannel {
-                segment: self.segment.location.to_string(),
+                segment: self.segment.location.clone(),
                 channel: name.to_owned(),
             })
     }
@@ -1000,7 +994,7 @@ impl Reader {
     /// The demo's channel for `kind`, or [`ReadError::NoChannel`].
     fn demo_channel(&self, kind: RecordKind) -> Result<usize, ReadError> {
         demo_index(&self.segment, kind).ok_or_else(|| ReadError::NoChannel {
-            segment: self.segment.location.to_string(),
+            segment: self.segment.location.clone(),
             channel: demo_channel(kind).unwrap_or_default().to_owned(),
         })
     }
@@ -1010,7 +1004,7 @@ impl Reader {
         let in_data_buffers = !slot(&self.segment, index).layout.is_one_line();
         match self.segment.truncated_file_len(in_data_buffers) {
             Some(len) => Err(ReadError::FileTruncated {
-                segment: self.segment.location.to_string(),
+                segment: self.segment.location.clone(),
                 len,
             }),
             None => Ok(()),

@@ -2,6 +2,7 @@
 
 use std::io;
 
+use crate::location::SegmentLocation;
 use crate::message::RecordKind;
 use crate::size::ByteSize;
 
@@ -247,63 +248,38 @@ pub enum NameError {
     },
 }
 
-/// Creating or opening a segment failed ([`Writer::create`](crate::Writer::create),
-/// [`Reader::open`](crate::Reader::open)).
+/// Opening a segment, or a channel of it, failed ([`Reader::open`](crate::Reader::open),
+/// [`Reader::channel`](crate::Reader::channel)); also the part of a writer's failures it shares
+/// with readers ([`CreateError::Open`]).
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
     /// No such segment.
-    #[error("{segment} does not exist yet; start the Writer (or run `shm send-image`) first")]
+    #[error("{segment} does not exist yet: no writer has created it")]
     NotFound {
-        /// The segment, as displayed.
-        segment: String,
-    },
-    /// `CreateNew` found one.
-    #[error("{segment} already exists; open it instead, or remove it with `shm remove`")]
-    AlreadyExists {
-        /// The segment, as displayed.
-        segment: String,
-    },
-    /// Another writer holds the lock.
-    #[error(
-        "another writer (pid {pid}) is already writing to {segment}; close it first, or use another segment with --name"
-    )]
-    WriterActive {
-        /// The segment, as displayed.
-        segment: String,
-        /// The live writer's pid.
-        pid: u32,
+        /// The segment.
+        segment: SegmentLocation,
     },
     /// The segment exists but cannot be used.
-    #[error(
-        "{segment} cannot be used: {reason}; remove it with `shm remove` or pick another --name"
-    )]
+    #[error("{segment} cannot be used: {reason}")]
     Invalid {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// What is wrong.
         reason: LayoutError,
     },
-    /// The capacity asked for is out of range.
-    #[error("a capacity of {} is not possible; choose between 4 KiB and 1 GiB", ByteSize(*capacity))]
-    Capacity {
-        /// The capacity asked for.
-        capacity: usize,
-    },
     /// The OS refused access.
-    #[error(
-        "permission denied for {segment}: it belongs to another user; run as that user or use another --name"
-    )]
+    #[error("permission denied for {segment}: it belongs to another user")]
     PermissionDenied {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
     },
     /// The segment belongs to another user.
     #[error(
-        "{segment} belongs to user {owner}, not to you (user {you}): it was not opened, since its owner could read or change every record; remove it as that user, or use another --name"
+        "{segment} belongs to user {owner}, not to you (user {you}): it was not opened, since its owner could read or change every record"
     )]
     ForeignOwner {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// The owner's uid.
         owner: u32,
         /// This process's effective uid.
@@ -311,59 +287,27 @@ pub enum OpenError {
     },
     /// Others may read or write the segment.
     #[error(
-        "{segment} has mode {mode:04o}: other users could read or change its records, so it was not opened; make it owner-only (chmod 600), remove it, or use another --name"
+        "{segment} has mode {mode:04o}: other users could read or change its records, so it was not opened"
     )]
     OpenToOthers {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// Its permission bits.
         mode: u32,
-    },
-    /// The file system cannot back the segment.
-    #[error(
-        "{segment} needs {} but {} has only {} free; {}",
-        ByteSize(usize::try_from(*needed).unwrap_or(usize::MAX)),
-        directory.display(),
-        ByteSize(usize::try_from(*available).unwrap_or(usize::MAX)),
-        if *shared_memory {
-            "in a container give it more shared memory (docker run --shm-size=256m), ask for a smaller --capacity, or put the segment on a disk with --file"
-        } else {
-            "free some space there, ask for a smaller --capacity, or put the file on a disk with more room"
-        }
-    )]
-    NoSpace {
-        /// Whether it is a named segment, in the machine's shared memory (`/dev/shm`).
-        shared_memory: bool,
-        /// The segment, as displayed.
-        segment: String,
-        /// Bytes it needs.
-        needed: u64,
-        /// Bytes free there.
-        available: u64,
-        /// Where its memory comes from (`/dev/shm` for a named segment).
-        directory: std::path::PathBuf,
-    },
-    /// The channels asked for cannot be.
-    #[error("{segment} cannot have these channels: {source}")]
-    Channels {
-        /// The segment, as displayed.
-        segment: String,
-        /// What is wrong.
-        source: ChannelError,
     },
     /// The segment has no channel of that name.
     #[error("{segment} has no channel `{channel}`")]
     NoChannel {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// The channel asked for.
         channel: String,
     },
     /// The channel carries another kind of record.
     #[error("channel `{channel}` of {segment} carries {found} records, not {expected}")]
     ChannelKind {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// The channel.
         channel: String,
         /// What it carries.
@@ -374,8 +318,8 @@ pub enum OpenError {
     /// The channel carries another type.
     #[error("channel `{channel}` of {segment}: {mismatch}")]
     TypeMismatch {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// The channel.
         channel: String,
         /// How the types differ.
@@ -386,10 +330,72 @@ pub enum OpenError {
     Os {
         /// What was being done.
         action: &'static str,
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// The OS error.
         source: io::Error,
+    },
+}
+
+/// Creating a segment, or opening one as its writer, failed
+/// ([`Writer::create`](crate::Writer::create), [`Writer::create_with`](crate::Writer::create_with)).
+/// Nothing that was there is changed.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// What readers can run into too: the segment is missing (with
+    /// [`CreationMode::OpenExisting`](crate::CreationMode)), damaged, someone else's, or has a
+    /// channel of the same name with another kind or type.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// `CreateNew` found one.
+    #[error("{segment} already exists")]
+    AlreadyExists {
+        /// The segment.
+        segment: SegmentLocation,
+    },
+    /// Another writer holds the lock.
+    #[error("another writer (pid {pid}) is already writing to {segment}")]
+    WriterActive {
+        /// The segment.
+        segment: SegmentLocation,
+        /// The live writer's pid (0 if the header could not be read).
+        pid: u32,
+    },
+    /// The capacity asked for is out of range.
+    #[error("a capacity of {} is not possible: it must be between 4 KiB and 1 GiB", ByteSize(*capacity))]
+    Capacity {
+        /// The capacity asked for.
+        capacity: usize,
+    },
+    /// The channels asked for cannot be.
+    #[error("{segment} cannot have these channels: {source}")]
+    Channels {
+        /// The segment.
+        segment: SegmentLocation,
+        /// What is wrong.
+        source: ChannelError,
+    },
+    /// The segment had to be re-created (larger, or with more channels) and could not be.
+    #[error(transparent)]
+    Replace(Box<GrowError>),
+    /// The file system cannot back the segment.
+    #[error(
+        "{segment} needs {} but {} has only {} free",
+        ByteSize(usize::try_from(*needed).unwrap_or(usize::MAX)),
+        directory.display(),
+        ByteSize(usize::try_from(*available).unwrap_or(usize::MAX))
+    )]
+    NoSpace {
+        /// Whether it is a named segment, in the machine's shared memory (`/dev/shm`).
+        shared_memory: bool,
+        /// The segment.
+        segment: SegmentLocation,
+        /// Bytes it needs.
+        needed: u64,
+        /// Bytes free there.
+        available: u64,
+        /// Where its memory comes from (`/dev/shm` for a named segment).
+        directory: std::path::PathBuf,
     },
 }
 
@@ -408,8 +414,8 @@ pub enum SendError {
         size: usize,
         /// The slot's capacity.
         capacity: usize,
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
     },
     /// The message contradicts itself (a frame whose size fields do not match its pixels).
     #[error("the {} cannot be sent: {source}", kind.noun())]
@@ -420,18 +426,18 @@ pub enum SendError {
         source: FrameError,
     },
     /// The segment's file was truncated by someone else.
-    #[error("{segment} was truncated to {len} bytes by another program; restart the Writer")]
+    #[error("{segment} was truncated to {len} bytes by another program")]
     FileTruncated {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// The file's length now.
         len: u64,
     },
     /// The segment has no channel for these records.
     #[error("{segment} has no channel `{channel}`")]
     NoChannel {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// The channel looked for.
         channel: String,
     },
@@ -460,8 +466,8 @@ pub enum GrowError {
         ByteSize(*needed), ByteSize(usize::try_from(*available).unwrap_or(usize::MAX)), directory.display()
     )]
     NoSpace {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// Bytes the larger segment needs.
         needed: usize,
         /// Bytes free there.
@@ -472,16 +478,16 @@ pub enum GrowError {
     /// The larger segment could not be created.
     #[error("{segment} could not grow: {source}")]
     Create {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// Why.
-        source: OpenError,
+        source: Box<CreateError>,
     },
     /// The larger segment could not take the old one's name.
     #[error("{segment} could not grow: the larger segment could not take its name: {source}")]
     Rename {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// The OS error.
         source: io::Error,
     },
@@ -549,18 +555,18 @@ pub enum ReadError {
         waited_ms: u64,
     },
     /// The segment's file was truncated by someone else.
-    #[error("{segment} was truncated to {len} bytes by another program; ask its Writer to restart")]
+    #[error("{segment} was truncated to {len} bytes by another program")]
     FileTruncated {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// The file's length now.
         len: u64,
     },
     /// The segment has no channel for these records.
     #[error("{segment} has no channel `{channel}`")]
     NoChannel {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// The channel looked for.
         channel: String,
     },
@@ -575,28 +581,28 @@ pub enum RemoveError {
     /// Nothing to remove.
     #[error("{segment} does not exist, so there is nothing to remove")]
     NotFound {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
     },
     /// The segment could not be opened to check it.
     #[error("{segment} could not be checked, so it was left alone: {source}")]
     CannotCheck {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// Why it could not be opened.
         source: Box<OpenError>,
     },
     /// A file that is not a segment.
-    #[error("{segment} is not a segment of ours, so it was left alone; check the path")]
+    #[error("{segment} is not a segment of ours, so it was left alone")]
     NotOurs {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
     },
     /// The OS refused.
     #[error("could not remove {segment}: {source}")]
     Os {
-        /// The segment, as displayed.
-        segment: String,
+        /// The segment.
+        segment: SegmentLocation,
         /// The OS error.
         source: io::Error,
     },

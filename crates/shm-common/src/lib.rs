@@ -66,6 +66,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Errors
+//!
+//! One error enum per operation, carrying data: the [`SegmentLocation`], sizes, kinds,
+//! channel names and types are fields, and each error's `Display` is one sentence saying what
+//! happened. A writer's creation fails with [`CreateError`] (another writer holds the segment,
+//! no space, a capacity out of range...), which wraps the [`OpenError`] it shares with readers
+//! (missing, damaged, someone else's, a channel of another type). What to do about it is the
+//! caller's to say, in its own terms: `shm` adds `--name`, `--capacity` and `shm remove`
+//! advice, the windows theirs, in their language.
+//!
 //! # Segments
 //!
 //! A segment is either named OS shared memory (on Linux the file `/dev/shm/NAME`, opened
@@ -217,7 +227,7 @@
 //! lock on it that the kernel holds for the writer's open file description and drops when the
 //! writer closes it or dies, however it dies (an OFD lock on Linux, `flock` elsewhere). A
 //! second writer, in this process or another, in this PID namespace or another, is refused
-//! with [`OpenError::WriterActive`] while the first lives, and takes over at once when it is
+//! with [`CreateError::WriterActive`] while the first lives, and takes over at once when it is
 //! gone; a reused pid changes nothing. The header keeps the writer's pid only to name it in
 //! messages. [`Reader::writer_status`] asks the kernel whether the lock is held without
 //! taking it: held is [`WriterStatus::Active`]; free with a pid left in the header is
@@ -226,7 +236,7 @@
 //! Every step of a segment's life happens under that lock:
 //!
 //! * a writer creates the file owner-only (mode 0600, never through a symbolic link for a
-//!   named segment), takes the lock, reserves the segment's space ([`OpenError::NoSpace`] if
+//!   named segment), takes the lock, reserves the segment's space ([`CreateError::NoSpace`] if
 //!   the file system cannot hold it, instead of a `SIGBUS` at the first large send), maps it
 //!   with every page faulted in, and writes the header, the magic last: no reader ever sees a
 //!   magic whose creator does not hold the lock. Of writers racing to create one segment,
@@ -290,6 +300,7 @@ mod error;
 #[cfg(not(loom))]
 mod inventory;
 pub mod layout;
+mod location;
 mod message;
 pub mod protocol;
 pub mod schema;
@@ -313,8 +324,8 @@ pub use directory::{
     ChannelName, ChannelSpec, FRAME_CHANNEL, MAX_CHANNELS, PICTURE_CHANNEL, STRUCT_CHANNEL,
 };
 pub use error::{
-    ChannelError, DirectoryError, FrameError, GrowError, LayoutError, NameError, OpenError,
-    ReadError, RemoveError, SendError, SizeError,
+    ChannelError, CreateError, DirectoryError, FrameError, GrowError, LayoutError, NameError,
+    OpenError, ReadError, RemoveError, SendError, SizeError,
 };
 #[cfg(not(loom))]
 pub use inventory::{
@@ -322,6 +333,7 @@ pub use inventory::{
     remove_stale,
 };
 pub use layout::{Capacities, DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY};
+pub use location::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName};
 pub use message::{
     FrameHeader, FrameMessage, ImageMessage, Message, PixelFormat, RecordKind, Sink, Source,
     TestData,
@@ -332,7 +344,7 @@ pub use schema::{
     SchemaMismatch, Shape, TypeDescriptor,
 };
 #[cfg(not(loom))]
-pub use segment::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName, remove};
+pub use segment::remove;
 pub use shm_derive::Schema;
 pub use size::{ByteSize, Elapsed, parse_size};
 #[cfg(not(loom))]

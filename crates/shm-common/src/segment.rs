@@ -8,7 +8,6 @@
 //! and its identity (device and inode) before its name is removed. (The `shared_memory` crate
 //! keeps its descriptor to itself, so none of these can be done on the object it maps.)
 
-use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::hash::{BuildHasher, RandomState};
 use std::io;
@@ -16,112 +15,13 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use crate::error::{LayoutError, NameError, OpenError, RemoveError};
+use crate::error::{CreateError, LayoutError, OpenError, RemoveError};
 use crate::layout::{CONTROL_SIZE, Layout, MAGIC};
+pub(crate) use crate::location::{CreationMode, SegmentLocation, SegmentName};
 use crate::sys::{self, MapError, SharedRegion};
-
-/// The segment both apps and the `shm` command use unless told otherwise.
-pub const DEFAULT_SEGMENT_NAME: &str = "shm-exchange";
 
 /// How long an opener waits for a segment's creator to finish writing the header.
 const INITIALISATION_WAIT: Duration = Duration::from_millis(500);
-
-/// A validated name for a named segment: 1 to 200 of `[A-Za-z0-9._-]`, not starting with '.'.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SegmentName(String);
-
-impl SegmentName {
-    /// Checks and wraps a name.
-    pub fn new(name: impl Into<String>) -> Result<SegmentName, NameError> {
-        let name = name.into();
-        if name.is_empty() {
-            return Err(NameError::Empty);
-        }
-        if name.len() > 200 {
-            return Err(NameError::TooLong { len: name.len() });
-        }
-        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-        if name.starts_with('.') || !name.chars().all(allowed) {
-            return Err(NameError::BadCharacter { name });
-        }
-        Ok(SegmentName(name))
-    }
-
-    /// The name as given.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl Default for SegmentName {
-    fn default() -> SegmentName {
-        SegmentName(DEFAULT_SEGMENT_NAME.to_owned())
-    }
-}
-
-impl std::str::FromStr for SegmentName {
-    type Err = NameError;
-
-    fn from_str(name: &str) -> Result<SegmentName, NameError> {
-        SegmentName::new(name)
-    }
-}
-
-impl fmt::Display for SegmentName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Where a segment lives.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum SegmentLocation {
-    /// Named OS shared memory (`/dev/shm/<name>` on Linux, opened directly).
-    Named(SegmentName),
-    /// A file on disk mapped into memory, through `memmap2`.
-    File(PathBuf),
-}
-
-impl SegmentLocation {
-    /// The directory whose file system holds the segment's memory: where its space comes from.
-    pub fn storage_dir(&self) -> PathBuf {
-        match self {
-            // Linux keeps POSIX shared memory objects in the tmpfs mounted at /dev/shm.
-            SegmentLocation::Named(_) => PathBuf::from("/dev/shm"),
-            SegmentLocation::File(path) => match path.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-                _ => PathBuf::from("."),
-            },
-        }
-    }
-}
-
-impl Default for SegmentLocation {
-    fn default() -> SegmentLocation {
-        SegmentLocation::Named(SegmentName::default())
-    }
-}
-
-impl fmt::Display for SegmentLocation {
-    /// `segment 'name'` or `segment file '/path'`, as used in every message.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            SegmentLocation::Named(name) => write!(f, "segment '{name}'"),
-            SegmentLocation::File(path) => write!(f, "segment file '{}'", path.display()),
-        }
-    }
-}
-
-/// How to get at a segment, named like the original's `MemoryMappedFile` calls.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CreationMode {
-    /// Create it; fail if it exists.
-    CreateNew,
-    /// Create it, or open it if it exists (a writer's way in).
-    CreateOrOpen,
-    /// Open it; fail if it does not exist (a reader's way in).
-    OpenExisting,
-}
 
 /// A mapped segment whose owner, mode and header have been checked.
 pub(crate) struct Segment {
@@ -148,7 +48,8 @@ impl Segment {
     pub(crate) fn for_reader(location: &SegmentLocation) -> Result<Segment, OpenError> {
         let deadline = Instant::now() + INITIALISATION_WAIT;
         loop {
-            let (file, _) = open_object(location, CreationMode::OpenExisting)?;
+            let (file, _) = open_object(location, CreationMode::OpenExisting)
+                .map_err(|err| err.into_open_error(location))?;
             let initialising = |err: &OpenError| {
                 still_initialising(err)
                     && sys::writer_lock_held(&file).unwrap_or(false)
@@ -171,17 +72,22 @@ impl Segment {
     /// Creates or opens the segment for the one writer, and takes its writer lock; a fresh (or
     /// abandoned) one gets `layout`, its space reserved and its header and directory written,
     /// the magic last and only once the lock is held. An existing one keeps its own layout.
-    /// [`OpenError::WriterActive`] if a live writer holds the lock.
+    /// [`CreateError::WriterActive`] if a live writer holds the lock.
     pub(crate) fn for_writer(
         location: &SegmentLocation,
         mode: CreationMode,
         layout: Layout,
-    ) -> Result<Segment, OpenError> {
-        let (file, fresh) = open_object(location, mode)?;
+    ) -> Result<Segment, CreateError> {
+        let (file, fresh) = open_object(location, mode).map_err(|err| match err {
+            Opened::Exists => CreateError::AlreadyExists {
+                segment: location.clone(),
+            },
+            Opened::Failed(err) => CreateError::Open(err),
+        })?;
         let locked = sys::try_lock_writer(&file).map_err(|err| io_error("lock", location, err))?;
         if !locked {
-            return Err(OpenError::WriterActive {
-                segment: location.to_string(),
+            return Err(CreateError::WriterActive {
+                segment: location.clone(),
                 pid: header_pid(&file),
             });
         }
@@ -220,10 +126,11 @@ impl Segment {
     /// writer cannot take it over in between; `Ok(false)` if it is not stale.
     pub(crate) fn remove_if_stale(location: &SegmentLocation) -> Result<bool, RemoveError> {
         let cannot_check = |source| RemoveError::CannotCheck {
-            segment: location.to_string(),
+            segment: location.clone(),
             source: Box::new(source),
         };
-        let (file, _) = open_object(location, CreationMode::OpenExisting).map_err(cannot_check)?;
+        let (file, _) = open_object(location, CreationMode::OpenExisting)
+            .map_err(|err| cannot_check(err.into_open_error(location)))?;
         if !sys::try_lock_writer(&file).map_err(|err| remove_error(location, err))? {
             return Ok(false);
         }
@@ -338,7 +245,7 @@ fn initialise(
     file: File,
     layout: Layout,
     location: &SegmentLocation,
-) -> Result<Segment, OpenError> {
+) -> Result<Segment, CreateError> {
     let total = layout.total_size as u64;
     file.set_len(total)
         .map_err(|err| io_error("size", location, err))?;
@@ -347,14 +254,14 @@ fn initialise(
     let available = sys::space(&location.storage_dir()).map_or(0, |space| space.available);
     if let Err(err) = region.reserve() {
         return Err(match err.raw_os_error() {
-            Some(libc::ENOSPC) => OpenError::NoSpace {
+            Some(libc::ENOSPC) => CreateError::NoSpace {
                 shared_memory: matches!(location, SegmentLocation::Named(_)),
-                segment: location.to_string(),
+                segment: location.clone(),
                 needed: total,
                 available,
                 directory: location.storage_dir(),
             },
-            _ => io_error("reserve space for", location, err),
+            _ => io_error("reserve space for", location, err).into(),
         });
     }
     let directory = region
@@ -386,7 +293,7 @@ fn named_path(name: &SegmentName) -> PathBuf {
 /// Opens (or creates, as `mode` says) the object behind `location`: read and write, owner-only
 /// when created, never through a symbolic link for a named segment. An existing one must
 /// belong to this user and be closed to everyone else. Returns whether it was created now.
-fn open_object(location: &SegmentLocation, mode: CreationMode) -> Result<(File, bool), OpenError> {
+fn open_object(location: &SegmentLocation, mode: CreationMode) -> Result<(File, bool), Opened> {
     let open = |create_new: bool| -> io::Result<File> {
         let mut options = OpenOptions::new();
         options
@@ -412,11 +319,34 @@ fn open_object(location: &SegmentLocation, mode: CreationMode) -> Result<(File, 
             other => (other, true),
         },
     };
-    let file = file.map_err(|err| io_error("open", location, err))?;
+    let file = file.map_err(|err| match err.kind() {
+        io::ErrorKind::AlreadyExists => Opened::Exists,
+        _ => Opened::Failed(io_error("open", location, err)),
+    })?;
     if !fresh {
-        check_owner(&file, location)?;
+        check_owner(&file, location).map_err(Opened::Failed)?;
     }
     Ok((file, fresh))
+}
+
+/// Why [`open_object`] failed: `CreateNew` found the segment there, or anything else.
+enum Opened {
+    Exists,
+    Failed(OpenError),
+}
+
+impl Opened {
+    /// For a reader, which never creates: there is no "already exists".
+    fn into_open_error(self, location: &SegmentLocation) -> OpenError {
+        match self {
+            Opened::Failed(err) => err,
+            Opened::Exists => io_error(
+                "open",
+                location,
+                io::Error::from(io::ErrorKind::AlreadyExists),
+            ),
+        }
+    }
 }
 
 /// Another user's segment, or one others may read or write, is refused: they could read or
@@ -428,7 +358,7 @@ fn check_owner(file: &File, location: &SegmentLocation) -> Result<(), OpenError>
     let you = sys::effective_uid();
     if meta.uid() != you {
         return Err(OpenError::ForeignOwner {
-            segment: location.to_string(),
+            segment: location.clone(),
             owner: meta.uid(),
             you,
         });
@@ -436,7 +366,7 @@ fn check_owner(file: &File, location: &SegmentLocation) -> Result<(), OpenError>
     let mode = meta.mode() & 0o777;
     if mode & 0o077 != 0 {
         return Err(OpenError::OpenToOthers {
-            segment: location.to_string(),
+            segment: location.clone(),
             mode,
         });
     }
@@ -459,7 +389,7 @@ fn object_metadata(location: &SegmentLocation) -> io::Result<std::fs::Metadata> 
 fn map(location: &SegmentLocation, file: File, populate: bool) -> Result<SharedRegion, OpenError> {
     SharedRegion::map(file, populate).map_err(|err| match err {
         MapError::TooSmall { len } => OpenError::Invalid {
-            segment: location.to_string(),
+            segment: location.clone(),
             reason: if len == 0 {
                 LayoutError::Uninitialised
             } else {
@@ -507,18 +437,17 @@ fn validated(
             length_checks: Default::default(),
         }),
         Err(reason) => Err(OpenError::Invalid {
-            segment: location.to_string(),
+            segment: location.clone(),
             reason,
         }),
     }
 }
 
 fn io_error(action: &'static str, location: &SegmentLocation, source: io::Error) -> OpenError {
-    let segment = location.to_string();
+    let segment = location.clone();
     match source.kind() {
         io::ErrorKind::NotFound => OpenError::NotFound { segment },
         io::ErrorKind::PermissionDenied => OpenError::PermissionDenied { segment },
-        io::ErrorKind::AlreadyExists => OpenError::AlreadyExists { segment },
         _ => OpenError::Os {
             action,
             segment,
@@ -588,7 +517,7 @@ pub fn remove(location: &SegmentLocation) -> Result<(), RemoveError> {
             .map_err(|source| remove_error(location, source))?;
         if !ours {
             return Err(RemoveError::NotOurs {
-                segment: location.to_string(),
+                segment: location.clone(),
             });
         }
     }
@@ -607,46 +536,10 @@ fn remove_location(location: &SegmentLocation) -> Result<(), RemoveError> {
 }
 
 fn remove_error(location: &SegmentLocation, source: io::Error) -> RemoveError {
-    let segment = location.to_string();
+    let segment = location.clone();
     if source.kind() == io::ErrorKind::NotFound {
         RemoveError::NotFound { segment }
     } else {
         RemoveError::Os { segment, source }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_validated() {
-        assert!(SegmentName::new("shm-exchange").is_ok());
-        assert!(SegmentName::new("a.b_c-1").is_ok());
-        assert_eq!(SegmentName::new(""), Err(NameError::Empty));
-        assert!(matches!(
-            SegmentName::new("a/b"),
-            Err(NameError::BadCharacter { .. })
-        ));
-        assert!(matches!(
-            SegmentName::new(".hidden"),
-            Err(NameError::BadCharacter { .. })
-        ));
-        assert!(matches!(
-            SegmentName::new("图"),
-            Err(NameError::BadCharacter { .. })
-        ));
-        assert!(matches!(
-            SegmentName::new("x".repeat(201)),
-            Err(NameError::TooLong { len: 201 })
-        ));
-    }
-
-    #[test]
-    fn locations_display_as_used_in_messages() {
-        let named = SegmentLocation::Named(SegmentName::new("x").unwrap());
-        assert_eq!(named.to_string(), "segment 'x'");
-        let file = SegmentLocation::File(PathBuf::from("/tmp/seg"));
-        assert_eq!(file.to_string(), "segment file '/tmp/seg'");
     }
 }

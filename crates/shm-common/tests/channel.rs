@@ -10,8 +10,9 @@ use std::mem::offset_of;
 use proptest::prelude::*;
 use shm_common::layout::{self, BufferMeta, ControlBlock, Header, WriterLock};
 use shm_common::{
-    Capacity, CreationMode, DEFAULT_CAPACITY, FrameError, MIN_CAPACITY, Message, OpenError,
-    ReadError, Reader, RecordKind, SegmentLocation, SendError, TestData, Writer, WriterStatus,
+    Capacity, CreateError, CreationMode, DEFAULT_CAPACITY, FrameError, MIN_CAPACITY, Message,
+    OpenError, ReadError, Reader, RecordKind, SegmentLocation, SendError, TestData, Writer,
+    WriterStatus,
 };
 use shm_testkit::{TestSegment, offsets};
 
@@ -109,7 +110,7 @@ fn reader_before_writer_gets_a_clear_error() {
     assert_eq!(
         err.to_string(),
         format!(
-            "segment '{}' does not exist yet; start the Writer (or run `shm send-image`) first",
+            "segment '{}' does not exist yet: no writer has created it",
             segment.name
         )
     );
@@ -127,7 +128,7 @@ fn second_writer_is_refused_with_the_first_ones_pid() {
     .err()
     .unwrap();
     let pid = std::process::id();
-    assert!(matches!(err, OpenError::WriterActive { pid: p, .. } if p == pid));
+    assert!(matches!(err, CreateError::WriterActive { pid: p, .. } if p == pid));
     assert!(
         err.to_string()
             .contains(&format!("another writer (pid {pid})"))
@@ -148,7 +149,7 @@ fn create_new_refuses_an_existing_segment() {
     )
     .err()
     .unwrap();
-    assert!(matches!(err, OpenError::AlreadyExists { .. }));
+    assert!(matches!(err, CreateError::AlreadyExists { .. }));
 }
 
 #[test]

@@ -10,8 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use shm_common::{
-    Capacity, CreationMode, ImageMessage, MIN_CAPACITY, OpenError, Reader, SegmentLocation,
-    SegmentName, TestData, Writer, WriterStatus,
+    Capacity, CreateError, CreationMode, ImageMessage, MIN_CAPACITY, OpenError, Reader,
+    SegmentLocation, SegmentName, TestData, Writer, WriterStatus,
 };
 use shm_testkit::TestSegment;
 
@@ -247,7 +247,7 @@ fn a_killed_writer_leaves_its_last_complete_record_and_is_replaced() {
             Capacity::AtLeast(CAPACITY),
         );
         assert!(
-            matches!(rival, Err(OpenError::WriterActive { pid, .. }) if pid == writer_pid),
+            matches!(rival, Err(CreateError::WriterActive { pid, .. }) if pid == writer_pid),
             "a second writer was not refused"
         );
 

@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use bytemuck::{Pod, Zeroable};
 use shm_common::{
-    ChannelSpec, CreationMode, OpenError, ReadError, Reader, Schema, Writer, WriterStatus,
+    ChannelSpec, CreateError, CreationMode, OpenError, ReadError, Reader, Schema, Writer,
+    WriterStatus,
 };
 use shm_testkit::TestSegment;
 
@@ -172,7 +173,10 @@ fn a_writer_of_another_type_leaves_the_segment_as_it_was() {
     )
     .err()
     .unwrap();
-    assert!(matches!(err, OpenError::TypeMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, CreateError::Open(OpenError::TypeMismatch { .. })),
+        "{err}"
+    );
 
     let mut reader = Reader::open(&segment.location).unwrap();
     let input = reader.channel::<Pose>("pose").unwrap();

@@ -5,8 +5,8 @@
 use std::io;
 
 use shm_common::{
-    FrameError, GrowError, LayoutError, OpenError, ReadError, RecordKind, SegmentLocation,
-    SendError,
+    CreateError, FrameError, GrowError, LayoutError, OpenError, ReadError, RecordKind,
+    SegmentLocation, SendError,
 };
 use shm_picture::{DecodeError, StreamError, StreamNote};
 
@@ -66,104 +66,146 @@ impl Language {
         }
     }
 
-    /// Creating or opening `location` failed.
+    /// Opening `location` (or a channel of it) failed: what happened, and what to do about it
+    /// in the window's terms.
     pub fn open_error(self, error: &OpenError, location: &SegmentLocation) -> String {
         let segment = self.segment(location);
+        if self == Language::English {
+            let advice = match error {
+                OpenError::NotFound { .. } => Some("start the Writer first"),
+                OpenError::Invalid { .. } => {
+                    Some("remove it with `shm remove` or start with another --name")
+                }
+                OpenError::PermissionDenied { .. } => {
+                    Some("run as that user or start with another --name")
+                }
+                OpenError::ForeignOwner { .. } => {
+                    Some("remove it as that user, or start with another --name")
+                }
+                OpenError::OpenToOthers { .. } => {
+                    Some("make it owner-only (chmod 600), remove it, or start with another --name")
+                }
+                _ => None,
+            };
+            return match advice {
+                Some(advice) => format!("{error}; {advice}"),
+                None => error.to_string(),
+            };
+        }
+        match error {
+            OpenError::NotFound { .. } => {
+                format!("{segment}还不存在：请先启动 Writer（或运行 `shm send-image`）")
+            }
+            OpenError::Invalid { reason, .. } => format!(
+                "{segment}无法使用：{}；请用 `shm remove` 删除它，或用 --name 换一个段",
+                self.layout_error(reason)
+            ),
+            OpenError::ForeignOwner { owner, you, .. } => format!(
+                "{segment}属于用户 {owner}，不属于你（用户 {you}）：它的主人能读取或修改每一条记录，所以没有打开它；请以该用户删除它，或用 --name 换一个段"
+            ),
+            OpenError::OpenToOthers { mode, .. } => format!(
+                "{segment}的权限是 {mode:04o}：其他用户能读取或修改它的记录，所以没有打开它；请改为只有自己可用（chmod 600）、删除它，或用 --name 换一个段"
+            ),
+            OpenError::NoChannel { channel, .. } => {
+                format!("{segment}没有名为 `{channel}` 的通道")
+            }
+            OpenError::ChannelKind {
+                channel,
+                found,
+                expected,
+                ..
+            } => format!(
+                "{segment}的通道 `{channel}` 传的是{}，不是{}",
+                self.kind_noun(*found),
+                self.kind_noun(*expected)
+            ),
+            OpenError::TypeMismatch {
+                channel, mismatch, ..
+            } => format!(
+                "{segment}的通道 `{channel}` 传的是 {}，而这里需要 {}（{}）",
+                mismatch.found,
+                mismatch.expected,
+                mismatch
+                    .differences
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            OpenError::PermissionDenied { .. } => format!(
+                "没有权限访问{segment}：它属于另一个用户；请以该用户运行，或用 --name 换一个段"
+            ),
+            OpenError::Os { action, source, .. } => {
+                let action = match *action {
+                    "create" => "创建",
+                    "open" => "打开",
+                    "size" => "设置大小",
+                    "map" => "映射",
+                    "inspect" => "检查",
+                    "lock" => "锁定",
+                    "reserve space for" => "预留空间给",
+                    other => other,
+                };
+                format!("无法{action}{segment}：{}", self.io_error(source))
+            }
+        }
+    }
+
+    /// Creating `location`, or opening it as its writer, failed: what happened, and what to
+    /// do about it in the window's terms.
+    pub fn create_error(self, error: &CreateError, location: &SegmentLocation) -> String {
+        let segment = self.segment(location);
         match (self, error) {
-            (Language::English, OpenError::WriterActive { pid, .. }) => format!(
+            (_, CreateError::Open(error)) => self.open_error(error, location),
+            (_, CreateError::Replace(error)) => self.grow_error(error, location),
+            (Language::English, CreateError::WriterActive { pid, .. }) => format!(
                 "another Writer (pid {pid}) is using {segment}; close it first, or start this one with another --name (click again to retry once it is closed)"
             ),
-            (Language::English, OpenError::Invalid { reason, .. }) => format!(
-                "{segment} cannot be used: {reason}; remove it with `shm remove` or start with another --name"
+            (Language::English, CreateError::AlreadyExists { .. }) => {
+                format!("{error}; remove it with `shm remove`, or start with another --name")
+            }
+            (Language::English, CreateError::NoSpace { shared_memory, .. }) => format!(
+                "{error}; {}",
+                if *shared_memory {
+                    "in a container give it more shared memory (docker run --shm-size=256m), ask for a smaller --capacity, or put the segment on a disk with --file"
+                } else {
+                    "free some space there, ask for a smaller --capacity, or put the file on a disk with more room"
+                }
             ),
             (Language::English, other) => other.to_string(),
-            (Language::Chinese, error) => match error {
-                OpenError::NotFound { .. } => {
-                    format!("{segment}还不存在：请先启动 Writer（或运行 `shm send-image`）")
-                }
-                OpenError::AlreadyExists { .. } => format!("{segment}已经存在"),
-                OpenError::WriterActive { pid, .. } => format!(
-                    "另一个 Writer（pid {pid}）正在使用{segment}；请先关闭它，或用 --name 换一个段（关闭后再点按钮即可重试）"
-                ),
-                OpenError::Invalid { reason, .. } => format!(
-                    "{segment}无法使用：{}；请用 `shm remove` 删除它，或用 --name 换一个段",
-                    self.layout_error(reason)
-                ),
-                OpenError::Capacity { capacity } => format!(
-                    "无法使用 {} 的容量：必须在 4 KiB 到 1 GiB 之间",
-                    self.size(*capacity)
-                ),
-                OpenError::ForeignOwner { owner, you, .. } => format!(
-                    "{segment}属于用户 {owner}，不属于你（用户 {you}）：它的主人能读取或修改每一条记录，所以没有打开它；请以该用户删除它，或用 --name 换一个段"
-                ),
-                OpenError::OpenToOthers { mode, .. } => format!(
-                    "{segment}的权限是 {mode:04o}：其他用户能读取或修改它的记录，所以没有打开它；请改为只有自己可用（chmod 600）、删除它，或用 --name 换一个段"
-                ),
-                OpenError::NoSpace {
+            (Language::Chinese, CreateError::AlreadyExists { .. }) => {
+                format!("{segment}已经存在")
+            }
+            (Language::Chinese, CreateError::WriterActive { pid, .. }) => format!(
+                "另一个 Writer（pid {pid}）正在使用{segment}；请先关闭它，或用 --name 换一个段（关闭后再点按钮即可重试）"
+            ),
+            (Language::Chinese, CreateError::Capacity { capacity }) => format!(
+                "无法使用 {} 的容量：必须在 4 KiB 到 1 GiB 之间",
+                self.size(*capacity)
+            ),
+            (Language::Chinese, CreateError::Channels { source, .. }) => {
+                format!("{segment}无法包含这些通道（{source}）")
+            }
+            (
+                Language::Chinese,
+                CreateError::NoSpace {
                     shared_memory,
                     needed,
                     available,
                     directory,
                     ..
-                } => format!(
-                    "{segment}需要 {}，但 {} 只剩 {}；{}",
-                    self.size_u64(*needed),
-                    directory.display(),
-                    self.size_u64(*available),
-                    if *shared_memory {
-                        "在容器里请给它更多共享内存（docker run --shm-size=256m），或用更小的 --capacity，或用 --file 把共享内存段放在磁盘上"
-                    } else {
-                        "请腾出空间，或用更小的 --capacity，或把文件放在空间更大的磁盘上"
-                    }
-                ),
-                OpenError::Channels { source, .. } => {
-                    format!("{segment}无法包含这些通道（{source}）")
+                },
+            ) => format!(
+                "{segment}需要 {}，但 {} 只剩 {}；{}",
+                self.size_u64(*needed),
+                directory.display(),
+                self.size_u64(*available),
+                if *shared_memory {
+                    "在容器里请给它更多共享内存（docker run --shm-size=256m），或用更小的 --capacity，或用 --file 把共享内存段放在磁盘上"
+                } else {
+                    "请腾出空间，或用更小的 --capacity，或把文件放在空间更大的磁盘上"
                 }
-                OpenError::NoChannel { channel, .. } => {
-                    format!("{segment}没有名为 `{channel}` 的通道")
-                }
-                OpenError::ChannelKind {
-                    channel,
-                    found,
-                    expected,
-                    ..
-                } => format!(
-                    "{segment}的通道 `{channel}` 传的是{}，不是{}",
-                    self.kind_noun(*found),
-                    self.kind_noun(*expected)
-                ),
-                OpenError::TypeMismatch {
-                    channel, mismatch, ..
-                } => format!(
-                    "{segment}的通道 `{channel}` 传的是 {}，而这里需要 {}（{}）",
-                    mismatch.found,
-                    mismatch.expected,
-                    mismatch
-                        .differences
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                ),
-                OpenError::PermissionDenied { .. } => {
-                    format!(
-                        "没有权限访问{segment}：它属于另一个用户；请以该用户运行，或用 --name 换一个段"
-                    )
-                }
-                OpenError::Os { action, source, .. } => {
-                    let action = match *action {
-                        "create" => "创建",
-                        "open" => "打开",
-                        "size" => "设置大小",
-                        "map" => "映射",
-                        "inspect" => "检查",
-                        "replace" => "替换",
-                        "re-create" => "重建",
-                        other => other,
-                    };
-                    format!("无法{action}{segment}：{}", self.io_error(source))
-                }
-            },
+            ),
         }
     }
 
@@ -171,6 +213,9 @@ impl Language {
     pub fn send_error(self, error: &SendError, location: &SegmentLocation) -> String {
         let segment = self.segment(location);
         match (self, error) {
+            (Language::English, SendError::FileTruncated { .. }) => {
+                format!("{error}; restart the Writer")
+            }
             (Language::English, other) => other.to_string(),
             (
                 Language::Chinese,
@@ -203,7 +248,10 @@ impl Language {
     /// Reading a record from `location` failed.
     pub fn read_error(self, error: &ReadError, location: &SegmentLocation) -> String {
         if self == Language::English {
-            return error.to_string();
+            return match error {
+                ReadError::FileTruncated { .. } => format!("{error}; ask its Writer to restart"),
+                other => other.to_string(),
+            };
         }
         let noun = |kind: &RecordKind| self.kind_noun(*kind);
         match error {
@@ -299,7 +347,7 @@ impl Language {
         match (self, error) {
             (Language::English, GrowError::Create { source, .. }) => format!(
                 "{segment} could not grow: {}",
-                self.open_error(source, location)
+                self.create_error(source, location)
             ),
             (Language::English, other) => other.to_string(),
             (Language::Chinese, GrowError::TooLarge { kind, size, max }) => format!(
@@ -323,7 +371,7 @@ impl Language {
                 self.size_u64(*available)
             ),
             (Language::Chinese, GrowError::Create { source, .. }) => {
-                format!("{segment}无法扩大：{}", self.open_error(source, location))
+                format!("{segment}无法扩大：{}", self.create_error(source, location))
             }
             (Language::Chinese, GrowError::Rename { source, .. }) => format!(
                 "{segment}无法扩大：新的段无法接替旧段的名字（{}）",
@@ -423,19 +471,19 @@ mod tests {
             kind: RecordKind::Image,
             size: 13_002_342,
             capacity: 10 << 20,
-            segment: String::new(),
+            segment: location.clone(),
         };
         let messages = [
-            zh.open_error(
-                &OpenError::WriterActive {
-                    segment: String::new(),
+            zh.create_error(
+                &CreateError::WriterActive {
+                    segment: location.clone(),
                     pid: 7,
                 },
                 &location,
             ),
             zh.open_error(
                 &OpenError::Invalid {
-                    segment: String::new(),
+                    segment: location.clone(),
                     reason: LayoutError::Version {
                         found: 9,
                         expected: 3,
@@ -460,7 +508,7 @@ mod tests {
             }),
             zh.grow_error(
                 &GrowError::NoSpace {
-                    segment: String::new(),
+                    segment: location.clone(),
                     needed: 32 << 20,
                     available: 1 << 20,
                     directory: "/dev/shm".into(),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use shm_common::{
-    GrowError, OpenError, ReadError, RecordKind, SegmentLocation, SendError, TestData,
+    CreateError, GrowError, ReadError, RecordKind, SegmentLocation, SendError, TestData,
 };
 use shm_picture::{DecodeError, StreamError, StreamNote};
 
@@ -94,8 +94,8 @@ pub enum Note {
         /// The record's size.
         size: usize,
     },
-    /// Opening or creating the segment failed.
-    Open(Arc<OpenError>),
+    /// Creating the segment, or opening it as its writer, failed.
+    Create(Arc<CreateError>),
     /// Sending failed.
     Send(Arc<SendError>),
     /// Growing failed.
@@ -297,7 +297,7 @@ impl Language {
                     )
                 }
             }
-            Note::Open(error) => self.open_error(error, location),
+            Note::Create(error) => self.create_error(error, location),
             Note::Send(error) => self.send_error(error, location),
             Note::Grow(error) => self.grow_error(error, location),
             Note::Read(error) => self.read_error(error, location),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use egui::{Key, Modifiers, RichText, TextEdit, Ui};
 use serde::{Deserialize, Serialize};
 use shm_common::{
-    Capacity, CapacityArgs, Growth, OpenError, SegmentArgs, SegmentLocation, TestData,
+    Capacity, CapacityArgs, CreateError, Growth, SegmentArgs, SegmentLocation, TestData,
 };
 use shm_ui::{
     Companion, EventLog, Language, Note, PictureTextures, PictureView, Status, WindowArgs,
@@ -248,7 +248,7 @@ struct RunningStream {
 enum SegmentState {
     Connecting,
     Connected { total_size: usize },
-    Failed(Arc<OpenError>),
+    Failed(Arc<CreateError>),
 }
 
 /// The Writer app.
@@ -336,7 +336,7 @@ impl WriterApp {
             }
             Event::ConnectFailed(error) => {
                 let error = Arc::new(error);
-                self.status.set(Note::Open(Arc::clone(&error)));
+                self.status.set(Note::Create(Arc::clone(&error)));
                 self.segment = SegmentState::Failed(error);
             }
             Event::Opened(opened) => {
@@ -472,7 +472,7 @@ impl WriterApp {
                 ),
                 SegmentState::Failed(error) => shm_ui::show_line(
                     ui,
-                    &language.open_error(error, &self.options.location),
+                    &language.create_error(error, &self.options.location),
                     true,
                 ),
             }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use shm_common::{
-    Capacity, CreationMode, FrameHeader, FrameMessage, Growth, ImageMessage, OpenError,
+    Capacity, CreateError, CreationMode, FrameHeader, FrameMessage, Growth, ImageMessage,
     PixelFormat, RecordKind, RecordMeta, SegmentLocation, SendError, TestData, Writer,
 };
 use shm_picture::{DecodedPicture, Pacer, StreamFrames};
@@ -62,7 +62,7 @@ pub enum Event {
     /// Attached to the segment.
     Connected { total_size: usize },
     /// Could not attach (another live Writer, a foreign segment...).
-    ConnectFailed(OpenError),
+    ConnectFailed(CreateError),
     /// The current picture is now this one.
     Opened(Box<Opened>),
     /// Opening failed: there is no current picture now.
