@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use shm_common::{
-    Capacity, CreationMode, ImageMessage, Reader, RecordKind, SegmentLocation, SegmentName,
-    TestData, Writer, monotonic_ns,
+    Capacity, CreationMode, Follower, ImageMessage, Reader, RecordKind, SegmentEvent,
+    SegmentLocation, SegmentName, TestData, Writer, monotonic_ns,
 };
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -176,15 +176,31 @@ fn segment(base: &str, suffix: &str) -> Result<SegmentLocation> {
     ))?))
 }
 
-fn open_reader(location: &SegmentLocation) -> Result<Reader> {
+/// Follows the segment at `location` once its writer (the other side) has created it.
+fn follow(location: &SegmentLocation) -> Result<Follower> {
     let deadline = Instant::now() + Duration::from_secs(20);
+    let mut follower = Follower::new(location.clone());
     loop {
-        match Reader::open(location) {
-            Ok(reader) => return Ok(reader),
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
-            Err(err) => return Err(err.into()),
+        for event in follower.check(false) {
+            if let SegmentEvent::Unusable(err) = event {
+                return Err(err.into());
+            }
         }
+        if follower.reader().is_some() {
+            return Ok(follower);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("{location} was not created within 20 s").into());
+        }
+        std::thread::sleep(Duration::from_millis(1));
     }
+}
+
+fn open_reader(location: &SegmentLocation) -> Result<Reader> {
+    let mut follower = follow(location)?;
+    follower
+        .take_reader()
+        .ok_or_else(|| format!("{location} could not be opened").into())
 }
 
 /// Waits for a new struct and returns it.
@@ -281,18 +297,15 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
             Ok(())
         }
         PeerRole::ShmIdle => {
-            let mut reader = open_reader(&segment(&base, "ping")?)?;
+            let mut follower = follow(&segment(&base, "ping")?)?;
             let before = own_cpu_seconds();
             let started = Instant::now();
             let until = started + Duration::from_secs_f64(args.seconds);
-            let mut last_check = Instant::now();
-            // The Reader app's live loop: 50 ms waits, the writer's liveness every 200 ms.
+            // The Reader app's live loop: 50 ms waits on the segment, the writer's state every
+            // `WRITER_CHECK`.
             while Instant::now() < until {
-                reader.wait_for_change(Duration::from_millis(50));
-                if last_check.elapsed() >= Duration::from_millis(200) {
-                    let _ = reader.writer_status();
-                    last_check = Instant::now();
-                }
+                let woke = follower.wait(Duration::from_millis(50), true);
+                let _ = follower.check(woke);
             }
             let cpu = own_cpu_seconds() - before;
             let wall = started.elapsed().as_secs_f64();

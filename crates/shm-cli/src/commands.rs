@@ -9,9 +9,9 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use shm_common::directory::demo_channel;
 use shm_common::{
-    ByteSize, ChannelSpec, CreationMode, Delivery, Elapsed, FrameMessage, ImageMessage, Number,
-    OpenError, Reader, RecordKind, RecordMeta, SegmentInfo, SegmentLocation, SendError, SlotInfo,
-    TestData, Writer, WriterStatus, monotonic_ns,
+    ByteSize, ChannelSpec, CreationMode, Delivery, Elapsed, Follower, FrameMessage, ImageMessage,
+    Number, Reader, RecordKind, RecordMeta, SegmentEvent, SegmentInfo, SegmentLocation, SendError,
+    SlotInfo, TestData, Writer, WriterStatus, monotonic_ns,
 };
 
 use crate::{Command, SendArgs};
@@ -179,53 +179,37 @@ fn hold(seconds: f64) -> Result<()> {
 /// Follows the segment: one line per new record, across writer restarts and growth, and one
 /// per change of writer; records that were already there are marked as such.
 fn watch(location: &SegmentLocation, as_json: bool, count: Option<u64>) -> Result<()> {
-    let mut announced = false;
-    let reader = loop {
-        match Reader::open(location) {
-            Ok(reader) => break reader,
-            Err(OpenError::NotFound { .. }) => {
-                if !announced {
-                    eprintln!("shm: waiting for a writer to create {location}…");
-                    announced = true;
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(err) => return Err(err.into()),
-        }
-    };
     let mut watch = Watch {
-        reader,
+        follower: Follower::new(location.clone()),
         as_json,
         count,
         printed: 0,
-        writer: None,
         last_pid: None,
         image: ImageMessage::default(),
         frame: FrameMessage::default(),
         bytes: Vec::new(),
     };
-    watch.writer_changed()?;
-    watch.existing()?;
     while !watch.done() {
         let asked = monotonic_ns();
         // Wakes when a picture or frame starts, too: it is read while it is being written.
-        if watch.reader.wait_for_next(Duration::from_millis(250)) {
+        if watch.follower.wait(Duration::from_millis(250), true) {
             watch.read_new(asked)?;
         }
-        watch.writer_changed()?;
+        // Every time: a wake-up that brought no record may be a writer attaching or leaving.
+        for event in watch.follower.check(true) {
+            watch.segment_event(event)?;
+        }
     }
     Ok(())
 }
 
 /// `shm watch`'s state.
 struct Watch {
-    reader: Reader,
+    follower: Follower,
     as_json: bool,
     count: Option<u64>,
     /// New records printed so far.
     printed: u64,
-    /// The writer's state last printed.
-    writer: Option<WriterStatus>,
     /// The pid of the last writer seen, to name it when it exits.
     last_pid: Option<u32>,
     image: ImageMessage,
@@ -249,18 +233,27 @@ impl Watch {
 
     /// Prints the records the segment holds now, marked as already there.
     fn existing(&mut self) -> Result<()> {
-        for channel in self.reader.channels() {
+        for channel in self.channels() {
             if let Some((meta, detail)) = self.read(&channel, false)? {
                 self.print(&channel, &meta, &Arrival::Existing, &detail);
             }
         }
-        self.reader.skip_existing();
+        if let Some(reader) = self.follower.reader_mut() {
+            reader.skip_existing();
+        }
         Ok(())
+    }
+
+    fn channels(&self) -> Vec<ChannelSpec> {
+        self.follower
+            .reader()
+            .map(Reader::channels)
+            .unwrap_or_default()
     }
 
     /// Reads and prints whatever is new; `asked` is when the watch began waiting for it.
     fn read_new(&mut self, asked: u64) -> Result<()> {
-        for channel in self.reader.channels() {
+        for channel in self.channels() {
             if self.done() {
                 return Ok(());
             }
@@ -276,7 +269,9 @@ impl Watch {
     /// The latest record of `channel` and a line about it; with `next`, only one not read
     /// yet (a picture or frame of the demo's channels followed while it is written).
     fn read(&mut self, channel: &ChannelSpec, next: bool) -> Result<Option<(RecordMeta, String)>> {
-        let reader = &mut self.reader;
+        let Some(reader) = self.follower.reader_mut() else {
+            return Ok(None);
+        };
         let kind = channel.kind;
         if demo_channel(kind) != Some(channel.name.as_str()) {
             if next && !reader.channel_has_new(channel.name.as_str()) {
@@ -366,59 +361,53 @@ impl Watch {
         );
     }
 
-    /// Prints a line when the writer attaches, exits, crashes or moves to a larger segment,
-    /// and follows it to a new segment under the same name.
-    fn writer_changed(&mut self) -> Result<()> {
-        let status = self.reader.writer_status();
-        if self.writer == Some(status) {
-            if matches!(status, WriterStatus::Active { .. }) {
-                return Ok(());
+    /// Prints what happened to the segment: a line when the writer attaches, exits, crashes or
+    /// moves to a larger segment, and the records of a segment opened (or re-created).
+    fn segment_event(&mut self, event: SegmentEvent) -> Result<()> {
+        match event {
+            SegmentEvent::Waiting => {
+                eprintln!(
+                    "shm: waiting for a writer to create {}…",
+                    self.follower.location()
+                );
             }
-            // Gone: look for a new writer's segment now and then.
-            return self.reopen(false);
+            SegmentEvent::Unusable(err) => return Err(err.into()),
+            SegmentEvent::Opened { writer, reopened } => {
+                if reopened {
+                    self.print_writer("new-segment", None);
+                }
+                self.writer_state(writer, true);
+                self.existing()?;
+            }
+            SegmentEvent::Grown => self.print_writer("grown", self.last_pid),
+            SegmentEvent::Writer(status) => self.writer_state(status, false),
         }
-        self.writer = Some(status);
+        Ok(())
+    }
+
+    /// One line for the writer's state: `attached`, `exited`, `crashed`, or `none` when a
+    /// segment is `opened` without a writer.
+    fn writer_state(&mut self, status: WriterStatus, opened: bool) {
         let (state, pid) = match status {
             WriterStatus::Active { pid } => {
                 self.last_pid = Some(pid);
                 ("attached", Some(pid))
             }
-            WriterStatus::Closed if self.last_pid.is_none() => ("none", None),
+            WriterStatus::Closed if opened || self.last_pid.is_none() => ("none", None),
             WriterStatus::Closed => ("exited", self.last_pid),
             WriterStatus::Crashed { pid } => ("crashed", Some(pid)),
-            WriterStatus::Replaced => {
-                self.print_writer("grown", self.last_pid);
-                return self.reopen(true);
-            }
+            WriterStatus::Replaced => ("grown", self.last_pid),
         };
         self.print_writer(state, pid);
-        if matches!(status, WriterStatus::Closed | WriterStatus::Crashed { .. }) {
-            self.reopen(false)?;
-        }
-        Ok(())
-    }
-
-    /// Moves to the segment now at the location, if it is another one.
-    fn reopen(&mut self, grown: bool) -> Result<()> {
-        match self.reader.reopen_if_replaced() {
-            Ok(true) => {
-                self.writer = None;
-                if !grown {
-                    self.print_writer("new-segment", None);
-                    self.existing()?;
-                }
-                self.writer_changed()
-            }
-            Ok(false) | Err(OpenError::NotFound { .. }) => Ok(()),
-            Err(err) => Err(err.into()),
-        }
     }
 
     fn print_writer(&self, state: &str, pid: Option<u32>) {
         if self.as_json {
             let mut object = json!({ "event": "writer", "state": state, "pid": pid });
-            if state == "grown" || state == "new-segment" {
-                let capacities = self.reader.capacities();
+            if let Some(reader) = self.follower.reader()
+                && (state == "grown" || state == "new-segment")
+            {
+                let capacities = reader.capacities();
                 object["capacity"] = json!(capacities.picture);
                 object["frame_capacity"] = json!(capacities.frame);
             }
@@ -434,7 +423,7 @@ impl Watch {
             "grown" => format!("writer{pid} moved to a larger segment; following it"),
             _ => format!(
                 "a new writer re-created {}; following it",
-                self.reader.location()
+                self.follower.location()
             ),
         };
         println!("{line}");

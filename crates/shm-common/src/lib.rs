@@ -298,6 +298,8 @@ pub mod checksum;
 pub mod directory;
 mod error;
 #[cfg(not(loom))]
+mod follower;
+#[cfg(not(loom))]
 mod inventory;
 pub mod layout;
 mod location;
@@ -327,6 +329,8 @@ pub use error::{
     ChannelError, CreateError, DirectoryError, FrameError, GrowError, LayoutError, NameError,
     OpenError, ReadError, RemoveError, SendError, SizeError,
 };
+#[cfg(not(loom))]
+pub use follower::{Follower, SegmentEvent, WRITER_CHECK};
 #[cfg(not(loom))]
 pub use inventory::{
     FoundSegment, NAMED_SEGMENTS_DIR, StaleOutcome, Undescribed, file_system_space, find_segments,

@@ -16,17 +16,15 @@ use egui::ColorImage;
 use serde_json::json;
 use shm_common::directory::demo_channel;
 use shm_common::{
-    Capacities, ChannelSpec, Delivery, FrameMessage, ImageMessage, OpenError, PixelFormat,
-    ReadError, Reader, RecordKind, RecordMeta, SegmentLocation, TestData, WriterStatus,
-    monotonic_ns,
+    Capacities, ChannelSpec, Delivery, Follower, FrameMessage, ImageMessage, OpenError,
+    PixelFormat, ReadError, RecordKind, RecordMeta, SegmentEvent, SegmentLocation, TestData,
+    WriterStatus, monotonic_ns,
 };
 use shm_picture::{DecodeError, DecodedPicture};
 use shm_ui::EventLog;
 
 /// How long one live wait lasts before the worker looks at its commands and the writer again.
 const LIVE_WAIT: Duration = Duration::from_millis(50);
-/// How often the writer's liveness is checked (a killed writer announces nothing).
-const WRITER_CHECK: Duration = Duration::from_millis(200);
 /// How far back the live figures and the plot look.
 pub(crate) const STATS_WINDOW: Duration = Duration::from_secs(10);
 
@@ -232,18 +230,14 @@ pub(crate) fn spawn(location: SegmentLocation, ctx: egui::Context, log: EventLog
     let (event_tx, event_rx) = mpsc::channel();
     let mailbox = Arc::new(Mutex::new(Mailbox::default()));
     let worker = Worker {
+        follower: Follower::new(location.clone()),
         location,
         ctx,
         log,
         events: event_tx,
         mailbox: Arc::clone(&mailbox),
-        reader: None,
         live: false,
         max_side: 2048,
-        writer: None,
-        waiting_announced: false,
-        last_open_error: None,
-        last_writer_check: Instant::now(),
         image: ImageMessage::default(),
         frame: FrameMessage::default(),
         others: (0, Vec::new()),
@@ -266,13 +260,10 @@ struct Worker {
     log: EventLog,
     events: Sender<Event>,
     mailbox: Arc<Mutex<Mailbox>>,
-    reader: Option<Reader>,
+    /// The segment, followed across writers that exit, die, restart or grow it.
+    follower: Follower,
     live: bool,
     max_side: u32,
-    writer: Option<WriterStatus>,
-    waiting_announced: bool,
-    last_open_error: Option<String>,
-    last_writer_check: Instant,
     /// Reused for every picture and frame, so following a stream does not allocate per record.
     image: ImageMessage,
     frame: FrameMessage,
@@ -283,8 +274,10 @@ struct Worker {
 impl Worker {
     fn run(mut self, commands: &Receiver<Command>) {
         loop {
-            self.connect();
-            let idle = if self.live && self.reader.is_some() {
+            if self.follower.reader().is_none() {
+                self.check_segment(false);
+            }
+            let idle = if self.live && self.follower.reader().is_some() {
                 Duration::ZERO
             } else {
                 shm_ui::POLL_INTERVAL
@@ -299,8 +292,10 @@ impl Worker {
             }
             // Other channels' values are small: shown as they change, Live or not.
             self.read_channels(monotonic_ns());
-            let quiet = !self.live || !self.follow();
-            self.check_writer(quiet);
+            // A live wake-up that brought no record may be the writer attaching or leaving:
+            // asked about at once; otherwise every `WRITER_CHECK`.
+            let woke_without_record = self.live && self.follow();
+            self.check_segment(woke_without_record);
         }
     }
 
@@ -314,40 +309,60 @@ impl Worker {
         self.mailbox.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn connect(&mut self) {
-        if self.reader.is_some() {
-            return;
-        }
-        match Reader::open(&self.location) {
-            Ok(reader) => {
-                let writer = reader.writer_status();
-                self.log.record(
-                    "connected",
-                    json!({ "segment": self.location.to_string(), "capacity": reader.capacity() }),
-                );
-                self.send(Event::Connected {
-                    capacities: reader.capacities(),
-                    writer,
-                    reconnected: false,
-                });
-                self.writer = Some(writer);
-                self.reader = Some(reader);
-                self.last_open_error = None;
-            }
-            Err(OpenError::NotFound { .. }) => {
-                if !self.waiting_announced {
-                    self.waiting_announced = true;
+    /// Opens the segment, notices its writer attaching, exiting, dying or growing it, and
+    /// follows it to a re-created or grown segment, telling the window each time.
+    fn check_segment(&mut self, at_once: bool) {
+        for event in self.follower.check(at_once) {
+            match event {
+                SegmentEvent::Waiting => {
                     self.log
                         .record("waiting", json!({ "segment": self.location.to_string() }));
                     self.send(Event::Waiting);
                 }
-            }
-            Err(err) => {
-                let message = err.to_string();
-                if self.last_open_error.as_ref() != Some(&message) {
-                    self.log.record("error", json!({ "message": message }));
-                    self.last_open_error = Some(message);
+                SegmentEvent::Unusable(err) => {
+                    self.log
+                        .record("error", json!({ "message": err.to_string() }));
                     self.send(Event::OpenFailed(err));
+                }
+                SegmentEvent::Opened { writer, reopened } => {
+                    let Some(reader) = self.follower.reader() else {
+                        continue;
+                    };
+                    let capacities = reader.capacities();
+                    if reopened {
+                        self.mailbox().stats.restart_numbering();
+                        self.log.record(
+                            "reconnected",
+                            json!({ "segment": self.location.to_string() }),
+                        );
+                    } else {
+                        self.log.record(
+                            "connected",
+                            json!({ "segment": self.location.to_string(), "capacity": capacities.picture }),
+                        );
+                    }
+                    self.send(Event::Connected {
+                        capacities,
+                        writer,
+                        reconnected: reopened,
+                    });
+                }
+                SegmentEvent::Grown => {
+                    let Some(reader) = self.follower.reader() else {
+                        continue;
+                    };
+                    let capacities = reader.capacities();
+                    self.mailbox().stats.restart_numbering();
+                    self.log.record(
+                        "followed",
+                        json!({ "capacity": capacities.picture, "frame_capacity": capacities.frame }),
+                    );
+                    self.send(Event::Followed { capacities });
+                }
+                SegmentEvent::Writer(status) => {
+                    self.log
+                        .record("writer", json!({ "status": format!("{status:?}") }));
+                    self.send(Event::Writer(status));
                 }
             }
         }
@@ -362,7 +377,7 @@ impl Worker {
                 self.live = live;
             }
             Command::SetMaxSide(side) => self.max_side = side,
-            Command::ReadImage | Command::ReadStruct if self.reader.is_none() => {
+            Command::ReadImage | Command::ReadStruct if self.follower.reader().is_none() => {
                 self.send(Event::NotConnected);
             }
             Command::ReadImage => {
@@ -377,30 +392,28 @@ impl Worker {
     }
 
     /// Live: sleep until something is published or a picture or frame starts, then read
-    /// whatever is new (a picture or frame while it is being written). Returns whether
-    /// anything was read.
+    /// whatever is new (a picture or frame while it is being written). Returns whether it
+    /// woke up without a record to read: then the writer attached, left or moved.
     fn follow(&mut self) -> bool {
         let asked = monotonic_ns();
-        let Some(reader) = self.reader.as_mut() else {
-            return false;
-        };
-        if !reader.wait_for_next(LIVE_WAIT) {
+        if !self.follower.wait(LIVE_WAIT, true) {
             return false;
         }
         let mut read = self.read_image(false, asked);
         let has_struct = self
-            .reader
-            .as_ref()
+            .follower
+            .reader()
             .is_some_and(|reader| reader.has_new(RecordKind::Struct));
         if has_struct {
             read |= self.read_struct(false, asked);
         }
         read |= self.read_frame(asked);
-        read
+        read |= self.read_channels(asked);
+        !read
     }
 
     fn read_image(&mut self, clicked: bool, asked: u64) -> bool {
-        let Some(reader) = self.reader.as_mut() else {
+        let Some(reader) = self.follower.reader_mut() else {
             return false;
         };
         // A segment of someone else's channels: nothing to follow here (a click says why).
@@ -453,7 +466,7 @@ impl Worker {
     }
 
     fn read_struct(&mut self, clicked: bool, asked: u64) -> bool {
-        let Some(reader) = self.reader.as_mut() else {
+        let Some(reader) = self.follower.reader_mut() else {
             return false;
         };
         match reader.latest_struct() {
@@ -480,10 +493,12 @@ impl Worker {
         }
     }
 
-    /// Reads every channel other than the demo's that has a record not shown yet.
-    fn read_channels(&mut self, asked: u64) {
-        let Some(reader) = self.reader.as_mut() else {
-            return;
+    /// Reads every channel other than the demo's that has a record not shown yet; returns
+    /// whether there was one.
+    fn read_channels(&mut self, asked: u64) -> bool {
+        let mut read = false;
+        let Some(reader) = self.follower.reader_mut() else {
+            return false;
         };
         let instance = reader.instance_id();
         if self.others.0 != instance {
@@ -502,6 +517,7 @@ impl Worker {
             let mut bytes = Vec::new();
             match reader.read_channel_into(name, &mut bytes) {
                 Ok(Some(meta)) => {
+                    read = true;
                     let timing = Timing::of(&meta, asked, monotonic_ns());
                     self.log.record(
                         "received",
@@ -523,11 +539,12 @@ impl Worker {
                 }
             }
         }
+        read
     }
 
     /// Live: the next frame, converted for upload and left in the mailbox.
     fn read_frame(&mut self, asked: u64) -> bool {
-        let Some(reader) = self.reader.as_mut() else {
+        let Some(reader) = self.follower.reader_mut() else {
             return false;
         };
         if !reader.has_channel(shm_common::FRAME_CHANNEL) {
@@ -573,67 +590,6 @@ impl Worker {
         self.log
             .record("error", json!({ "message": err.to_string() }));
         self.send(Event::ReadFailed(err));
-    }
-
-    /// Notices a writer that exited, died, attached or moved to a larger segment, and moves
-    /// to a re-created segment. Throttled while `quiet`; a wake-up that brought no record (the
-    /// writer attached, left or moved) is checked at once.
-    fn check_writer(&mut self, quiet: bool) {
-        if quiet && self.last_writer_check.elapsed() < WRITER_CHECK {
-            return;
-        }
-        self.last_writer_check = Instant::now();
-        let Some(status) = self.reader.as_ref().map(Reader::writer_status) else {
-            return;
-        };
-        if status == WriterStatus::Replaced {
-            return self.follow_growth();
-        }
-        if self.writer != Some(status) {
-            self.writer = Some(status);
-            self.log
-                .record("writer", json!({ "status": format!("{status:?}") }));
-            self.send(Event::Writer(status));
-        }
-        if matches!(status, WriterStatus::Active { .. }) {
-            return;
-        }
-        let Some(reader) = self.reader.as_mut() else {
-            return;
-        };
-        if let Ok(true) = reader.reopen_if_replaced() {
-            let writer = reader.writer_status();
-            let capacities = reader.capacities();
-            self.writer = Some(writer);
-            self.mailbox().stats.restart_numbering();
-            self.log.record(
-                "reconnected",
-                json!({ "segment": self.location.to_string() }),
-            );
-            self.send(Event::Connected {
-                capacities,
-                writer,
-                reconnected: true,
-            });
-        }
-    }
-
-    /// The Writer grew the segment: reopen the name, keeping what was read.
-    fn follow_growth(&mut self) {
-        let Some(reader) = self.reader.as_mut() else {
-            return;
-        };
-        // The grown segment is renamed into place before the old one is marked, so it is
-        // there; if it went away since, the next check sees the old one as closed.
-        if let Ok(true) = reader.reopen_if_replaced() {
-            let capacities = reader.capacities();
-            self.mailbox().stats.restart_numbering();
-            self.log.record(
-                "followed",
-                json!({ "capacity": capacities.picture, "frame_capacity": capacities.frame }),
-            );
-            self.send(Event::Followed { capacities });
-        }
     }
 }
 
