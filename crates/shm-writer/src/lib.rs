@@ -458,8 +458,9 @@ impl WriterApp {
         }
     }
 
-    fn top_bar(&mut self, ui: &mut Ui) {
+    fn top_bar(&mut self, ui: &mut Ui) -> Option<Action> {
         let language = self.language();
+        let mut action = None;
         ui.horizontal_wrapped(|ui| {
             shm_ui::language_picker(ui, &mut self.settings.language);
             ui.separator();
@@ -476,19 +477,20 @@ impl WriterApp {
                     true,
                 ),
             }
-            if let Some(companion) = &self.options.companion
-                && ui.button(language.texts().open_reader).clicked()
+            if self.options.companion.is_some() && ui.button(language.texts().open_reader).clicked()
             {
-                companion.open("reader");
+                action = Some(Action::OpenReader);
             }
         });
+        action
     }
 
-    fn path_row(&mut self, ui: &mut Ui) {
+    fn path_row(&mut self, ui: &mut Ui) -> Option<Action> {
         let texts = self.language().texts();
+        let mut action = None;
         ui.horizontal(|ui| {
             if ui.button(texts.browse).clicked() {
-                self.browse(ui.ctx());
+                action = Some(Action::Browse);
             }
             let label = ui.label(texts.picture_path);
             let open_width = 60.0;
@@ -498,18 +500,17 @@ impl WriterApp {
             let response = ui.add(edit).labelled_by(label.id);
             let entered = response.lost_focus() && ui.input(|input| input.key_pressed(Key::Enter));
             if ui.button(texts.open).clicked() || entered {
-                match self.typed_path() {
-                    Some(path) => self.open(path),
-                    None => self.status.set(Note::PathEmpty),
-                }
+                action = Some(Action::OpenTyped);
             }
         });
+        action
     }
 
-    fn stream_controls(&mut self, ui: &mut Ui) {
+    fn stream_controls(&mut self, ui: &mut Ui) -> Option<Action> {
         let language = self.language();
         let texts = language.texts();
         let zh = language == Language::Chinese;
+        let mut action = None;
         egui::CollapsingHeader::new(texts.stream_heading)
             .id_salt("writer-stream")
             .show(ui, |ui| {
@@ -539,12 +540,12 @@ impl WriterApp {
                     match &self.stream {
                         None => {
                             if ui.button(texts.stream_start).clicked() {
-                                self.start_stream();
+                                action = Some(Action::StartStream);
                             }
                         }
                         Some(_) => {
                             if ui.button(texts.stream_stop).clicked() {
-                                self.worker.send(Command::StopStream);
+                                action = Some(Action::StopStream);
                             }
                         }
                     }
@@ -564,6 +565,7 @@ impl WriterApp {
                     ui.label(line);
                 }
             });
+        action
     }
 
     fn start_stream(&mut self) {
@@ -592,9 +594,10 @@ impl WriterApp {
         self.worker.send(Command::StartStream { source, fps });
     }
 
-    fn struct_editor(&mut self, ui: &mut Ui) {
+    fn struct_editor(&mut self, ui: &mut Ui) -> Option<Action> {
         let language = self.language();
         let texts = language.texts();
+        let mut action = None;
         ui.heading(texts.struct_heading);
         egui::ScrollArea::vertical().show(ui, |ui| {
             egui::Grid::new("struct-fields")
@@ -635,9 +638,10 @@ impl WriterApp {
                 });
             ui.add_space(6.0);
             if ui.button(texts.struct_button).clicked() {
-                self.send_struct();
+                action = Some(Action::SendStruct);
             }
         });
+        action
     }
 
     fn picture_area(&mut self, ui: &mut Ui) {
@@ -671,10 +675,8 @@ impl WriterApp {
         }
     }
 
-    fn grow_question(&mut self, ctx: &egui::Context) {
-        let Some((growth, size)) = &self.ask_grow else {
-            return;
-        };
+    fn grow_question(&self, ctx: &egui::Context) -> Option<Action> {
+        let (growth, size) = self.ask_grow.as_ref()?;
         let language = self.language();
         let texts = language.texts();
         let segment = language.segment(&self.options.location);
@@ -708,11 +710,54 @@ impl WriterApp {
                 }
             });
         });
-        if let Some(answer) = answer {
-            self.ask_grow = None;
-            self.worker.send(Command::Grow(answer));
+        answer.map(Action::Grow)
+    }
+
+    /// Does what the user asked for in the frame just drawn.
+    fn act(&mut self, ctx: &egui::Context, action: Action) {
+        match action {
+            Action::Browse => self.browse(ctx),
+            Action::OpenTyped => match self.typed_path() {
+                Some(path) => self.open(path),
+                None => self.status.set(Note::PathEmpty),
+            },
+            Action::SendPicture => self.send_picture(),
+            Action::SendStruct => self.send_struct(),
+            Action::StartStream => self.start_stream(),
+            Action::StopStream => self.worker.send(Command::StopStream),
+            Action::Grow(answer) => {
+                self.ask_grow = None;
+                self.worker.send(Command::Grow(answer));
+            }
+            Action::OpenReader => {
+                if let Some(companion) = &self.options.companion {
+                    companion.open("reader");
+                }
+            }
         }
     }
+}
+
+/// What the user asked for in a frame: the drawing functions return it, [`WriterApp::act`]
+/// does it once the frame is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Action {
+    /// 浏览… (Browse…) or Ctrl+O: the file dialog.
+    Browse,
+    /// 打开 (Open) or Enter in the path box: open the path typed.
+    OpenTyped,
+    /// 咻一下 (Whoosh!): send the current picture.
+    SendPicture,
+    /// Struct: send the struct edited.
+    SendStruct,
+    /// Start streaming frames.
+    StartStream,
+    /// Stop streaming.
+    StopStream,
+    /// The answer to "grow the segment?".
+    Grow(bool),
+    /// Reopen the Reader window.
+    OpenReader,
 }
 
 impl eframe::App for WriterApp {
@@ -726,8 +771,9 @@ impl eframe::App for WriterApp {
         }
         self.poll_dialog(&ctx);
         self.take_dropped_file(&ctx);
+        let mut actions = Vec::new();
         if ctx.input_mut(|input| input.consume_key(Modifiers::COMMAND, Key::O)) {
-            self.browse(&ctx);
+            actions.push(Action::Browse);
         }
         if self.stream.is_some() {
             ctx.request_repaint_after(std::time::Duration::from_millis(250));
@@ -735,30 +781,38 @@ impl eframe::App for WriterApp {
         let language = self.language();
         let location = self.options.location.clone();
 
-        egui::Panel::top("writer-top").show(ui, |ui| self.top_bar(ui));
+        actions.extend(
+            egui::Panel::top("writer-top")
+                .show(ui, |ui| self.top_bar(ui))
+                .inner,
+        );
         egui::Panel::bottom("writer-status").show(ui, |ui| {
             if let Some(note) = &self.status.0 {
                 shm_ui::show_note(ui, note, language, &location);
             }
         });
-        egui::Panel::right("writer-struct")
+        let edited = egui::Panel::right("writer-struct")
             .resizable(false)
             .exact_size(EDITOR_WIDTH)
             .show(ui, |ui| self.struct_editor(ui));
+        actions.extend(edited.inner);
         egui::CentralPanel::default().show(ui, |ui| {
-            self.path_row(ui);
+            actions.extend(self.path_row(ui));
             let texts = language.texts();
             ui.horizontal_wrapped(|ui| {
                 if ui.button(texts.whoosh).clicked() {
-                    self.send_picture();
+                    actions.push(Action::SendPicture);
                 }
                 ui.checkbox(&mut self.settings.stretch, texts.stretch);
             });
-            self.stream_controls(ui);
+            actions.extend(self.stream_controls(ui));
             ui.separator();
             self.picture_area(ui);
         });
-        self.grow_question(&ctx);
+        actions.extend(self.grow_question(&ctx));
+        for action in actions {
+            self.act(&ctx, action);
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
