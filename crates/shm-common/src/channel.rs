@@ -18,7 +18,7 @@ use crate::protocol::slot::Slot;
 use crate::schema::Schema;
 use crate::segment::{self, CreationMode, Segment, SegmentLocation};
 use crate::sys;
-use crate::typed::{BytesChannel, Channel};
+use crate::typed::{BytesChannel, Channel, ChannelRef};
 
 /// How long [`Reader::wait_for_change`] spins before sleeping in the kernel. Long enough to
 /// catch a writer that is about to publish (a cross-core futex wake-up costs ~50 us on a small
@@ -563,7 +563,7 @@ impl Writer {
         channel: &Channel<T>,
         value: &T,
     ) -> Result<RecordMeta, SendError> {
-        let index = self.resolve(channel.index(), channel.name())?;
+        let index = self.resolve(channel.target())?;
         self.publish_to(index, size_of::<T>(), |sink| {
             sink.put(bytemuck::bytes_of(value))
         })
@@ -576,26 +576,26 @@ impl Writer {
         channel: &BytesChannel,
         bytes: &[u8],
     ) -> Result<RecordMeta, SendError> {
-        let index = self.resolve(channel.index(), channel.name())?;
+        let index = self.resolve(channel.target())?;
         self.publish_to(index, bytes.len(), |sink| sink.put(bytes))
     }
 
     /// A handle's channel index in this writer's segment: the handle's own if the channel
     /// there still has its name (growing keeps the channels' order and types), else looked up.
-    fn resolve(&self, index: usize, name: &str) -> Result<usize, SendError> {
+    fn resolve(&self, target: &ChannelRef) -> Result<usize, SendError> {
         let channels = &self.segment.layout.channels;
         if channels
-            .get(index)
-            .is_some_and(|channel| channel.spec.name.as_str() == name)
+            .get(target.index)
+            .is_some_and(|channel| channel.spec.name.as_str() == target.name)
         {
-            return Ok(index);
+            return Ok(target.index);
         }
         self.segment
             .layout
-            .channel(name)
+            .channel(&target.name)
             .ok_or_else(|| SendError::NoChannel {
                 segment: self.segment.location.clone(),
-                channel: name.to_owned(),
+                channel: target.name.clone(),
             })
     }
 
@@ -909,7 +909,7 @@ impl Reader {
         channel: &BytesChannel,
         buffer: &mut Vec<u8>,
     ) -> Result<Option<RecordMeta>, ReadError> {
-        let index = self.resolve(channel.index(), channel.instance_id(), channel.name())?;
+        let index = self.resolve_bytes(channel.target())?;
         self.read_raw(index, buffer)
     }
 
@@ -958,24 +958,25 @@ impl Reader {
             })
     }
 
-    /// A handle's channel index in this reader's segment: the handle's own if it was made for
-    /// this segment, else looked up by name.
-    fn resolve(&self, index: usize, instance_id: u64, name: &str) -> Result<usize, ReadError> {
-        if instance_id == self.segment.instance_id() && index < self.seen_sequences.len() {
-            return Ok(index);
+    /// A bytes handle's channel index in this reader's segment: the handle's own if it was made
+    /// for this segment, else looked up by name.
+    fn resolve_bytes(&self, target: &ChannelRef) -> Result<usize, ReadError> {
+        if target.instance_id == self.segment.instance_id() {
+            return Ok(target.index);
         }
-        self.channel_index(name)
+        self.channel_index(&target.name)
     }
 
-    /// [`Reader::resolve`] for a typed handle: in another segment than the handle was made for
-    /// (the writer re-created it), the type is checked again.
+    /// A typed handle's channel index: in another segment than the handle was made for (the
+    /// writer re-created it), looked up and its type checked again.
     fn resolve_typed<T: Schema>(&self, channel: &Channel<T>) -> Result<usize, ReadError> {
-        if channel.instance_id() == self.segment.instance_id() {
-            return Ok(channel.index());
+        let target = channel.target();
+        if target.instance_id == self.segment.instance_id() {
+            return Ok(target.index);
         }
-        let typed = find_typed::<T>(&self.segment, channel.name())
+        let typed = find_typed::<T>(&self.segment, &target.name)
             .map_err(|source| ReadError::ChannelChanged(Box::new(source)))?;
-        Ok(typed.index())
+        Ok(typed.target().index)
     }
 
     /// Reads the latest record of `M`'s kind into `message`, reusing its allocations.

@@ -19,6 +19,7 @@ use crate::error::{ChannelError, DirectoryError};
 use crate::layout::{MAX_CAPACITY, MIN_CAPACITY};
 use crate::message::RecordKind;
 use crate::schema::{Schema, TypeDescriptor};
+use crate::untrusted::Input;
 
 /// The most channels a segment may have: one slot each in the control page.
 pub const MAX_CHANNELS: usize = 15;
@@ -243,7 +244,7 @@ pub(crate) fn encode(channels: &[ChannelSpec]) -> Vec<u8> {
 
 /// Decodes and checks a directory read from a segment; `bytes` may carry padding after it.
 pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<ChannelSpec>, DirectoryError> {
-    let mut input = Input { bytes, at: 0 };
+    let mut input = Input::new(bytes, |_, len| DirectoryError::Truncated { len });
     let count = input.u32()? as usize;
     if count == 0 || count > MAX_CHANNELS {
         return Err(DirectoryError::Channel(ChannelError::Count { count }));
@@ -276,50 +277,11 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<ChannelSpec>, DirectoryError> {
             descriptor,
         });
     }
-    if input.bytes[input.at..].iter().any(|&byte| byte != 0) {
+    if input.rest().iter().any(|&byte| byte != 0) {
         return Err(DirectoryError::TrailingBytes);
     }
     check_channels(&channels).map_err(DirectoryError::Channel)?;
     Ok(channels)
-}
-
-/// Untrusted directory bytes being decoded.
-struct Input<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Input<'_> {
-    fn take(&mut self, len: usize) -> Result<&[u8], DirectoryError> {
-        let end = self
-            .at
-            .checked_add(len)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or(DirectoryError::Truncated {
-                len: self.bytes.len(),
-            })?;
-        let taken = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(taken)
-    }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DirectoryError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-
-    fn u16(&mut self) -> Result<u16, DirectoryError> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-
-    fn u32(&mut self) -> Result<u32, DirectoryError> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-
-    fn u64(&mut self) -> Result<u64, DirectoryError> {
-        Ok(u64::from_le_bytes(self.array()?))
-    }
 }
 
 #[cfg(test)]

@@ -314,6 +314,7 @@ mod sync;
 mod sys;
 #[cfg(not(loom))]
 mod typed;
+mod untrusted;
 
 #[cfg(all(feature = "clap", not(loom)))]
 pub use args::{CapacityArgs, SegmentArgs};

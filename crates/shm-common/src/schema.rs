@@ -67,6 +67,8 @@ use std::fmt;
 use bytemuck::Pod;
 use thiserror::Error;
 
+use crate::untrusted::Input;
+
 /// The most fields a descriptor may have (after nested structs are spelled out).
 pub const MAX_FIELDS: usize = 1024;
 /// The longest type or field name, in bytes.
@@ -409,7 +411,7 @@ impl TypeDescriptor {
 
     /// Decodes and checks a descriptor read from a segment.
     pub fn decode(bytes: &[u8]) -> Result<TypeDescriptor, DescriptorError> {
-        let mut input = Input { bytes, at: 0 };
+        let mut input = Input::new(bytes, |at, len| DescriptorError::Truncated { at, len });
         let version = input.u16()?;
         if version != FORMAT_VERSION {
             return Err(DescriptorError::Version { found: version });
@@ -419,7 +421,7 @@ impl TypeDescriptor {
             BIG_ENDIAN => ByteOrder::Big,
             found => return Err(DescriptorError::ByteOrder { found }),
         };
-        let name = input.name()?;
+        let name = read_name(&mut input)?;
         let size = input.u32()? as usize;
         let align = input.u32()? as usize;
         let count = input.u32()? as usize;
@@ -428,7 +430,7 @@ impl TypeDescriptor {
         }
         let mut fields = Vec::with_capacity(count);
         for _ in 0..count {
-            let name = input.name()?;
+            let name = read_name(&mut input)?;
             let offset = input.u32()? as usize;
             let code = input.u8()?;
             let primitive =
@@ -447,9 +449,9 @@ impl TypeDescriptor {
                 dimensions,
             });
         }
-        if input.at != bytes.len() {
+        if !input.rest().is_empty() {
             return Err(DescriptorError::TrailingBytes {
-                count: bytes.len() - input.at,
+                count: input.rest().len(),
             });
         }
         let descriptor = TypeDescriptor {
@@ -694,55 +696,15 @@ fn put_name(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(bytes);
 }
 
-/// Untrusted bytes being decoded.
-struct Input<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Input<'_> {
-    fn take(&mut self, len: usize) -> Result<&[u8], DescriptorError> {
-        let end = self
-            .at
-            .checked_add(len)
-            .filter(|&end| end <= self.bytes.len())
-            .ok_or(DescriptorError::Truncated {
-                at: self.at,
-                len: self.bytes.len(),
-            })?;
-        let taken = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(taken)
+/// A name of at most [`MAX_NAME_LEN`] bytes, checked.
+fn read_name(input: &mut Input<'_, DescriptorError>) -> Result<String, DescriptorError> {
+    let len = usize::from(input.u16()?);
+    if len > MAX_NAME_LEN {
+        return Err(DescriptorError::NameLength { len });
     }
-
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], DescriptorError> {
-        let mut out = [0u8; N];
-        out.copy_from_slice(self.take(N)?);
-        Ok(out)
-    }
-
-    fn u8(&mut self) -> Result<u8, DescriptorError> {
-        Ok(self.array::<1>()?[0])
-    }
-
-    fn u16(&mut self) -> Result<u16, DescriptorError> {
-        Ok(u16::from_le_bytes(self.array()?))
-    }
-
-    fn u32(&mut self) -> Result<u32, DescriptorError> {
-        Ok(u32::from_le_bytes(self.array()?))
-    }
-
-    fn name(&mut self) -> Result<String, DescriptorError> {
-        let len = usize::from(self.u16()?);
-        if len > MAX_NAME_LEN {
-            return Err(DescriptorError::NameLength { len });
-        }
-        let bytes = self.take(len)?;
-        let name = String::from_utf8_lossy(bytes).into_owned();
-        check_name(&name)?;
-        Ok(name)
-    }
+    let name = String::from_utf8_lossy(input.take(len)?).into_owned();
+    check_name(&name)?;
+    Ok(name)
 }
 
 /// A stored type descriptor that cannot be used.

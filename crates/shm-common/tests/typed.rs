@@ -55,6 +55,19 @@ fn pose(i: u32) -> Pose {
     }
 }
 
+/// A writer that publishes `value` on channel `pose` of a new segment and exits, keeping it.
+fn leave_a_pose(segment: &TestSegment, value: Pose) {
+    let mut writer = Writer::create_with(
+        &segment.location,
+        CreationMode::CreateNew,
+        vec![ChannelSpec::of::<Pose>("pose").unwrap()],
+    )
+    .unwrap();
+    writer.set_persist(true);
+    let out = writer.channel::<Pose>("pose").unwrap();
+    writer.publish(&out, &value).unwrap();
+}
+
 #[test]
 fn several_typed_and_bytes_channels_share_one_segment() {
     let segment = TestSegment::new("typed-several");
@@ -155,16 +168,7 @@ fn a_reader_of_another_type_is_refused_in_words_naming_both() {
 #[test]
 fn a_writer_of_another_type_leaves_the_segment_as_it_was() {
     let segment = TestSegment::new("typed-writer-mismatch");
-    let mut first = Writer::create_with(
-        &segment.location,
-        CreationMode::CreateNew,
-        vec![ChannelSpec::of::<Pose>("pose").unwrap()],
-    )
-    .unwrap();
-    first.set_persist(true);
-    let out = first.channel::<Pose>("pose").unwrap();
-    first.publish(&out, &pose(3)).unwrap();
-    drop(first);
+    leave_a_pose(&segment, pose(3));
 
     let err = Writer::create_with(
         &segment.location,
@@ -187,16 +191,7 @@ fn a_writer_of_another_type_leaves_the_segment_as_it_was() {
 #[test]
 fn a_writer_adding_a_channel_moves_readers_to_the_larger_segment_with_the_records() {
     let segment = TestSegment::new("typed-add");
-    let mut first = Writer::create_with(
-        &segment.location,
-        CreationMode::CreateNew,
-        vec![ChannelSpec::of::<Pose>("pose").unwrap()],
-    )
-    .unwrap();
-    first.set_persist(true);
-    let out = first.channel::<Pose>("pose").unwrap();
-    first.publish(&out, &pose(1)).unwrap();
-    drop(first);
+    leave_a_pose(&segment, pose(1));
 
     let mut reader = Reader::open(&segment.location).unwrap();
     let pose_in = reader.channel::<Pose>("pose").unwrap();
