@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use shm_common::directory::demo_channel;
 use shm_common::{
-    ByteSize, ChannelSpec, CreationMode, Delivery, Elapsed, Follower, FrameMessage, ImageMessage,
-    Number, Reader, RecordKind, RecordMeta, SegmentEvent, SegmentInfo, SegmentLocation, SendError,
-    SlotInfo, TestData, Writer, WriterStatus, monotonic_ns,
+    ByteSize, ChannelInfo, ChannelSpec, CreationMode, Delivery, Elapsed, Follower, FrameMessage,
+    ImageMessage, Number, Reader, RecordKind, RecordMeta, SegmentEvent, SegmentInfo,
+    SegmentLocation, SendError, TestData, Writer, WriterStatus, monotonic_ns,
 };
 
 use crate::{Command, SendArgs};
@@ -273,7 +272,7 @@ impl Watch {
             return Ok(None);
         };
         let kind = channel.kind;
-        if demo_channel(kind) != Some(channel.name.as_str()) {
+        if !channel.is_demo() {
             if next && !reader.channel_has_new(channel.name.as_str()) {
                 return Ok(None);
             }
@@ -349,7 +348,7 @@ impl Watch {
             }
         };
         // The demo's channels go by their kinds, as they always have; the others by name.
-        let label = if demo_channel(kind) == Some(channel.name.as_str()) {
+        let label = if channel.is_demo() {
             kind.name()
         } else {
             channel.name.as_str()
@@ -580,17 +579,17 @@ fn info_json(info: &SegmentInfo) -> serde_json::Value {
         "writer_state": state,
         "writer_generation": info.writer_generation,
     });
-    object["channels"] = info.slots.iter().map(channel_json).collect();
-    for slot in info
-        .slots
+    object["channels"] = info.channels.iter().map(channel_json).collect();
+    for channel in info
+        .channels
         .iter()
-        .filter(|slot| demo_channel(slot.kind) == Some(slot.channel.name.as_str()))
+        .filter(|channel| channel.spec.is_demo())
     {
-        object[slot.kind.name()] = json!({
-            "sequence": slot.published,
-            "last_len": slot.last_len,
-            "capacity": slot.capacity,
-            "sent_ago_us": (slot.published > 0).then(|| now.saturating_sub(slot.last_published_ns) / 1000),
+        object[channel.spec.kind.name()] = json!({
+            "sequence": channel.published,
+            "last_len": channel.last_len,
+            "capacity": channel.capacity,
+            "sent_ago_us": (channel.published > 0).then(|| now.saturating_sub(channel.last_published_ns) / 1000),
         });
     }
     object
@@ -605,10 +604,7 @@ fn info_text(info: &SegmentInfo) -> String {
         "{} (layout version {})",
         info.location, info.layout_version
     );
-    let demo = info
-        .slots
-        .iter()
-        .any(|slot| demo_channel(slot.kind) == Some(slot.channel.name.as_str()));
+    let demo = info.channels.iter().any(|channel| channel.spec.is_demo());
     let _ = if demo {
         writeln!(
             text,
@@ -628,23 +624,23 @@ fn info_text(info: &SegmentInfo) -> String {
         Some(pid) => writeln!(text, "writer:   pid {pid}, {state}"),
         None => writeln!(text, "writer:   none ({state})"),
     };
-    for slot in &info.slots {
+    for channel in &info.channels {
         // The demo's channels go by their kinds, as they always have; the others by name.
-        let label = if demo_channel(slot.kind) == Some(slot.channel.name.as_str()) {
-            format!("{}:", slot.kind)
+        let label = if channel.spec.is_demo() {
+            format!("{}:", channel.spec.kind)
         } else {
-            format!("{}:", channel_label(&slot.channel))
+            format!("{}:", channel_label(&channel.spec))
         };
-        let _ = if slot.published == 0 {
+        let _ = if channel.published == 0 {
             writeln!(text, "{label:<9} nothing sent yet")
         } else {
             writeln!(
                 text,
                 "{label:<9} record {}, {}, sent {} ago",
-                slot.published,
-                ByteSize(usize::try_from(slot.last_len).unwrap_or(usize::MAX)),
+                channel.published,
+                ByteSize(usize::try_from(channel.last_len).unwrap_or(usize::MAX)),
                 Elapsed(Duration::from_nanos(
-                    now.saturating_sub(slot.last_published_ns)
+                    now.saturating_sub(channel.last_published_ns)
                 ))
             )
         };
@@ -664,14 +660,14 @@ pub(crate) fn channel_label(channel: &ChannelSpec) -> String {
 }
 
 /// A channel's state for `shm info --json` and `shm ls --json`.
-pub(crate) fn channel_json(slot: &SlotInfo) -> serde_json::Value {
-    let channel = &slot.channel;
+pub(crate) fn channel_json(info: &ChannelInfo) -> serde_json::Value {
+    let channel = &info.spec;
     let mut object = json!({
         "name": channel.name.as_str(),
         "kind": channel.kind.name(),
-        "capacity": slot.capacity,
-        "sequence": slot.published,
-        "last_len": slot.last_len,
+        "capacity": info.capacity,
+        "sequence": info.published,
+        "last_len": info.last_len,
     });
     if let Some(descriptor) = &channel.descriptor {
         object["type"] = json!({

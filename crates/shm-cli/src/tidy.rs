@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use shm_common::directory::demo_channel;
 use shm_common::layout::Layout;
 use shm_common::{
     ByteSize, CapacityArgs, Elapsed, FoundSegment, NAMED_SEGMENTS_DIR, RecordKind, SegmentInfo,
@@ -24,12 +23,12 @@ fn given_files(location: &SegmentLocation) -> Vec<PathBuf> {
 
 /// How long ago the newest record of the demo's `kind` channel was sent, if there is one.
 fn age(info: &SegmentInfo, kind: RecordKind) -> Option<Duration> {
-    let slot = info
-        .slots
+    let channel = info
+        .channels
         .iter()
-        .find(|slot| slot.kind == kind && demo_channel(kind) == Some(slot.channel.name.as_str()))?;
-    (slot.published > 0)
-        .then(|| Duration::from_nanos(monotonic_ns().saturating_sub(slot.last_published_ns)))
+        .find(|channel| channel.spec.kind == kind && channel.spec.is_demo())?;
+    (channel.published > 0)
+        .then(|| Duration::from_nanos(monotonic_ns().saturating_sub(channel.last_published_ns)))
 }
 
 fn segment_json(found: &FoundSegment) -> Value {
@@ -51,7 +50,7 @@ fn segment_json(found: &FoundSegment) -> Value {
             object["stale"] = json!(found.is_stale());
             object["picture_age_us"] = json!(micros(RecordKind::Image));
             object["struct_age_us"] = json!(micros(RecordKind::Struct));
-            object["channels"] = info.slots.iter().map(channel_json).collect();
+            object["channels"] = info.channels.iter().map(channel_json).collect();
         }
         Err(err) => object["error"] = json!(err.to_string()),
     }
@@ -85,9 +84,9 @@ pub fn ls(location: &SegmentLocation, as_json: bool) -> Result<()> {
                 let ago =
                     |kind| age(info, kind).map_or("-".to_owned(), |age| Elapsed(age).to_string());
                 let channels: Vec<String> = info
-                    .slots
+                    .channels
                     .iter()
-                    .map(|slot| channel_label(&slot.channel))
+                    .map(|channel| channel_label(&channel.spec))
                     .collect();
                 println!(
                     "{name:<32} {size:>9} {:>9}  {writer:<22} {:<8} {:>10} {:>10}  {}",

@@ -131,11 +131,9 @@ fn writer_status(segment: &Segment) -> WriterStatus {
 
 /// One channel's state in [`SegmentInfo`].
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SlotInfo {
+pub struct ChannelInfo {
     /// The channel: its name, kind, capacity and (for a struct channel) type.
-    pub channel: ChannelSpec,
-    /// What its records hold.
-    pub kind: RecordKind,
+    pub spec: ChannelSpec,
     /// Records published so far (the latest record's sequence number).
     pub published: u64,
     /// Payload length of the latest record, as its metadata claims (0 if none).
@@ -146,7 +144,7 @@ pub struct SlotInfo {
     pub capacity: usize,
 }
 
-/// A snapshot of a segment's header and slots, for `shm info` and the apps' status lines.
+/// A snapshot of a segment's header and channels, for `shm info` and the apps' status lines.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SegmentInfo {
     /// Where it lives.
@@ -168,7 +166,7 @@ pub struct SegmentInfo {
     /// Whether the (last) writer keeps the segment after it closes.
     pub persist: bool,
     /// Its channels, in order (the demo's: picture, struct, frames).
-    pub slots: Vec<SlotInfo>,
+    pub channels: Vec<ChannelInfo>,
 }
 
 fn info(segment: &Segment) -> Result<SegmentInfo, ReadError> {
@@ -179,7 +177,7 @@ fn info(segment: &Segment) -> Result<SegmentInfo, ReadError> {
         });
     }
     let control = segment.region.control();
-    let slots = (0..segment.layout.channels.len())
+    let channels = (0..segment.layout.channels.len())
         .map(|index| {
             let slot = slot(segment, index);
             let published = slot.newest().number();
@@ -193,9 +191,8 @@ fn info(segment: &Segment) -> Result<SegmentInfo, ReadError> {
                     meta.published_ns.load(Ordering::Relaxed),
                 )
             };
-            SlotInfo {
-                channel: segment.layout.channels[index].spec.clone(),
-                kind: slot.kind,
+            ChannelInfo {
+                spec: segment.layout.channels[index].spec.clone(),
                 published,
                 last_len,
                 last_published_ns,
@@ -216,7 +213,7 @@ fn info(segment: &Segment) -> Result<SegmentInfo, ReadError> {
         writer_generation: control.writer.generation.load(Ordering::Relaxed),
         // Relaxed: a snapshot for display.
         persist: control.writer.persist.load(Ordering::Relaxed) != 0,
-        slots,
+        channels,
     })
 }
 

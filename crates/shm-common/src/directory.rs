@@ -185,6 +185,12 @@ impl ChannelSpec {
         Ok(())
     }
 
+    /// Whether this is one of the demo's channels (`picture`, `struct`, `frames`, each with
+    /// its own kind).
+    pub fn is_demo(&self) -> bool {
+        demo_channel(self.kind) == Some(self.name.as_str())
+    }
+
     /// `Pose (32 bytes)` for a struct channel, else the kind's name.
     pub fn type_summary(&self) -> String {
         match &self.descriptor {

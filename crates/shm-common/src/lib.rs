@@ -321,7 +321,7 @@ pub use args::{CapacityArgs, SegmentArgs};
 pub use bytemuck;
 #[cfg(not(loom))]
 pub use channel::{
-    Capacity, Growth, Reader, SegmentInfo, SlotInfo, Writer, WriterStatus, capacity_for,
+    Capacity, ChannelInfo, Growth, Reader, SegmentInfo, Writer, WriterStatus, capacity_for,
 };
 pub use directory::{
     ChannelName, ChannelSpec, FRAME_CHANNEL, MAX_CHANNELS, PICTURE_CHANNEL, STRUCT_CHANNEL,

@@ -234,8 +234,8 @@ fn a_killed_writer_leaves_its_last_complete_record_and_is_replaced() {
             std::thread::sleep(Duration::from_millis(1));
         }
         // Let it publish a random number of records, then kill it at a random moment.
-        let target = reader.info().unwrap().slots[0].published + 1 + next() % 80;
-        while reader.info().unwrap().slots[0].published < target {
+        let target = reader.info().unwrap().channels[0].published + 1 + next() % 80;
+        while reader.info().unwrap().channels[0].published < target {
             assert!(Instant::now() < deadline, "the writer published too little");
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -283,7 +283,7 @@ fn a_killed_writer_leaves_its_last_complete_record_and_is_replaced() {
         let mut fresh_reader = Reader::open(&segment.location).unwrap();
         let (image, meta) = fresh_reader.latest_image().unwrap().unwrap();
         assert_eq!(image.path, "after-the-crash.png");
-        assert_eq!(meta.sequence, reader.info().unwrap().slots[0].published);
+        assert_eq!(meta.sequence, reader.info().unwrap().channels[0].published);
         assert!(matches!(
             fresh_reader.writer_status(),
             WriterStatus::Active { .. }

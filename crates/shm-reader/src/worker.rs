@@ -14,7 +14,6 @@ use std::time::{Duration, Instant};
 
 use egui::ColorImage;
 use serde_json::json;
-use shm_common::directory::demo_channel;
 use shm_common::{
     Capacities, ChannelSpec, Delivery, Follower, FrameMessage, ImageMessage, OpenError,
     PixelFormat, ReadError, RecordKind, RecordMeta, SegmentEvent, SegmentLocation, TestData,
@@ -505,7 +504,7 @@ impl Worker {
             let others = reader
                 .channels()
                 .into_iter()
-                .filter(|channel| demo_channel(channel.kind) != Some(channel.name.as_str()))
+                .filter(|channel| !channel.is_demo())
                 .collect();
             self.others = (instance, others);
         }

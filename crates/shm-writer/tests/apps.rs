@@ -474,7 +474,7 @@ fn a_failed_open_clears_the_picture_and_whoosh_then_sends_nothing() {
         .unwrap()
         .info()
         .unwrap();
-    assert_eq!(info.slots[RecordKind::Image.index()].published, 1);
+    assert_eq!(info.channels[RecordKind::Image.index()].published, 1);
 }
 
 #[test]
@@ -499,7 +499,7 @@ fn whoosh_sends_the_file_as_it_is_on_disk_at_the_click() {
     whoosh(&mut writer);
     assert_shows(&writer, "没有发送任何内容：文件");
     assert_eq!(
-        reader.info().unwrap().slots[RecordKind::Image.index()].published,
+        reader.info().unwrap().channels[RecordKind::Image.index()].published,
         1
     );
 }
