@@ -44,8 +44,7 @@ fn slot(segment: &Segment, index: usize) -> Slot<'_> {
 
 /// The index of the demo's channel for `kind` records, if `segment` has it.
 fn demo_index(segment: &Segment, kind: RecordKind) -> Option<usize> {
-    let index = segment.layout.channel(demo_channel(kind)?)?;
-    (segment.layout.channels[index].spec.kind == kind).then_some(index)
+    segment.layout.demo_channel(kind)
 }
 
 /// The index of channel `name` of `segment`, checked to hold `kind` records.

@@ -27,6 +27,7 @@ use std::mem::{align_of, offset_of, size_of};
 
 use crate::directory::{self, ChannelSpec, MAX_CHANNELS, MAX_DIRECTORY_LEN};
 use crate::error::{ChannelError, LayoutError};
+use crate::message::RecordKind;
 
 /// `b"SHMXCHG1"` read as a little-endian `u64`: marks a segment as one of ours.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SHMXCHG1");
@@ -250,6 +251,9 @@ pub struct Layout {
     pub directory: Vec<u8>,
     /// Total size of the segment in bytes.
     pub total_size: usize,
+    /// Per [`RecordKind`](crate::RecordKind), indexed by its `index()`, the demo's channel for
+    /// it if the segment has one: looked up once, not on every publish and read.
+    demo: [Option<usize>; RecordKind::ALL.len()],
 }
 
 impl Layout {
@@ -315,11 +319,23 @@ impl Layout {
                 ChannelLayout { spec, slot }
             })
             .collect();
+        let channels: Vec<ChannelLayout> = channels;
+        let demo = RecordKind::ALL.map(|kind| {
+            channels
+                .iter()
+                .position(|channel| channel.spec.kind == kind && channel.spec.is_demo())
+        });
         Ok(Layout {
             channels,
             directory,
             total_size: end.next_multiple_of(CONTROL_SIZE),
+            demo,
         })
+    }
+
+    /// The index of the demo's channel for `kind` records, if the segment has it.
+    pub fn demo_channel(&self, kind: RecordKind) -> Option<usize> {
+        self.demo[kind.index()]
     }
 
     /// The index of the channel named `name`.
