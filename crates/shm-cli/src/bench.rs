@@ -13,10 +13,12 @@ use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::Ordering;
+
 use serde_json::{Value, json};
 use shm_common::{
     Capacity, CreationMode, Follower, ImageMessage, Reader, RecordKind, SegmentEvent,
-    SegmentLocation, SegmentName, TestData, Writer, monotonic_ns,
+    SegmentLocation, SegmentName, SharedLine, TestData, Writer, monotonic_ns,
 };
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -68,6 +70,8 @@ fn parse_cpus(text: &str) -> std::result::Result<[usize; 2], String> {
 /// The peer's roles.
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
 pub enum PeerRole {
+    /// Hand one cache line back: the round-trip floor.
+    FloorEcho,
     /// Echo 48-byte messages over shared memory.
     ShmEcho,
     /// Receive 10 MiB messages over shared memory, acknowledging each with its latency.
@@ -228,6 +232,7 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
     pin(args.cpu);
     let base = args.segment.clone().unwrap_or_default();
     match args.role {
+        PeerRole::FloorEcho => floor_echo(&segment(&base, "floor")?),
         PeerRole::ShmEcho => {
             let mut reader = open_reader(&segment(&base, "ping")?)?;
             let mut writer = Writer::create(
@@ -538,6 +543,77 @@ fn shm_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
     Ok(percentiles(&mut samples))
 }
 
+/// The word value that ends a floor ping-pong.
+const FLOOR_STOP: u64 = u64::MAX;
+
+/// Spins until `line`'s word is not `old`; `None` if it stays so for 10 s (the other side is
+/// gone).
+fn floor_wait(line: &SharedLine, old: u64) -> Option<u64> {
+    let started = Instant::now();
+    let mut spins = 0u32;
+    loop {
+        // Acquire: pairs with the other side's Release store.
+        let value = line.word().load(Ordering::Acquire);
+        if value != old {
+            return Some(value);
+        }
+        spins = spins.wrapping_add(1);
+        if spins.is_multiple_of(1 << 16) && started.elapsed() > Duration::from_secs(10) {
+            return None;
+        }
+        std::hint::spin_loop();
+    }
+}
+
+/// The peer's side of the floor: hands every odd value back as the next even one.
+fn floor_echo(location: &SegmentLocation) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let line = loop {
+        match SharedLine::open(location) {
+            Ok(line) => break line,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
+            Err(err) => return Err(err.into()),
+        }
+    };
+    let mut seen = 0;
+    loop {
+        let value = floor_wait(&line, seen).ok_or("the floor ping-pong stalled")?;
+        if value == FLOOR_STOP {
+            return Ok(());
+        }
+        seen = value + 1;
+        // Release: nothing to publish but the value; the pair of it is the floor.
+        line.word().store(seen, Ordering::Release);
+    }
+}
+
+/// Round trips of one cache line between two processes, with no protocol, payload, checksum or
+/// clock: the floor under the 48-byte round trip, (median, p99) in microseconds.
+fn floor_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
+    let base = format!("shm-bench-{}-floor", std::process::id());
+    let line = SharedLine::create(&segment(&base, "floor")?)?;
+    let peer = Peer::spawn(
+        &["floor-echo".to_owned(), "--segment".to_owned(), base],
+        cpu,
+        false,
+    )?;
+    let mut samples = Vec::with_capacity(messages);
+    let mut value = 0u64;
+    for i in 0..messages + WARM_UP {
+        let started = Instant::now();
+        value += 1;
+        // Release: pairs with the peer's Acquire load.
+        line.word().store(value, Ordering::Release);
+        value = floor_wait(&line, value).ok_or("the floor peer stopped answering")?;
+        if i >= WARM_UP {
+            samples.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    line.word().store(FLOOR_STOP, Ordering::Release);
+    peer.finish()?;
+    Ok(percentiles(&mut samples))
+}
+
 /// 10 MiB one way over shared memory: (median, p99) in milliseconds.
 fn shm_large(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
     let mut pair = ShmPair::new("large", LARGE + 4096)?;
@@ -624,10 +700,10 @@ fn idle_reader(seconds: f64, cpu: Option<usize>) -> Result<f64> {
     Ok(report["cpu_percent"].as_f64().unwrap_or(f64::NAN))
 }
 
-/// memcpy of 10 MiB in one thread, median in milliseconds.
-fn memcpy_floor(messages: usize) -> f64 {
-    let source = vec![0x5au8; LARGE];
-    let mut target = vec![0u8; LARGE];
+/// memcpy of `bytes` in one thread, median in milliseconds.
+fn memcpy_floor(bytes: usize, messages: usize) -> f64 {
+    let source = vec![0x5au8; bytes];
+    let mut target = vec![0u8; bytes];
     let mut samples: Vec<f64> = (0..messages + WARM_UP)
         .map(|_| {
             let started = Instant::now();
@@ -660,6 +736,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let streams = [Transport::Pipe, Transport::Unix, Transport::Tcp];
 
     progress("48-byte round trips");
+    let floor = floor_rtt(args.messages, peer_cpu)?;
     let mut rtts = vec![("shm", shm_rtt(args.messages, peer_cpu)?)];
     for transport in &streams {
         rtts.push((
@@ -667,17 +744,25 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             stream_rtt(transport, args.messages, peer_cpu)?,
         ));
     }
+    results.insert("floor_48b_rtt_us".to_owned(), json!(floor.0));
+    results.insert("floor_48b_rtt_p99_us".to_owned(), json!(floor.1));
     table.push("48-byte struct, round trip        median        p99".to_owned());
+    table.push(format!(
+        "  one cache line (floor)     {:>9.2} µs {:>9.2} µs",
+        floor.0, floor.1
+    ));
     for (name, (median, p99)) in rtts {
         results.insert(format!("{name}_48b_rtt_us"), json!(median));
         results.insert(format!("{name}_48b_rtt_p99_us"), json!(p99));
         table.push(format!(
-            "  {name:<8}                   {median:>9.2} µs {p99:>9.2} µs"
+            "  {name:<8}                   {median:>9.2} µs {p99:>9.2} µs   ({:.1} x floor, p99 {:.1} x)",
+            median / floor.0,
+            p99 / floor.1
         ));
     }
 
     progress("10 MiB one way");
-    let memcpy = memcpy_floor(args.large_messages);
+    let memcpy = memcpy_floor(LARGE, args.large_messages);
     results.insert("memcpy_10mib_ms".to_owned(), json!(memcpy));
     let mut larges = vec![("shm", shm_large(args.large_messages, peer_cpu)?)];
     for transport in &streams {
@@ -692,8 +777,8 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         results.insert(format!("{name}_10mib_oneway_ms"), json!(median));
         results.insert(format!("{name}_10mib_oneway_p99_ms"), json!(p99));
         table.push(format!(
-            "  {name:<8}                   {median:>9.3} ms {p99:>9.3} ms   ({:.2} x two memcpy)",
-            median / (2.0 * memcpy)
+            "  {name:<8}                   {median:>9.3} ms {p99:>9.3} ms   ({:.2} x memcpy)",
+            median / memcpy
         ));
     }
 
@@ -708,9 +793,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
     progress("1080p frames");
     let fps = shm_frames(args.frame_seconds, peer_cpu)?;
+    // The frames one thread could memcpy in a second: the bandwidth floor.
+    let memcpy_fps = 1e3 / memcpy_floor(FRAME, args.large_messages);
     results.insert("shm_1080p_fps".to_owned(), json!(fps));
+    results.insert("memcpy_1080p_fps".to_owned(), json!(memcpy_fps));
     table.push(format!(
-        "1920x1080 RGBA frames over shm     {fps:>9.0} frames/s"
+        "1920x1080 RGBA frames over shm     {fps:>9.0} frames/s   ({:.2} x memcpy's {memcpy_fps:.0})",
+        fps / memcpy_fps
     ));
 
     progress("an idle Reader");

@@ -302,6 +302,8 @@ mod follower;
 #[cfg(not(loom))]
 mod inventory;
 pub mod layout;
+#[cfg(not(loom))]
+mod line;
 mod location;
 mod message;
 pub mod protocol;
@@ -338,6 +340,8 @@ pub use inventory::{
     remove_stale,
 };
 pub use layout::{Capacities, DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY};
+#[cfg(not(loom))]
+pub use line::SharedLine;
 pub use location::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName};
 pub use message::{
     FrameHeader, FrameMessage, ImageMessage, Message, PixelFormat, RecordKind, Sink, Source,

@@ -329,6 +329,14 @@ fn open_object(location: &SegmentLocation, mode: CreationMode) -> Result<(File, 
     Ok((file, fresh))
 }
 
+/// Opens (or creates) the bare file behind `location`, owner-only and checked as a segment's
+/// is, without any header: for [`SharedLine`](crate::SharedLine).
+pub(crate) fn open_bare(location: &SegmentLocation, mode: CreationMode) -> Result<File, OpenError> {
+    open_object(location, mode)
+        .map(|(file, _)| file)
+        .map_err(|err| err.into_open_error(location))
+}
+
 /// Why [`open_object`] failed: `CreateNew` found the segment there, or anything else.
 enum Opened {
     Exists,
@@ -524,7 +532,7 @@ pub fn remove(location: &SegmentLocation) -> Result<(), RemoveError> {
     remove_location(location)
 }
 
-fn remove_location(location: &SegmentLocation) -> Result<(), RemoveError> {
+pub(crate) fn remove_location(location: &SegmentLocation) -> Result<(), RemoveError> {
     let result = match location {
         #[cfg(target_os = "linux")]
         SegmentLocation::Named(name) => std::fs::remove_file(named_path(name)),
