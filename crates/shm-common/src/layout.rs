@@ -108,7 +108,7 @@ pub struct BufferMeta {
     /// Writer's `CLOCK_MONOTONIC` time, in nanoseconds, before it stored the record's first
     /// byte.
     pub started_ns: AtomicU64,
-    /// [`RecordKind`](crate::RecordKind) code of the payload.
+    /// [`RecordKind`] code of the payload.
     pub kind: AtomicU32,
     /// Bytes of the record written so far, while `seq` is odd: a streaming reader may copy that
     /// many before the write completes. Reset to 0 before the odd word is stored.
