@@ -80,6 +80,9 @@ pub enum PeerRole {
     ShmFrames,
     /// Wait in live mode on shared memory and report the CPU time used.
     ShmIdle,
+    /// Publish and read back `--count` 48-byte structs in this one process, for counting
+    /// instructions (`valgrind --tool=callgrind`): no other process, no waiting.
+    ShmOps,
     /// Echo 48-byte messages over a stream (stdin/stdout, a Unix socket or TCP).
     StreamEcho,
     /// Receive 10 MiB messages over a stream, acknowledging each with its latency.
@@ -104,6 +107,9 @@ pub struct PeerArgs {
     /// Seconds (idle role).
     #[arg(long, default_value_t = 10.0)]
     pub seconds: f64,
+    /// Structs to publish and read (ops role).
+    #[arg(long, default_value_t = 10_000)]
+    pub count: u32,
     /// CPU to pin to.
     #[arg(long)]
     pub cpu: Option<usize>,
@@ -299,6 +305,23 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
             }
             let seconds = started.elapsed().as_secs_f64();
             println!("{}", json!({ "received": received, "seconds": seconds }));
+            Ok(())
+        }
+        PeerRole::ShmOps => {
+            let location = segment(&base, "ops")?;
+            let mut writer =
+                Writer::create(&location, CreationMode::CreateNew, Capacity::AtLeast(4096))?;
+            let mut reader = Reader::open(&location)?;
+            let mut data = TestData::default();
+            for id in 0..args.count {
+                let id = id as i32;
+                data.id = id;
+                writer.send_struct(&data)?;
+                let read = reader.latest_struct()?.map(|(data, _)| data.id);
+                if read != Some(id) {
+                    return Err(format!("read {read:?} after publishing {id}").into());
+                }
+            }
             Ok(())
         }
         PeerRole::ShmIdle => {
