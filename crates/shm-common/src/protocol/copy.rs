@@ -29,10 +29,6 @@ impl LineSink {
         }
     }
 
-    pub(crate) fn filled(&self) -> &[u8] {
-        &self.bytes[..self.len]
-    }
-
     /// The line as the words to store (native byte order: memory holds the bytes as given).
     pub(crate) fn words(&self) -> [u64; LINE_WORDS] {
         std::array::from_fn(|i| native_word(&self.bytes[i * 8..i * 8 + 8]))

@@ -90,13 +90,14 @@ impl Slot<'_> {
         let (checksum, started_ns, published_ns) = if self.layout.is_one_line() {
             let mut line = LineSink::new();
             encode(&mut line);
-            let checksum = Checksum::of(line.filled());
+            let values = line.words();
+            let checksum = Checksum::of_line(&values, len);
             // One reading serves as both times: the burst of stores below takes nanoseconds,
             // and a second clock read would cost more than it measures.
             let now = monotonic_ns();
             begin_write(meta, number);
             if let Some(words) = self.region.words(offset, self.layout.capacity.div_ceil(8)) {
-                for (word, value) in words.iter().zip(line.words()) {
+                for (word, value) in words.iter().zip(values) {
                     // Relaxed: ordered by the seqlock fences (`begin_write`, and the Release
                     // store of the even word below).
                     word.store(value, Ordering::Relaxed);
@@ -283,7 +284,7 @@ impl Slot<'_> {
             kind: self.kind,
             source,
         })?;
-        Ok(Checksum::of_native_words(line, len))
+        Ok(Checksum::of_line(line, len))
     }
 
     /// Checks the untrusted length and kind, then decodes the buffer's bytes straight out of
