@@ -777,19 +777,12 @@ fn read_channel(location: &SegmentLocation, name: &str, as_json: bool) -> Result
 
 /// Numbers (in memory order) as nested JSON arrays, as `dimensions` say.
 fn nested_json(dimensions: &[usize], numbers: &[Number]) -> serde_json::Value {
-    match dimensions.split_first() {
-        None => numbers.first().map_or(serde_json::Value::Null, number_json),
-        Some((&len, inner)) => {
-            let step = numbers.len().checked_div(len).unwrap_or(0).max(1);
-            serde_json::Value::Array(
-                numbers
-                    .chunks(step)
-                    .take(len)
-                    .map(|chunk| nested_json(inner, chunk))
-                    .collect(),
-            )
-        }
-    }
+    shm_common::schema::nest(
+        dimensions,
+        numbers,
+        &|number| number.map_or(serde_json::Value::Null, number_json),
+        &serde_json::Value::Array,
+    )
 }
 
 /// A number as JSON: integers beyond 64 bits as strings, which JSON readers cannot hold

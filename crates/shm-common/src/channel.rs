@@ -10,11 +10,11 @@ use crate::layout::{Capacities, LAYOUT_VERSION, Layout, MAX_CAPACITY};
 use crate::message::{
     FrameHeader, FrameMessage, ImageMessage, Message, RecordKind, Sink, Source, TestData,
 };
-use crate::protocol::RecordMeta;
 use crate::protocol::backoff::Backoff;
 use crate::protocol::follow::{STALL_AFTER, Streamed};
 use crate::protocol::notify::{self, notify_change};
 use crate::protocol::slot::Slot;
+use crate::protocol::{RecordMeta, RecordNumber};
 use crate::schema::Schema;
 use crate::segment::{self, CreationMode, Segment, SegmentLocation};
 use crate::sys;
@@ -82,6 +82,12 @@ fn find_typed<T: Schema>(segment: &Segment, name: &str) -> Result<Channel<T>, Op
             })?;
     }
     Ok(Channel::new(index, name, segment.instance_id()))
+}
+
+/// Channel `name` of `segment`, checked to carry bytes.
+fn find_bytes(segment: &Segment, name: &str) -> Result<BytesChannel, OpenError> {
+    let index = find_channel(segment, name, RecordKind::Bytes)?;
+    Ok(BytesChannel::new(index, name, segment.instance_id()))
 }
 
 /// Copies a whole record's bytes into `buffer` (its length checked against the channel's
@@ -180,7 +186,7 @@ fn info(segment: &Segment) -> Result<SegmentInfo, ReadError> {
         .map(|index| {
             let slot = slot(segment, index);
             let published = slot.newest().number();
-            let meta = &slot.control.buffers[(published & 1) as usize];
+            let meta = &slot.control.buffers[RecordNumber(published).buffer()];
             // Relaxed: a snapshot for display, which may be a record newer than `published`.
             let (last_len, last_published_ns) = if published == 0 {
                 (0, 0)
@@ -549,8 +555,7 @@ impl Writer {
 
     /// The bytes channel `name`, to publish to with [`Writer::publish_bytes`].
     pub fn bytes_channel(&self, name: &str) -> Result<BytesChannel, OpenError> {
-        let index = find_channel(&self.segment, name, RecordKind::Bytes)?;
-        Ok(BytesChannel::new(index, name, self.segment.instance_id()))
+        find_bytes(&self.segment, name)
     }
 
     /// Publishes `value` to its channel and wakes waiting readers.
@@ -876,8 +881,7 @@ impl Reader {
 
     /// The bytes channel `name`, to read with [`Reader::read_bytes_into`].
     pub fn bytes_channel(&self, name: &str) -> Result<BytesChannel, OpenError> {
-        let index = find_channel(&self.segment, name, RecordKind::Bytes)?;
-        Ok(BytesChannel::new(index, name, self.segment.instance_id()))
+        find_bytes(&self.segment, name)
     }
 
     /// The latest value of a struct channel, if any was published.

@@ -191,14 +191,6 @@ impl ChannelSpec {
         demo_channel(self.kind) == Some(self.name.as_str())
     }
 
-    /// `Pose (32 bytes)` for a struct channel, else the kind's name.
-    pub fn type_summary(&self) -> String {
-        match &self.descriptor {
-            Some(descriptor) => descriptor.summary(),
-            None => self.kind.name().to_owned(),
-        }
-    }
-
     /// The same channel grown to hold records of `capacity` bytes.
     pub(crate) fn with_capacity(&self, capacity: usize) -> ChannelSpec {
         ChannelSpec {

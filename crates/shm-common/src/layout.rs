@@ -295,7 +295,7 @@ impl Layout {
             });
         }
         let mut end = (CONTROL_SIZE + directory.len()).next_multiple_of(CONTROL_SIZE);
-        let channels = channels
+        let channels: Vec<ChannelLayout> = channels
             .into_iter()
             .enumerate()
             .map(|(index, spec)| {
@@ -319,7 +319,6 @@ impl Layout {
                 ChannelLayout { spec, slot }
             })
             .collect();
-        let channels: Vec<ChannelLayout> = channels;
         let demo = RecordKind::ALL.map(|kind| {
             channels
                 .iter()

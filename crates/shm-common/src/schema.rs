@@ -602,27 +602,38 @@ impl TypeDescriptor {
     }
 }
 
-/// Appends `numbers` (in memory order) nested as `dimensions` say: `[[1, 2], [3, 4]]`.
-pub fn format_nested(out: &mut String, dimensions: &[usize], numbers: &[Number]) {
-    use fmt::Write;
+/// Builds `numbers` (in memory order) nested as `dimensions` say: `leaf` makes one number
+/// (`None` for a field too short to hold one), `list` one array of what is inside it. The
+/// one place the nesting is worked out, for text and for JSON alike.
+pub fn nest<T>(
+    dimensions: &[usize],
+    numbers: &[Number],
+    leaf: &impl Fn(Option<&Number>) -> T,
+    list: &impl Fn(Vec<T>) -> T,
+) -> T {
     match dimensions.split_first() {
-        None => {
-            if let Some(number) = numbers.first() {
-                let _ = write!(out, "{number}");
-            }
-        }
+        None => leaf(numbers.first()),
         Some((&len, inner)) => {
-            let step = numbers.len().checked_div(len).unwrap_or(0);
-            out.push('[');
-            for (index, chunk) in numbers.chunks(step.max(1)).take(len).enumerate() {
-                if index > 0 {
-                    out.push_str(", ");
-                }
-                format_nested(out, inner, chunk);
-            }
-            out.push(']');
+            let step = numbers.len().checked_div(len).unwrap_or(0).max(1);
+            list(
+                numbers
+                    .chunks(step)
+                    .take(len)
+                    .map(|chunk| nest(inner, chunk, leaf, list))
+                    .collect(),
+            )
         }
     }
+}
+
+/// Appends `numbers` (in memory order) nested as `dimensions` say: `[[1, 2], [3, 4]]`.
+pub fn format_nested(out: &mut String, dimensions: &[usize], numbers: &[Number]) {
+    out.push_str(&nest(
+        dimensions,
+        numbers,
+        &|number| number.map(ToString::to_string).unwrap_or_default(),
+        &|items| format!("[{}]", items.join(", ")),
+    ));
 }
 
 /// Adds the fields of a value of `shape` named `name` at `offset` to `fields`. Stops adding

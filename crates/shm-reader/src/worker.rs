@@ -289,8 +289,11 @@ impl Worker {
             while let Ok(command) = commands.try_recv() {
                 self.handle(command);
             }
-            // Other channels' values are small: shown as they change, Live or not.
-            self.read_channels(monotonic_ns());
+            // Other channels' values are small: shown as they change, Live or not (Live reads
+            // them in `follow`).
+            if !self.live {
+                self.read_channels(monotonic_ns());
+            }
             // A live wake-up that brought no record may be the writer attaching or leaving:
             // asked about at once; otherwise every `WRITER_CHECK`.
             let woke_without_record = self.live && self.follow();
