@@ -33,6 +33,12 @@ const FRAME: usize = 1920 * 1080 * 4;
 const SMALL: usize = 48;
 /// Untimed messages before each measurement: page faults, caches, branch predictors.
 const WARM_UP: usize = 5;
+/// How long either side waits for the other's next message (or its segment, or its
+/// connection) before giving up with an error: far beyond any measured transfer, even of a
+/// debug build on a loaded machine.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often a wait looks whether the other process is still there.
+const LIVENESS_CHECK: Duration = Duration::from_millis(100);
 
 /// What `shm bench` measures and how much.
 #[derive(Clone, Debug, clap::Args)]
@@ -113,6 +119,10 @@ pub struct PeerArgs {
     /// CPU to pin to.
     #[arg(long)]
     pub cpu: Option<usize>,
+    /// The `shm bench` process waiting on this one (the parent it was started by, if not
+    /// given): the peer ends itself once that has exited.
+    #[arg(long)]
+    pub parent: Option<u32>,
 }
 
 fn pin(cpu: Option<usize>) {
@@ -133,14 +143,85 @@ pub(crate) fn percentiles(samples: &mut [f64]) -> (f64, f64) {
     (at(0.5), at(0.99))
 }
 
+/// The process on the other side of a measurement. Every wait for it ends, with an error
+/// instead of a hang, once it has exited or after [`ANSWER_TIMEOUT`] without an answer.
+trait Counterpart {
+    /// An error if the other process is gone.
+    fn check_there(&mut self) -> Result<()>;
+
+    /// An error if the other process is gone or `since` is [`ANSWER_TIMEOUT`] ago; `what` is
+    /// what was awaited.
+    fn keep_waiting(&mut self, since: Instant, what: &str) -> Result<()> {
+        self.check_there()?;
+        if since.elapsed() >= ANSWER_TIMEOUT {
+            return Err(format!("no {what} came within {} s", ANSWER_TIMEOUT.as_secs()).into());
+        }
+        Ok(())
+    }
+}
+
+/// A peer's view of the `shm bench` that started it.
+struct Parent {
+    /// Its process id, which a peer's parent id stops being when it exits.
+    id: u32,
+}
+
+impl Parent {
+    /// `id`, or this process's parent now. (Looking only now would miss a parent that was
+    /// killed while this process started: it would look for its new parent instead.)
+    fn given_or_current(id: Option<u32>) -> Parent {
+        Parent {
+            id: id.unwrap_or_else(std::os::unix::process::parent_id),
+        }
+    }
+}
+
+impl Counterpart for Parent {
+    fn check_there(&mut self) -> Result<()> {
+        if std::os::unix::process::parent_id() != self.id {
+            return Err(format!("the measuring process {} is gone", self.id).into());
+        }
+        Ok(())
+    }
+}
+
+/// A peer process. Dropping it ends it if it still runs (a measurement failed: it would wait
+/// on and keep the caller's output open) and removes the segment it created (which a peer
+/// that was killed leaves).
 struct Peer {
     child: Child,
+    /// The segment the peer creates, which it removes when it finishes but not when killed.
+    creates: Option<SegmentLocation>,
+}
+
+impl Counterpart for Peer {
+    fn check_there(&mut self) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            return Err(format!("the benchmark peer exited ({status}) before it answered").into());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        if let Some(location) = &self.creates {
+            let _ = shm_common::remove(location);
+        }
+    }
 }
 
 impl Peer {
     fn spawn(args: &[String], cpu: Option<usize>, piped: bool) -> Result<Peer> {
         let mut command = Command::new(std::env::current_exe()?);
-        command.arg("bench-peer").args(args);
+        command
+            .arg("bench-peer")
+            .args(args)
+            .args(["--parent", &std::process::id().to_string()]);
         if let Some(cpu) = cpu {
             command.args(["--cpu", &cpu.to_string()]);
         }
@@ -151,6 +232,7 @@ impl Peer {
         }
         Ok(Peer {
             child: command.spawn()?,
+            creates: None,
         })
     }
 
@@ -186,9 +268,9 @@ fn segment(base: &str, suffix: &str) -> Result<SegmentLocation> {
     ))?))
 }
 
-/// Follows the segment at `location` once its writer (the other side) has created it.
-fn follow(location: &SegmentLocation) -> Result<Follower> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+/// Follows the segment at `location` once its writer, `other`, has created it.
+fn follow(location: &SegmentLocation, other: &mut dyn Counterpart) -> Result<Follower> {
+    let started = Instant::now();
     let mut follower = Follower::new(location.clone());
     loop {
         for event in follower.check(false) {
@@ -199,29 +281,33 @@ fn follow(location: &SegmentLocation) -> Result<Follower> {
         if follower.reader().is_some() {
             return Ok(follower);
         }
-        if Instant::now() >= deadline {
-            return Err(format!("{location} was not created within 20 s").into());
-        }
+        other.keep_waiting(started, &format!("segment {location}"))?;
         std::thread::sleep(Duration::from_millis(1));
     }
 }
 
-fn open_reader(location: &SegmentLocation) -> Result<Reader> {
-    let mut follower = follow(location)?;
+fn open_reader(location: &SegmentLocation, other: &mut dyn Counterpart) -> Result<Reader> {
+    let mut follower = follow(location, other)?;
     follower
         .take_reader()
         .ok_or_else(|| format!("{location} could not be opened").into())
 }
 
-/// Waits for a new struct and returns it.
-fn next_struct(reader: &mut Reader) -> Result<TestData> {
+/// Waits for a new struct from `other` and returns it.
+fn next_struct(reader: &mut Reader, other: &mut dyn Counterpart) -> Result<TestData> {
+    let started = Instant::now();
     loop {
         if reader.has_new(RecordKind::Struct)
             && let Some((data, _)) = reader.latest_struct()?
         {
             return Ok(data);
         }
-        reader.wait_for_change(Duration::from_secs(1));
+        // Not only after a wait that timed out: one that wakes for something else again and
+        // again (a writer that went away) must not keep this loop from looking.
+        if started.elapsed() >= LIVENESS_CHECK {
+            other.keep_waiting(started, "message")?;
+        }
+        reader.wait_for_change(LIVENESS_CHECK);
     }
 }
 
@@ -236,18 +322,19 @@ fn join_ns(parts: [i32; 2]) -> u64 {
 /// Runs one peer role (the hidden `shm bench-peer`).
 pub fn peer(args: &PeerArgs) -> Result<()> {
     pin(args.cpu);
+    let parent = &mut Parent::given_or_current(args.parent);
     let base = args.segment.clone().unwrap_or_default();
     match args.role {
-        PeerRole::FloorEcho => floor_echo(&segment(&base, "floor")?),
+        PeerRole::FloorEcho => floor_echo(&segment(&base, "floor")?, parent),
         PeerRole::ShmEcho => {
-            let mut reader = open_reader(&segment(&base, "ping")?)?;
+            let mut reader = open_reader(&segment(&base, "ping")?, parent)?;
             let mut writer = Writer::create(
                 &segment(&base, "pong")?,
                 CreationMode::CreateOrOpen,
                 Capacity::AtLeast(4096),
             )?;
             loop {
-                let data = next_struct(&mut reader)?;
+                let data = next_struct(&mut reader, parent)?;
                 writer.send_struct(&data)?;
                 if data.id < 0 {
                     return Ok(());
@@ -255,7 +342,7 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
             }
         }
         PeerRole::ShmSink | PeerRole::ShmFrames => {
-            let mut reader = open_reader(&segment(&base, "ping")?)?;
+            let mut reader = open_reader(&segment(&base, "ping")?, parent)?;
             let mut writer = Writer::create(
                 &segment(&base, "pong")?,
                 CreationMode::CreateOrOpen,
@@ -263,6 +350,7 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
             )?;
             let mut message = ImageMessage::default();
             let started = Instant::now();
+            let mut last_message = started;
             let mut received = 0u64;
             // A single picture is followed from its first bytes (lowest latency). A frame
             // stream with two frames in flight is read a complete frame at a time, while the
@@ -278,6 +366,7 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
                     None
                 };
                 if let Some(meta) = read {
+                    last_message = Instant::now();
                     let latency =
                         monotonic_ns().saturating_sub(message.path.parse::<u64>().unwrap_or(0));
                     received += 1;
@@ -297,10 +386,13 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
                 {
                     break;
                 }
+                if last_message.elapsed() >= LIVENESS_CHECK {
+                    parent.keep_waiting(last_message, "picture")?;
+                }
                 if follow {
-                    reader.wait_for_next(Duration::from_secs(1));
+                    reader.wait_for_next(LIVENESS_CHECK);
                 } else {
-                    reader.wait_for_change(Duration::from_secs(1));
+                    reader.wait_for_change(LIVENESS_CHECK);
                 }
             }
             let seconds = started.elapsed().as_secs_f64();
@@ -325,7 +417,7 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
             Ok(())
         }
         PeerRole::ShmIdle => {
-            let mut follower = follow(&segment(&base, "ping")?)?;
+            let mut follower = follow(&segment(&base, "ping")?, parent)?;
             let before = own_cpu_seconds();
             let started = Instant::now();
             let until = started + Duration::from_secs_f64(args.seconds);
@@ -426,7 +518,7 @@ impl Transport {
                     std::env::temp_dir().join(format!("shm-bench-{}.sock", std::process::id()));
                 let _ = std::fs::remove_file(&path);
                 let listener = UnixListener::bind(&path)?;
-                let peer = Peer::spawn(
+                let mut peer = Peer::spawn(
                     &[
                         role.to_owned(),
                         "--unix".to_owned(),
@@ -435,22 +527,42 @@ impl Transport {
                     cpu,
                     false,
                 )?;
-                let (stream, _) = listener.accept()?;
+                listener.set_nonblocking(true)?;
+                let stream = accept(&mut peer, || listener.accept().map(|(stream, _)| stream));
                 let _ = std::fs::remove_file(&path);
+                let stream = stream?;
+                stream.set_nonblocking(false)?;
                 Ok((peer, (Box::new(stream.try_clone()?), Box::new(stream))))
             }
             Transport::Tcp => {
                 let listener = TcpListener::bind(("127.0.0.1", 0))?;
                 let port = listener.local_addr()?.port();
-                let peer = Peer::spawn(
+                let mut peer = Peer::spawn(
                     &[role.to_owned(), "--tcp".to_owned(), port.to_string()],
                     cpu,
                     false,
                 )?;
-                let (stream, _) = listener.accept()?;
+                listener.set_nonblocking(true)?;
+                let stream = accept(&mut peer, || listener.accept().map(|(stream, _)| stream))?;
+                stream.set_nonblocking(false)?;
                 stream.set_nodelay(true)?;
                 Ok((peer, (Box::new(stream.try_clone()?), Box::new(stream))))
             }
+        }
+    }
+}
+
+/// The connection `peer` makes, through a non-blocking listener's `try_accept`.
+fn accept<S>(peer: &mut Peer, mut try_accept: impl FnMut() -> std::io::Result<S>) -> Result<S> {
+    let started = Instant::now();
+    loop {
+        match try_accept() {
+            Ok(stream) => return Ok(stream),
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                peer.keep_waiting(started, "connection")?;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(err) => return Err(err.into()),
         }
     }
 }
@@ -520,9 +632,10 @@ impl ShmPair {
         })
     }
 
-    fn reader(&mut self) -> Result<&mut Reader> {
+    /// The reader of the peer's answers, once `peer` has created their segment.
+    fn reader(&mut self, peer: &mut Peer) -> Result<&mut Reader> {
         if self.reader.is_none() {
-            self.reader = Some(open_reader(&segment(&self.base, "pong")?)?);
+            self.reader = Some(open_reader(&segment(&self.base, "pong")?, peer)?);
         }
         self.reader.as_mut().ok_or_else(|| "no reader".into())
     }
@@ -531,7 +644,9 @@ impl ShmPair {
     fn spawn_peer(&self, role: &str, extra: &[String], cpu: Option<usize>) -> Result<Peer> {
         let mut args = vec![role.to_owned(), "--segment".to_owned(), self.base.clone()];
         args.extend_from_slice(extra);
-        Peer::spawn(&args, cpu, false)
+        let mut peer = Peer::spawn(&args, cpu, false)?;
+        peer.creates = Some(segment(&self.base, "pong")?);
+        Ok(peer)
     }
 
     fn stop(&mut self) -> Result<()> {
@@ -546,14 +661,14 @@ impl ShmPair {
 /// 48-byte round trips over shared memory: (median, p99) in microseconds.
 fn shm_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
     let mut pair = ShmPair::new("rtt", 4096)?;
-    let peer = pair.spawn_peer("shm-echo", &[], cpu)?;
+    let mut peer = pair.spawn_peer("shm-echo", &[], cpu)?;
     let mut samples = Vec::with_capacity(messages);
     let mut data = TestData::default();
     for i in 0..messages + WARM_UP {
         data.id = i as i32;
         let started = Instant::now();
         pair.writer.send_struct(&data)?;
-        let echoed = next_struct(pair.reader()?)?;
+        let echoed = next_struct(pair.reader(&mut peer)?, &mut peer)?;
         if echoed.id != data.id {
             return Err(format!("the echo returned {} for {}", echoed.id, data.id).into());
         }
@@ -569,38 +684,41 @@ fn shm_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
 /// The word value that ends a floor ping-pong.
 const FLOOR_STOP: u64 = u64::MAX;
 
-/// Spins until `line`'s word is not `old`; `None` if it stays so for 10 s (the other side is
-/// gone).
-fn floor_wait(line: &SharedLine, old: u64) -> Option<u64> {
+/// Spins until `line`'s word, which `other` stores, is not `old`.
+fn floor_wait(line: &SharedLine, old: u64, other: &mut dyn Counterpart) -> Result<u64> {
     let started = Instant::now();
     let mut spins = 0u32;
     loop {
         // Acquire: pairs with the other side's Release store.
         let value = line.word().load(Ordering::Acquire);
         if value != old {
-            return Some(value);
+            return Ok(value);
         }
         spins = spins.wrapping_add(1);
-        if spins.is_multiple_of(1 << 16) && started.elapsed() > Duration::from_secs(10) {
-            return None;
+        if spins.is_multiple_of(1 << 16) && started.elapsed() > LIVENESS_CHECK {
+            other.keep_waiting(started, "answer on the cache line")?;
         }
         std::hint::spin_loop();
     }
 }
 
 /// The peer's side of the floor: hands every odd value back as the next even one.
-fn floor_echo(location: &SegmentLocation) -> Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
+fn floor_echo(location: &SegmentLocation, parent: &mut Parent) -> Result<()> {
+    let started = Instant::now();
     let line = loop {
         match SharedLine::open(location) {
             Ok(line) => break line,
-            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(1)),
-            Err(err) => return Err(err.into()),
+            Err(err) => {
+                parent
+                    .keep_waiting(started, &format!("cache line {location}"))
+                    .map_err(|_| err)?;
+                std::thread::sleep(Duration::from_millis(1));
+            }
         }
     };
     let mut seen = 0;
     loop {
-        let value = floor_wait(&line, seen).ok_or("the floor ping-pong stalled")?;
+        let value = floor_wait(&line, seen, parent)?;
         if value == FLOOR_STOP {
             return Ok(());
         }
@@ -615,7 +733,7 @@ fn floor_echo(location: &SegmentLocation) -> Result<()> {
 fn floor_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
     let base = format!("shm-bench-{}-floor", std::process::id());
     let line = SharedLine::create(&segment(&base, "floor")?)?;
-    let peer = Peer::spawn(
+    let mut peer = Peer::spawn(
         &["floor-echo".to_owned(), "--segment".to_owned(), base],
         cpu,
         false,
@@ -627,7 +745,7 @@ fn floor_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
         value += 1;
         // Release: pairs with the peer's Acquire load.
         line.word().store(value, Ordering::Release);
-        value = floor_wait(&line, value).ok_or("the floor peer stopped answering")?;
+        value = floor_wait(&line, value, &mut peer)?;
         if i >= WARM_UP {
             samples.push(started.elapsed().as_secs_f64() * 1e6);
         }
@@ -640,14 +758,14 @@ fn floor_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
 /// 10 MiB one way over shared memory: (median, p99) in milliseconds.
 fn shm_large(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
     let mut pair = ShmPair::new("large", LARGE + 4096)?;
-    let peer = pair.spawn_peer("shm-sink", &[], cpu)?;
+    let mut peer = pair.spawn_peer("shm-sink", &[], cpu)?;
     let payload = vec![0x5au8; LARGE];
     let mut samples = Vec::with_capacity(messages);
     for i in 0..messages + WARM_UP {
         let sent = monotonic_ns().to_string();
         let meta = pair.writer.send_image(&sent, &payload)?;
         let ack = loop {
-            let ack = next_struct(pair.reader()?)?;
+            let ack = next_struct(pair.reader(&mut peer)?, &mut peer)?;
             if ack.id == meta.sequence as i32 {
                 break ack;
             }
@@ -666,14 +784,14 @@ fn shm_large(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
 /// never overwrites a frame being read. Returns frames per second received.
 fn shm_frames(seconds: f64, cpu: Option<usize>) -> Result<f64> {
     let mut pair = ShmPair::new("frames", FRAME + 4096)?;
-    let peer = pair.spawn_peer("shm-frames", &[], cpu)?;
+    let mut peer = pair.spawn_peer("shm-frames", &[], cpu)?;
     let frame: Vec<u8> = (0..FRAME).map(|i| (i % 251) as u8).collect();
     let until = Instant::now() + Duration::from_secs_f64(seconds);
     let mut acked = 0u64;
     let mut sent = 0u64;
     while Instant::now() < until {
         while sent >= acked + 2 {
-            acked = acked.max(next_struct(pair.reader()?)?.id as u64);
+            acked = acked.max(next_struct(pair.reader(&mut peer)?, &mut peer)?.id as u64);
         }
         pair.writer
             .send_image(&monotonic_ns().to_string(), &frame)?;

@@ -334,6 +334,113 @@ fn bench_json_has_every_key_as_a_number() {
     );
 }
 
+/// The process id of `parent`'s child whose command line has `word`, waiting up to 60 s.
+fn child_with(parent: u32, word: &str) -> u32 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|field| field.parse::<u32>().ok());
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if ppid == Some(parent) && String::from_utf8_lossy(&cmdline).contains(word) {
+                return pid;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no child of {parent} runs {word}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
+fn kill(pid: u32) {
+    succeeds(
+        Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .output()
+            .unwrap(),
+    );
+}
+
+/// Whether a process `pid` exists (and is not a zombie), polled until it is gone or 30 s pass.
+fn gone_within_30_s(pid: u32) -> bool {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let state = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next());
+        if matches!(state, None | Some("Z")) {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    false
+}
+
+/// The bench's segments still in /dev/shm for the `shm bench` process `pid`.
+fn bench_segments(pid: u32) -> Vec<String> {
+    let prefix = format!("shm-bench-{pid}-");
+    std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|name| name.starts_with(&prefix))
+        .collect()
+}
+
+fn long_bench() -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(["bench", "--json", "--messages", "1000000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn bench_fails_in_words_when_its_peer_is_killed_and_leaves_nothing() {
+    let bench = long_bench();
+    let pid = bench.id();
+    kill(child_with(pid, "shm-echo"));
+    // Returns only once no process holds the output open: no peer is left behind.
+    let output = bench.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("the benchmark peer exited (signal: 9 (SIGKILL)) before it answered"),
+        "{message}"
+    );
+    assert_eq!(bench_segments(pid), Vec::<String>::new());
+}
+
+#[test]
+fn a_bench_peer_ends_itself_when_the_bench_is_killed() {
+    let mut bench = long_bench();
+    let pid = bench.id();
+    let peer = child_with(pid, "shm-echo");
+    kill(pid);
+    bench.wait().unwrap();
+    assert!(gone_within_30_s(peer), "the peer {peer} outlived the bench");
+    // The killed bench leaves its own segment (which `shm tidy` finds); the peer removed its.
+    let left = bench_segments(pid);
+    for name in &left {
+        let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
+    }
+    assert_eq!(left, vec![format!("shm-bench-{pid}-rtt-ping")]);
+}
+
 #[test]
 fn watch_prints_one_line_per_new_record_and_waits_for_the_writer() {
     let segment = TestSegment::new("cli-watch");
