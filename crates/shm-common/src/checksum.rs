@@ -12,12 +12,31 @@
 /// Streaming checksum state.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Checksum {
-    sums: [u64; 4],
-    sums_of_sums: [u64; 4],
+    lanes: Lanes,
     words: u64,
     pending: u64,
     pending_len: u32,
     total: u64,
+}
+
+/// The four lanes' running sums: word `i` of a block of four goes to lane `i`. Wide copies
+/// keep them in vector registers (`sums` in one, `sums_of_sums` in another), adding a block per
+/// 32-byte load.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Lanes {
+    pub(crate) sums: [u64; 4],
+    pub(crate) sums_of_sums: [u64; 4],
+}
+
+impl Lanes {
+    /// Adds the words of one block, lane by lane.
+    #[inline(always)]
+    pub(crate) fn block(&mut self, words: [u64; 4]) {
+        for (lane, word) in words.into_iter().enumerate() {
+            self.sums[lane] = self.sums[lane].wrapping_add(word);
+            self.sums_of_sums[lane] = self.sums_of_sums[lane].wrapping_add(self.sums[lane]);
+        }
+    }
 }
 
 impl Checksum {
@@ -53,9 +72,9 @@ impl Checksum {
         for (lane, word) in words.into_iter().enumerate() {
             // Lanes past the last word add nothing: neither the zero word nor the running sum.
             let counts = u64::from((lane as u64) < present);
-            self.sums[lane] = self.sums[lane].wrapping_add(word);
-            self.sums_of_sums[lane] =
-                self.sums_of_sums[lane].wrapping_add(self.sums[lane].wrapping_mul(counts));
+            self.lanes.sums[lane] = self.lanes.sums[lane].wrapping_add(word);
+            self.lanes.sums_of_sums[lane] = self.lanes.sums_of_sums[lane]
+                .wrapping_add(self.lanes.sums[lane].wrapping_mul(counts));
         }
         self.words += present;
         self.total += len as u64;
@@ -125,19 +144,28 @@ impl Checksum {
     #[inline(always)]
     pub fn block(&mut self, words: [u64; 4]) {
         debug_assert!(self.at_block_boundary());
-        for (lane, word) in words.into_iter().enumerate() {
-            self.sums[lane] = self.sums[lane].wrapping_add(word);
-            self.sums_of_sums[lane] = self.sums_of_sums[lane].wrapping_add(self.sums[lane]);
-        }
+        self.lanes.block(words);
         self.words += 4;
         self.total += 32;
+    }
+
+    /// Adds `count` blocks of 32 bytes through `add`, which adds each to the lanes (as
+    /// [`Lanes::block`] does); only at a block boundary (unless `count` is 0).
+    #[inline]
+    pub(crate) fn add_blocks<T>(&mut self, count: usize, add: impl FnOnce(&mut Lanes) -> T) -> T {
+        debug_assert!(count == 0 || self.at_block_boundary());
+        let added = add(&mut self.lanes);
+        self.words += 4 * count as u64;
+        self.total += 32 * count as u64;
+        added
     }
 
     #[inline]
     fn mix_word(&mut self, word: u64) {
         let lane = (self.words % 4) as usize;
-        self.sums[lane] = self.sums[lane].wrapping_add(word);
-        self.sums_of_sums[lane] = self.sums_of_sums[lane].wrapping_add(self.sums[lane]);
+        self.lanes.sums[lane] = self.lanes.sums[lane].wrapping_add(word);
+        self.lanes.sums_of_sums[lane] =
+            self.lanes.sums_of_sums[lane].wrapping_add(self.lanes.sums[lane]);
         self.words += 1;
     }
 
@@ -161,8 +189,8 @@ impl Checksum {
         let mut hash = self.total;
         for (lane, [sum_key, sum_of_sums_key]) in LANE_KEYS.into_iter().enumerate() {
             hash ^= fold_multiply(
-                self.sums[lane] ^ sum_key,
-                self.sums_of_sums[lane] ^ sum_of_sums_key,
+                self.lanes.sums[lane] ^ sum_key,
+                self.lanes.sums_of_sums[lane] ^ sum_of_sums_key,
             );
         }
         fmix(hash)

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use crate::channel::{Reader, WriterStatus};
-use crate::error::OpenError;
+use crate::error::{LayoutError, OpenError};
 use crate::location::SegmentLocation;
 
 /// How often [`Follower::check`] asks about the writer when not asked to at once: a killed
@@ -15,11 +15,15 @@ pub const WRITER_CHECK: Duration = Duration::from_millis(200);
 /// How long [`Follower::wait`] sleeps at most while there is no segment yet.
 const NO_SEGMENT_SLEEP: Duration = Duration::from_millis(50);
 
+/// How long a segment may stay uninitialised before it is reported unusable: its creator sets
+/// it up within milliseconds, one that crashed doing so never finishes.
+pub const SETUP_GRACE: Duration = Duration::from_secs(2);
+
 /// What happened to a followed segment, as [`Follower::check`] reports it.
 #[derive(Debug)]
 pub enum SegmentEvent {
-    /// There is no segment at the location yet: waiting for a writer to create it. Reported
-    /// once per wait.
+    /// There is no segment at the location yet (or its creator is still setting it up, for at
+    /// most [`SETUP_GRACE`]): waiting for a writer to create it. Reported once per wait.
     Waiting,
     /// The segment exists but cannot be opened. Reported once per distinct error.
     Unusable(OpenError),
@@ -45,6 +49,8 @@ pub struct Follower {
     /// The writer's state last reported.
     writer: Option<WriterStatus>,
     waiting_reported: bool,
+    /// Since when the segment has been found uninitialised, in a row.
+    uninitialised_since: Option<Instant>,
     last_error: Option<String>,
     last_check: Instant,
 }
@@ -57,6 +63,7 @@ impl Follower {
             reader: None,
             writer: None,
             waiting_reported: false,
+            uninitialised_since: None,
             last_error: None,
             last_check: Instant::now(),
         }
@@ -129,7 +136,21 @@ impl Follower {
     }
 
     fn open(&mut self, events: &mut Vec<SegmentEvent>) {
-        match Reader::open(&self.location) {
+        let opened = Reader::open(&self.location);
+        let being_set_up = matches!(
+            opened,
+            Err(OpenError::Invalid {
+                reason: LayoutError::Uninitialised,
+                ..
+            })
+        );
+        let since = if being_set_up {
+            *self.uninitialised_since.get_or_insert_with(Instant::now)
+        } else {
+            self.uninitialised_since = None;
+            Instant::now()
+        };
+        match opened {
             Ok(reader) => {
                 let writer = reader.writer_status();
                 self.writer = Some(writer);
@@ -142,12 +163,8 @@ impl Follower {
                     reopened: false,
                 });
             }
-            Err(OpenError::NotFound { .. }) => {
-                if !self.waiting_reported {
-                    self.waiting_reported = true;
-                    events.push(SegmentEvent::Waiting);
-                }
-            }
+            Err(OpenError::NotFound { .. }) => self.report_waiting(events),
+            Err(_) if being_set_up && since.elapsed() < SETUP_GRACE => self.report_waiting(events),
             Err(err) => {
                 let message = err.to_string();
                 if self.last_error.as_ref() != Some(&message) {
@@ -155,6 +172,13 @@ impl Follower {
                     events.push(SegmentEvent::Unusable(err));
                 }
             }
+        }
+    }
+
+    fn report_waiting(&mut self, events: &mut Vec<SegmentEvent>) {
+        if !self.waiting_reported {
+            self.waiting_reported = true;
+            events.push(SegmentEvent::Waiting);
         }
     }
 

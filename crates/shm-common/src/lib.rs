@@ -169,8 +169,12 @@
 //!
 //! Copies use atomic accesses because the memory is shared with another process: a plain
 //! `memcpy` of bytes that another thread may be writing is a data race in Rust's memory model,
-//! even though the sequence check throws such copies away. Relaxed 8-byte atomic loads compile
-//! to ordinary moves, so this costs a few percent at most.
+//! even though the sequence check throws such copies away. One 8-byte atomic per instruction
+//! made a copy of cached data instruction-bound (2.4 times a `memcpy`); on x86-64 with AVX2 the
+//! bulk of a record therefore moves 32 bytes per instruction, in inline assembly specified as
+//! relaxed atomic accesses of each aligned 8-byte word (the idea of C++'s P1478, byte-wise
+//! atomic `memcpy`; see `src/sys/wide.rs`), with the checksum's four lanes added in vector
+//! registers on the way. Elsewhere, and under loom, the copies go word by word.
 //!
 //! # What the times mean
 //!
@@ -280,10 +284,11 @@
 //!
 //! # One access width
 //!
-//! Shared memory is read and written only in whole, aligned 8-byte words: a writer stages the
-//! bytes that do not fill a word yet and stores the last partial word padded with zeros; a
-//! reader loads the word holding the bytes it wants. Mixing byte and word accesses to the same
-//! memory from two threads is undefined in Rust's memory model even when both are atomic.
+//! Shared memory is read and written only as whole, aligned 8-byte words (the wide copies
+//! access several such words per instruction): a writer stages the bytes that do not fill a
+//! word yet and stores the last partial word padded with zeros; a reader loads the word holding
+//! the bytes it wants. Mixing byte and word accesses to the same memory from two threads is
+//! undefined in Rust's memory model even when both are atomic.
 
 // Under `--cfg loom` only the slot protocol is built, so much of the crate goes unused.
 #![cfg_attr(loom, allow(dead_code, unused_imports))]
@@ -333,7 +338,7 @@ pub use error::{
     OpenError, ReadError, RemoveError, SendError, SizeError,
 };
 #[cfg(not(loom))]
-pub use follower::{Follower, SegmentEvent, WRITER_CHECK};
+pub use follower::{Follower, SETUP_GRACE, SegmentEvent, WRITER_CHECK};
 #[cfg(not(loom))]
 pub use inventory::{
     FoundSegment, NAMED_SEGMENTS_DIR, StaleOutcome, Undescribed, file_system_space, find_segments,

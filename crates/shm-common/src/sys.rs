@@ -20,7 +20,10 @@ use std::time::Duration;
 
 use memmap2::{MmapOptions, MmapRaw};
 
+use crate::checksum::Lanes;
 use crate::layout::ControlBlock;
+
+mod wide;
 
 /// A mapped region at least as large as a [`ControlBlock`], accessed only through atomics, and
 /// the descriptor it maps.
@@ -122,6 +125,50 @@ impl SharedRegion {
         // aligned for it; `ControlBlock` consists only of atomics, valid for any bit pattern and
         // made for concurrent mutation; the mapping lives as long as `&self`.
         unsafe { &*(self.base() as *const ControlBlock) }
+    }
+
+    /// `offset` if `offset..offset + len` lies in the mapping and `offset` is 8-aligned.
+    fn checked_range(&self, offset: usize, len: usize) -> Option<usize> {
+        let end = offset.checked_add(len)?;
+        (end <= self.len() && offset.is_multiple_of(8)).then_some(offset)
+    }
+
+    /// Copies `src`, whole 32-byte blocks, into the region at the 8-aligned `offset` with the
+    /// CPU's wide moves, adding each block to `lanes`. `Some(false)` (nothing done) where the
+    /// CPU has none, `None` if out of bounds or misaligned.
+    pub(crate) fn store_blocks(
+        &self,
+        offset: usize,
+        src: &[u8],
+        lanes: &mut Lanes,
+    ) -> Option<bool> {
+        let offset = self.checked_range(offset, src.len())?;
+        if !wide::available() {
+            return Some(false);
+        }
+        // SAFETY: the moves are available; `offset..offset + src.len()` was checked to lie in
+        // the mapping, which lives as long as `&self`, and `offset` (so the address: the mapping
+        // is page-aligned) to be 8-aligned.
+        unsafe { wide::store_blocks(self.base().add(offset), src, lanes) };
+        Some(true)
+    }
+
+    /// Copies whole 32-byte blocks from the region at the 8-aligned `offset` into `dst` with
+    /// the CPU's wide moves, adding each block to `lanes`. `Some(false)` (nothing done) where
+    /// the CPU has none, `None` if out of bounds or misaligned.
+    pub(crate) fn load_blocks(
+        &self,
+        offset: usize,
+        dst: &mut [u8],
+        lanes: &mut Lanes,
+    ) -> Option<bool> {
+        let offset = self.checked_range(offset, dst.len())?;
+        if !wide::available() {
+            return Some(false);
+        }
+        // SAFETY: as in `store_blocks`, for `offset..offset + dst.len()`.
+        unsafe { wide::load_blocks(self.base().add(offset), dst, lanes) };
+        Some(true)
     }
 
     /// `count` 8-byte words at `offset`, or `None` if out of bounds or misaligned.

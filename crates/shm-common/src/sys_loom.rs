@@ -1,6 +1,7 @@
 //! Under `--cfg loom`: a heap-backed stand-in for the mapping, so loom can explore every
 //! interleaving (and every weak-memory outcome) of the slot protocol's real code.
 
+use crate::checksum::Lanes;
 use crate::layout::{CONTROL_SIZE, ControlBlock};
 use crate::sync::atomic::AtomicU64;
 
@@ -33,6 +34,28 @@ impl SharedRegion {
             return None;
         }
         self.words.get(start / 8..start / 8 + count)
+    }
+}
+
+impl SharedRegion {
+    /// The model has no wide moves: the copies go word by word, through loom's atomics.
+    pub(crate) fn store_blocks(
+        &self,
+        _offset: usize,
+        _src: &[u8],
+        _lanes: &mut Lanes,
+    ) -> Option<bool> {
+        Some(false)
+    }
+
+    /// As [`SharedRegion::store_blocks`].
+    pub(crate) fn load_blocks(
+        &self,
+        _offset: usize,
+        _dst: &mut [u8],
+        _lanes: &mut Lanes,
+    ) -> Option<bool> {
+        Some(false)
     }
 }
 

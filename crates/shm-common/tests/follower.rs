@@ -5,14 +5,18 @@
 use std::time::{Duration, Instant};
 
 use shm_common::{
-    Capacity, CreationMode, Follower, MIN_CAPACITY, OpenError, RecordKind, SegmentEvent,
-    SegmentLocation, Writer, WriterStatus,
+    Capacity, CreationMode, Follower, LayoutError, MIN_CAPACITY, OpenError, RecordKind,
+    SETUP_GRACE, SegmentEvent, SegmentLocation, Writer, WriterStatus,
 };
 use shm_testkit::TestSegment;
 
 /// Checks at once until something happens (within 5 s), and returns what.
 fn next_events(follower: &mut Follower) -> Vec<SegmentEvent> {
-    let deadline = Instant::now() + Duration::from_secs(5);
+    next_events_within(follower, Duration::from_secs(5))
+}
+
+fn next_events_within(follower: &mut Follower, limit: Duration) -> Vec<SegmentEvent> {
+    let deadline = Instant::now() + limit;
     loop {
         let events = follower.check(true);
         if !events.is_empty() {
@@ -107,4 +111,29 @@ fn an_unusable_segment_is_reported_once() {
         "the same error is said once"
     );
     assert!(follower.reader().is_none());
+}
+
+#[test]
+fn a_segment_being_set_up_is_waited_for_and_one_never_finished_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("being-created");
+    // What a reader finds between its creator's open and its first store: an empty file.
+    std::fs::write(&path, b"").unwrap();
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut follower = Follower::new(SegmentLocation::File(path));
+    let started = Instant::now();
+    let events = follower.check(true);
+    assert!(matches!(events[..], [SegmentEvent::Waiting]), "{events:?}");
+    let events = next_events_within(&mut follower, SETUP_GRACE + Duration::from_secs(5));
+    assert!(started.elapsed() >= SETUP_GRACE, "reported too soon");
+    assert!(
+        matches!(
+            events[..],
+            [SegmentEvent::Unusable(OpenError::Invalid {
+                reason: LayoutError::Uninitialised,
+                ..
+            })]
+        ),
+        "{events:?}"
+    );
 }

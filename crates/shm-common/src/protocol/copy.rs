@@ -3,9 +3,11 @@
 //!
 //! The memory is written by another process while we read it: a plain `memcpy` would be a
 //! data race in Rust's memory model even though the sequence check discards torn copies.
-//! Relaxed 8-byte atomic loads and stores compile to ordinary moves. Mixing byte and word
-//! accesses to the same memory from two threads is undefined even when both are atomic, so a
-//! partial last word is staged and stored whole, padded with zeros.
+//! The bulk of a copy, whole 32-byte blocks, goes through the region's wide moves where the CPU
+//! has them (`sys/wide.rs`: relaxed atomic accesses of four words per instruction), the rest
+//! through relaxed 8-byte atomics. Mixing byte and word accesses to the same memory from two
+//! threads is undefined even when both are atomic, so a partial last word is staged and stored
+//! whole, padded with zeros.
 
 use crate::sync::atomic::{AtomicU64, Ordering};
 
@@ -282,21 +284,29 @@ fn copy_in(
         dst.store(native, Ordering::Relaxed);
     }
     let done = words - pairs.len();
-    let blocks = dst_words[done..]
-        .chunks_exact(4)
-        .zip(src[done * 8..].chunks_exact(32));
-    let whole = blocks.len() * 4;
-    // A local copy of the state, indexed only by constants, stays in registers.
-    let mut sum = *checksum;
-    for (dst, chunk) in blocks {
-        let native: [u64; 4] = std::array::from_fn(|i| native_word(&chunk[i * 8..i * 8 + 8]));
-        sum.block(native.map(u64::from_le));
-        for (dst, word) in dst.iter().zip(native) {
-            // Relaxed: ordered by the seqlock fences in `Slot::publish`.
-            dst.store(word, Ordering::Relaxed);
+    let whole = (words - done) / 4 * 4;
+    let block_words = &dst_words[done..done + whole];
+    let block_bytes = &src[done * 8..(done + whole) * 8];
+    checksum.add_blocks(whole / 4, |lanes| {
+        // Relaxed (as atomic word stores, the wide ones too): ordered by the seqlock fences in
+        // `Slot::publish`.
+        if region.store_blocks(offset + done * 8, block_bytes, lanes) == Some(true) {
+            return;
         }
-    }
-    *checksum = sum;
+        // A local copy of the lanes, indexed only by constants, stays in registers.
+        let mut sum = *lanes;
+        for (dst, chunk) in block_words
+            .chunks_exact(4)
+            .zip(block_bytes.chunks_exact(32))
+        {
+            let native: [u64; 4] = std::array::from_fn(|i| native_word(&chunk[i * 8..i * 8 + 8]));
+            sum.block(native.map(u64::from_le));
+            for (dst, word) in dst.iter().zip(native) {
+                dst.store(word, Ordering::Relaxed);
+            }
+        }
+        *lanes = sum;
+    });
     for (dst, chunk) in dst_words[done + whole..]
         .iter()
         .zip(src[(done + whole) * 8..].chunks_exact(8))
@@ -333,23 +343,31 @@ fn copy_out(
         checksum.word(u64::from_le(native));
         done += 1;
     }
-    let blocks = src_words[done..]
-        .chunks_exact(4)
-        .zip(dst[done * 8..].chunks_exact_mut(32));
-    let whole = blocks.len() * 4;
-    // A local copy of the state, indexed only by constants, stays in registers.
-    let mut sum = *checksum;
-    for (src, chunk) in blocks {
-        // Relaxed: the reader's Acquire fence and sequence re-check decide whether it counts.
-        let native: [u64; 4] = std::array::from_fn(|i| src[i].load(Ordering::Relaxed));
-        let mut bytes = [0u8; 32];
-        for (i, word) in native.iter().enumerate() {
-            bytes[i * 8..i * 8 + 8].copy_from_slice(&word.to_ne_bytes());
+    let whole = (words - done) / 4 * 4;
+    let block_words = &src_words[done..done + whole];
+    let block_bytes = &mut dst[done * 8..(done + whole) * 8];
+    checksum.add_blocks(whole / 4, |lanes| {
+        // Relaxed (as atomic word loads, the wide ones too): the reader's Acquire fence and
+        // sequence re-check decide whether it counts.
+        if region.load_blocks(offset + done * 8, block_bytes, lanes) == Some(true) {
+            return;
         }
-        chunk.copy_from_slice(&bytes);
-        sum.block(native.map(u64::from_le));
-    }
-    *checksum = sum;
+        // A local copy of the lanes, indexed only by constants, stays in registers.
+        let mut sum = *lanes;
+        for (src, chunk) in block_words
+            .chunks_exact(4)
+            .zip(block_bytes.chunks_exact_mut(32))
+        {
+            let native: [u64; 4] = std::array::from_fn(|i| src[i].load(Ordering::Relaxed));
+            let mut bytes = [0u8; 32];
+            for (i, word) in native.iter().enumerate() {
+                bytes[i * 8..i * 8 + 8].copy_from_slice(&word.to_ne_bytes());
+            }
+            chunk.copy_from_slice(&bytes);
+            sum.block(native.map(u64::from_le));
+        }
+        *lanes = sum;
+    });
     for index in done + whole..words {
         // Relaxed: the reader's Acquire fence and sequence re-check decide whether it counts.
         let native = src_words[index].load(Ordering::Relaxed);
@@ -357,4 +375,92 @@ fn copy_out(
         checksum.word(u64::from_le(native));
     }
     Some(())
+}
+
+#[cfg(all(test, not(loom)))]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::layout::CONTROL_SIZE;
+
+    /// A real mapping of a file: a control page, then `data` bytes.
+    fn region(data: usize) -> SharedRegion {
+        let file = tempfile::tempfile().unwrap();
+        file.set_len((CONTROL_SIZE + data) as u64).unwrap();
+        SharedRegion::map(file, true).unwrap()
+    }
+
+    proptest! {
+        /// Whatever copies the CPU offers (32-byte moves here, words elsewhere), the bytes land
+        /// as given, come back as given, and both checksums are the reference one's.
+        #[test]
+        fn copies_keep_bytes_and_checksum(
+            bytes in proptest::collection::vec(any::<u8>(), 0..3000),
+            words_in in 0usize..16,
+            cuts in proptest::collection::vec(0usize..3000, 0..6),
+            reads in proptest::collection::vec(0usize..3000, 0..6),
+        ) {
+            let region = region(4096 + 3000);
+            let offset = CONTROL_SIZE + 8 * words_in;
+            let written = AtomicU64::new(0);
+            let mut sink = SharedSink {
+                region: &region,
+                offset,
+                remaining: bytes.len(),
+                checksum: Checksum::new(),
+                written: &written,
+                done: 0,
+                stage: [0; 8],
+                staged: 0,
+            };
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|cut| cut.min(bytes.len())).collect();
+            cuts.sort_unstable();
+            let mut from = 0;
+            for cut in cuts.into_iter().chain([bytes.len()]) {
+                sink.put(&bytes[from..cut]);
+                from = cut;
+            }
+            sink.finish();
+            let reference = Checksum::of(&bytes);
+            prop_assert_eq!(sink.checksum.finish(), reference);
+            prop_assert_eq!(written.load(Ordering::Relaxed), bytes.len() as u64);
+
+            let mut source = SharedSource {
+                region: &region,
+                offset,
+                remaining: bytes.len(),
+                checksum: Checksum::new(),
+                word: None,
+            };
+            let mut reads: Vec<usize> = reads.into_iter().map(|cut| cut.min(bytes.len())).collect();
+            reads.sort_unstable();
+            let mut back = vec![0u8; bytes.len()];
+            let mut from = 0;
+            for cut in reads.into_iter().chain([bytes.len()]) {
+                source.read_exact(&mut back[from..cut]).unwrap();
+                from = cut;
+            }
+            prop_assert_eq!(&back, &bytes);
+            prop_assert_eq!(source.checksum.finish(), reference);
+        }
+    }
+
+    #[test]
+    fn copies_out_of_bounds_are_refused_not_made() {
+        let region = region(4096);
+        let mut lanes = crate::checksum::Lanes::default();
+        let end = CONTROL_SIZE + 4096;
+        assert_eq!(region.store_blocks(end - 32, &[1; 64], &mut lanes), None);
+        assert_eq!(region.load_blocks(end - 32, &mut [0; 64], &mut lanes), None);
+        assert_eq!(
+            region.store_blocks(CONTROL_SIZE + 4, &[1; 32], &mut lanes),
+            None
+        );
+        assert_eq!(
+            region.load_blocks(usize::MAX - 8, &mut [0; 32], &mut lanes),
+            None
+        );
+    }
 }
