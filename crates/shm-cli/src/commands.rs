@@ -67,36 +67,79 @@ fn lifetime_note(writer: &Writer) -> &'static str {
     }
 }
 
-fn read_picture_file(file: &Path) -> Result<Vec<u8>> {
-    std::fs::read(file).map_err(|err| {
-        let shown = file.display();
-        let message = match err.kind() {
+/// Opens a picture file to send, with its length if it is a regular file (not a pipe); errors
+/// say what is wrong with the file.
+fn open_picture_file(file: &Path) -> Result<(std::fs::File, Option<usize>)> {
+    let shown = file.display();
+    let cannot_read = |err: io::Error| -> Box<dyn std::error::Error> {
+        match err.kind() {
             io::ErrorKind::NotFound => format!("picture file '{shown}' does not exist"),
             io::ErrorKind::PermissionDenied => {
                 format!("picture file '{shown}' cannot be read: permission denied")
             }
-            io::ErrorKind::IsADirectory => format!("'{shown}' is a directory, not a picture file"),
             _ => format!("picture file '{shown}' cannot be read: {err}"),
-        };
-        message.into()
-    })
+        }
+        .into()
+    };
+    let opened = std::fs::File::open(file).map_err(cannot_read)?;
+    let metadata = opened.metadata().map_err(cannot_read)?;
+    if metadata.is_dir() {
+        return Err(format!("'{shown}' is a directory, not a picture file").into());
+    }
+    if !metadata.is_file() {
+        return Ok((opened, None));
+    }
+    let len = usize::try_from(metadata.len())
+        .map_err(|_| format!("picture file '{shown}' is too large to send"))?;
+    Ok((opened, Some(len)))
 }
 
+/// Sends a picture file. A regular file is read by the kernel straight into shared memory (a
+/// loan), so its bytes are copied once, not read into this process and copied again; a pipe,
+/// whose length is not known before it ends, is read whole first.
 fn send_image(location: &SegmentLocation, file: &Path, send: &SendArgs) -> Result<()> {
-    let bytes = read_picture_file(file)?;
+    let (mut opened, len) = open_picture_file(file)?;
+    let shown = file.display();
+    let piped = match len {
+        Some(_) => None,
+        None => {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut opened, &mut bytes)
+                .map_err(|err| format!("picture file '{shown}' cannot be read: {err}"))?;
+            Some(bytes)
+        }
+    };
+    let len = piped.as_ref().map_or(len.unwrap_or(0), Vec::len);
     // The original sent the full path; a path that is not UTF-8 travels with replacement
     // characters, since the framing's path is UTF-8.
     let full_path = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let path = full_path.to_string_lossy();
     let mut writer = open_writer(location, send)?;
     let started = Instant::now();
-    let len = ImageMessage::framed_len(&path, bytes.len());
-    let meta = send_growing(&mut writer, RecordKind::Image, len, |writer| {
-        writer.send_image(&path, &bytes)
-    })?;
+    make_room(
+        &mut writer,
+        RecordKind::Image,
+        ImageMessage::framed_len(&path, len),
+    )?;
+    let meta = match piped {
+        Some(bytes) => writer.send_image(&path, &bytes)?,
+        None => {
+            let mut loan = writer.loan_image(&path, len)?;
+            loan.fill_from(&opened)
+                .map_err(|err| format!("picture file '{shown}': {err}"))?;
+            // A file that grew while it was read would be sent cut short.
+            if opened.metadata().map(|now| now.len()).ok() != Some(len as u64) {
+                return Err(format!(
+                    "picture file '{shown}' changed while it was read; nothing was sent, try again"
+                )
+                .into());
+            }
+            loan.publish()?
+        }
+    };
     println!(
         "sent picture '{path}' ({}) to {location} as record {} in {}{}",
-        ByteSize(bytes.len()),
+        ByteSize(len),
         meta.sequence,
         Elapsed(started.elapsed()),
         lifetime_note(&writer)
@@ -112,6 +155,12 @@ pub(crate) fn send_growing(
     len: usize,
     mut send: impl FnMut(&mut Writer) -> std::result::Result<RecordMeta, SendError>,
 ) -> Result<RecordMeta> {
+    make_room(writer, kind, len)?;
+    Ok(send(writer)?)
+}
+
+/// Grows the segment if a `kind` record of `len` bytes does not fit, and says so on stderr.
+fn make_room(writer: &mut Writer, kind: RecordKind, len: usize) -> Result<()> {
     if !writer.fits(kind, len) {
         let growth = writer.plan_growth(kind, len)?;
         writer.grow(&growth)?;
@@ -123,7 +172,7 @@ pub(crate) fn send_growing(
             ByteSize(len)
         );
     }
-    Ok(send(writer)?)
+    Ok(())
 }
 
 fn send_struct(

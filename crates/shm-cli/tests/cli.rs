@@ -334,6 +334,55 @@ fn bench_json_has_every_key_as_a_number() {
     );
 }
 
+#[test]
+fn a_picture_from_a_pipe_arrives_as_one_from_a_file() {
+    let segment = TestSegment::new("cli-pipe");
+    let dir = tempfile::tempdir().unwrap();
+    let bytes: Vec<u8> = (0..300_001u32).map(|i| (i * 13 + i / 7) as u8).collect();
+    let file = dir.path().join("p.bin");
+    std::fs::write(&file, &bytes).unwrap();
+    let out = dir.path().join("out.bin");
+    let read = |out: &Path| {
+        succeeds(shm(
+            &segment,
+            &["read-image", "--out", out.to_str().unwrap()],
+        ));
+        std::fs::read(out).unwrap()
+    };
+    // A regular file (read by the kernel straight into shared memory).
+    succeeds(shm(
+        &segment,
+        &["send-image", file.to_str().unwrap(), "--persist"],
+    ));
+    assert!(read(&out) == bytes, "the file's bytes changed");
+    // A pipe, whose length is known only at its end.
+    let mut sender = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args([
+            "send-image",
+            "/dev/stdin",
+            "--persist",
+            "--name",
+            &segment.name,
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = sender.stdin.take().unwrap();
+    let piped = bytes.clone();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write as _;
+        for piece in piped.chunks(65_537) {
+            stdin.write_all(piece).unwrap();
+        }
+    });
+    feeder.join().unwrap();
+    succeeds(sender.wait_with_output().unwrap());
+    assert!(read(&out) == bytes, "the pipe's bytes changed");
+    succeeds(shm(&segment, &["remove"]));
+}
+
 /// The process id of `parent`'s child whose command line has `word`, waiting up to 60 s.
 fn child_with(parent: u32, word: &str) -> u32 {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

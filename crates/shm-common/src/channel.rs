@@ -1,19 +1,22 @@
 //! The API the apps use: a [`Writer`] that publishes messages and a [`Reader`] that reads the
 //! latest ones and waits for new ones.
 
+use std::os::fd::AsFd;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::directory::{ChannelSpec, demo_channel};
-use crate::error::{ChannelError, CreateError, GrowError, OpenError, ReadError, SendError};
-use crate::layout::{Capacities, LAYOUT_VERSION, Layout, MAX_CAPACITY};
+use crate::error::{
+    ChannelError, CreateError, GrowError, LoanError, OpenError, ReadError, SendError,
+};
+use crate::layout::{Capacities, ControlBlock, LAYOUT_VERSION, Layout, MAX_CAPACITY};
 use crate::message::{
     FrameHeader, FrameMessage, ImageMessage, Message, RecordKind, Sink, Source, TestData,
 };
 use crate::protocol::backoff::Backoff;
 use crate::protocol::follow::{STALL_AFTER, Streamed};
 use crate::protocol::notify::{self, notify_change};
-use crate::protocol::slot::Slot;
+use crate::protocol::slot::{RecordWrite, Slot};
 use crate::protocol::{RecordMeta, RecordNumber};
 use crate::schema::Schema;
 use crate::segment::{self, CreationMode, Segment, SegmentLocation};
@@ -670,12 +673,38 @@ impl Writer {
         self.publish_to(index, len, encode)
     }
 
-    fn publish_to(
-        &mut self,
-        index: usize,
-        len: usize,
-        encode: impl FnOnce(&mut dyn Sink),
-    ) -> Result<RecordMeta, SendError> {
+    /// Begins a picture of `len` bytes named `path` that is filled in place, straight in
+    /// shared memory: [`ImageLoan::fill_from`] reads a file into it with `read(2)` (the
+    /// kernel's copy is then the only one), [`ImageLoan::write`] copies bytes in as they come,
+    /// and [`ImageLoan::publish`] publishes it. Readers following writes
+    /// ([`Reader::read_next_into`]) copy the bytes as they land. A loan dropped unpublished is
+    /// given up: the picture sent before stays the latest, and readers following it stop at
+    /// once. Refused as [`Writer::send_image`] refuses a picture that does not fit.
+    pub fn loan_image(&mut self, path: &str, len: usize) -> Result<ImageLoan<'_>, SendError> {
+        let index =
+            demo_index(&self.segment, RecordKind::Image).ok_or_else(|| SendError::NoChannel {
+                segment: self.segment.location.clone(),
+                channel: crate::directory::PICTURE_CHANNEL.to_owned(),
+            })?;
+        let framed = ImageMessage::framed_len(path, len);
+        self.check_room(index, framed)?;
+        self.published_any = true;
+        let control = self.segment.region.control();
+        let mut write = slot(&self.segment, index).begin(framed);
+        // Readers asleep in `wait_for_next` are woken to follow it.
+        notify_change(control);
+        ImageMessage::encode_header(path, len, &mut write.sink);
+        Ok(ImageLoan {
+            write: Some(write),
+            control,
+            len,
+            filled: 0,
+        })
+    }
+
+    /// Refuses a record of `len` bytes that channel `index` cannot hold, or a segment whose file
+    /// was cut short.
+    fn check_room(&self, index: usize, len: usize) -> Result<(), SendError> {
         let slot = slot(&self.segment, index);
         if len > slot.layout.capacity {
             return Err(SendError::TooLarge {
@@ -692,6 +721,17 @@ impl Writer {
                 len,
             });
         }
+        Ok(())
+    }
+
+    fn publish_to(
+        &mut self,
+        index: usize,
+        len: usize,
+        encode: impl FnOnce(&mut dyn Sink),
+    ) -> Result<RecordMeta, SendError> {
+        self.check_room(index, len)?;
+        let slot = slot(&self.segment, index);
         let control = self.segment.region.control();
         // Readers asleep in `wait_for_next` are woken when a large record starts, to follow it.
         let meta = slot.publish(len, encode, || notify_change(control));
@@ -783,6 +823,102 @@ fn successor(old: &Segment, layout: Layout) -> Result<Writer, GrowError> {
     Ok(fresh)
 }
 
+/// A picture being written straight into shared memory ([`Writer::loan_image`]).
+///
+/// Fill it with [`ImageLoan::fill_from`] or [`ImageLoan::write`], then [`ImageLoan::publish`]
+/// it. Dropped unpublished (after an error, say), it is given up: nothing is published, the
+/// picture sent before stays the latest, and readers following the write stop at once.
+pub struct ImageLoan<'w> {
+    write: Option<RecordWrite<'w>>,
+    control: &'w ControlBlock,
+    len: usize,
+    filled: usize,
+}
+
+impl ImageLoan<'_> {
+    /// The picture's length in bytes, as announced.
+    pub fn picture_len(&self) -> usize {
+        self.len
+    }
+
+    /// How many of its bytes are filled.
+    pub fn filled(&self) -> usize {
+        self.filled
+    }
+
+    /// Copies `bytes` in after those filled; refused whole if they do not fit.
+    pub fn write(&mut self, bytes: &[u8]) -> Result<(), LoanError> {
+        if bytes.len() > self.len - self.filled {
+            return Err(LoanError::TooMany {
+                given: bytes.len(),
+                filled: self.filled,
+                len: self.len,
+            });
+        }
+        if let Some(write) = self.write.as_mut() {
+            write.sink.put(bytes);
+            self.filled += bytes.len();
+        }
+        Ok(())
+    }
+
+    /// Reads the rest of the picture from `source` (a file, a pipe, a socket) with `read(2)`
+    /// straight into shared memory. Reads the descriptor itself: bytes a buffered reader over
+    /// it already took are not seen. [`LoanError::SourceEnded`] if it ends first.
+    pub fn fill_from(&mut self, source: impl AsFd) -> Result<(), LoanError> {
+        let (filled, len) = (self.filled, self.len);
+        let read_error = |source| LoanError::Read {
+            filled,
+            len,
+            source,
+        };
+        // A descriptor of its own (sharing the file position) to read through.
+        let file = std::fs::File::from(source.as_fd().try_clone_to_owned().map_err(read_error)?);
+        let Some(write) = self.write.as_mut() else {
+            return Ok(());
+        };
+        let got = write.sink.fill_from(&file, len - filled);
+        match got {
+            Ok(got) => self.filled += got,
+            Err(err) => return Err(read_error(err)),
+        }
+        if self.filled < self.len {
+            return Err(LoanError::SourceEnded {
+                filled: self.filled,
+                len: self.len,
+            });
+        }
+        Ok(())
+    }
+
+    /// Publishes the picture, once every byte is filled, and wakes waiting readers.
+    pub fn publish(mut self) -> Result<RecordMeta, LoanError> {
+        if self.filled < self.len {
+            return Err(LoanError::Unfilled {
+                filled: self.filled,
+                len: self.len,
+            });
+        }
+        let write = self.write.take().ok_or(LoanError::Unfilled {
+            filled: self.filled,
+            len: self.len,
+        })?;
+        let meta = write.commit();
+        notify_change(self.control);
+        Ok(meta)
+    }
+}
+
+impl Drop for ImageLoan<'_> {
+    /// Gives an unpublished write up and wakes readers following it.
+    fn drop(&mut self) {
+        if let Some(write) = self.write.take() {
+            write.abandon(&self.control.writer.generation);
+            notify_change(self.control);
+        }
+    }
+}
+
 /// Names this process as the writer of `segment`, whose lock it holds, and tells readers a
 /// writer attached.
 fn claim(segment: &Segment) {
@@ -796,6 +932,9 @@ fn claim(segment: &Segment) {
         .swap(std::process::id(), Ordering::AcqRel);
     // Relaxed: a snapshot for tools; a new writer keeps nothing unless it says so.
     control.writer.persist.store(0, Ordering::Relaxed);
+    for index in 0..segment.layout.channels.len() {
+        slot(segment, index).abandon_dead_write(&control.writer.generation);
+    }
     // Relaxed: a counter readers compare for inequality only.
     control.writer.generation.fetch_add(1, Ordering::Relaxed);
     notify_change(control);

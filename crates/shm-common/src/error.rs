@@ -399,6 +399,55 @@ pub enum CreateError {
     },
 }
 
+/// Filling or publishing a loaned picture failed ([`ImageLoan`](crate::ImageLoan)). Nothing
+/// was published: dropping the loan gives the write up, and the picture sent before stays the
+/// latest.
+#[derive(Debug, thiserror::Error)]
+pub enum LoanError {
+    /// More bytes were given than the picture has room for left; none of them were stored.
+    #[error(
+        "{given} bytes do not fit: the picture was announced with {len} bytes and {filled} are filled; nothing was sent"
+    )]
+    TooMany {
+        /// Bytes given.
+        given: usize,
+        /// Bytes filled before.
+        filled: usize,
+        /// The picture's announced length.
+        len: usize,
+    },
+    /// The source ended before the picture was full (a file that shrank while it was read).
+    #[error(
+        "the source ended after {filled} of the picture's {len} bytes (did the file change while it was read?); nothing was sent"
+    )]
+    SourceEnded {
+        /// Bytes filled.
+        filled: usize,
+        /// The picture's announced length.
+        len: usize,
+    },
+    /// Publishing was asked for before every byte was filled.
+    #[error("only {filled} of the picture's {len} bytes are filled; nothing was sent")]
+    Unfilled {
+        /// Bytes filled.
+        filled: usize,
+        /// The picture's announced length.
+        len: usize,
+    },
+    /// Reading the source failed.
+    #[error(
+        "reading the picture failed after {filled} of its {len} bytes: {source}; nothing was sent"
+    )]
+    Read {
+        /// Bytes filled before the failure.
+        filled: usize,
+        /// The picture's announced length.
+        len: usize,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+}
+
 /// Publishing a message failed ([`Writer::send`](crate::Writer::send)); nothing was written.
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {

@@ -328,14 +328,15 @@ pub use args::{CapacityArgs, SegmentArgs};
 pub use bytemuck;
 #[cfg(not(loom))]
 pub use channel::{
-    Capacity, ChannelInfo, Growth, Reader, SegmentInfo, Writer, WriterStatus, capacity_for,
+    Capacity, ChannelInfo, Growth, ImageLoan, Reader, SegmentInfo, Writer, WriterStatus,
+    capacity_for,
 };
 pub use directory::{
     ChannelName, ChannelSpec, FRAME_CHANNEL, MAX_CHANNELS, PICTURE_CHANNEL, STRUCT_CHANNEL,
 };
 pub use error::{
-    ChannelError, CreateError, DirectoryError, FrameError, GrowError, LayoutError, NameError,
-    OpenError, ReadError, RemoveError, SendError, SizeError,
+    ChannelError, CreateError, DirectoryError, FrameError, GrowError, LayoutError, LoanError,
+    NameError, OpenError, ReadError, RemoveError, SendError, SizeError,
 };
 #[cfg(not(loom))]
 pub use follower::{Follower, SETUP_GRACE, SegmentEvent, WRITER_CHECK};

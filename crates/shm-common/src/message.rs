@@ -193,10 +193,15 @@ impl ImageMessage {
     /// The caller guarantees both lengths fit in an `i32` (a segment's capacity does); larger
     /// lengths are clamped, which a decoder then rejects as a framing error.
     pub fn encode_parts(path: &str, bytes: &[u8], sink: &mut impl Sink) {
+        Self::encode_header(path, bytes.len(), sink);
+        sink.put(bytes);
+    }
+
+    /// Encodes what comes before a picture's `image_len` bytes: the path and the lengths.
+    pub(crate) fn encode_header(path: &str, image_len: usize, sink: &mut impl Sink) {
         sink.put(&len_prefix(path.len()));
         sink.put(path.as_bytes());
-        sink.put(&len_prefix(bytes.len()));
-        sink.put(bytes);
+        sink.put(&len_prefix(image_len));
     }
 
     /// Decodes a picture message from a byte slice.

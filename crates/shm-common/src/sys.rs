@@ -171,6 +171,29 @@ impl SharedRegion {
         Some(true)
     }
 
+    /// Reads from `source` with `read(2)` straight into the region's `offset..offset + len`:
+    /// the kernel's copy is the only one. Returns how many bytes the kernel stored (0 at the
+    /// end of the input); `InvalidInput` if the range is not in the mapping.
+    pub(crate) fn read_into(
+        &self,
+        offset: usize,
+        len: usize,
+        source: std::os::fd::BorrowedFd<'_>,
+    ) -> io::Result<usize> {
+        let in_bounds = offset.checked_add(len).is_some_and(|end| end <= self.len());
+        if !in_bounds {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        // SAFETY: `offset..offset + len` was checked to lie in the mapping, which lives for the
+        // call; the kernel stores at most `len` bytes there and nowhere else. No Rust reference
+        // to these bytes exists (the crate reaches the mapping only through atomics and the
+        // wide moves), and the kernel's stores, like another process's, are outside this
+        // program's memory model: readers meet them only through the seqlock, which discards
+        // what they copied while the record was being written.
+        let read = unsafe { libc::read(source.as_raw_fd(), self.base().add(offset).cast(), len) };
+        usize::try_from(read).map_err(|_| io::Error::last_os_error())
+    }
+
     /// `count` 8-byte words at `offset`, or `None` if out of bounds or misaligned.
     pub(crate) fn words(&self, offset: usize, count: usize) -> Option<&[AtomicU64]> {
         if count == 0 {

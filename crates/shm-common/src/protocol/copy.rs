@@ -9,6 +9,8 @@
 //! threads is undefined even when both are atomic, so a partial last word is staged and stored
 //! whole, padded with zeros.
 
+use std::io;
+
 use crate::sync::atomic::{AtomicU64, Ordering};
 
 use crate::checksum::Checksum;
@@ -160,6 +162,71 @@ impl SharedSink<'_> {
     }
 }
 
+#[cfg(not(loom))]
+impl SharedSink<'_> {
+    /// Reads up to `want` bytes (and no more than the record has room for) from `source` with
+    /// `read(2)` straight into shared memory, where [`Sink::put`] would have stored them, and
+    /// returns how many it got: fewer only at the end of the input. The kernel's copy is the
+    /// only one; each chunk is loaded back once, while it is still in the cache, for the
+    /// checksum, and published to following readers as it would have been.
+    pub(crate) fn fill_from(&mut self, source: &std::fs::File, want: usize) -> io::Result<usize> {
+        use std::io::Read;
+        use std::os::fd::AsFd;
+        let want = want.min(self.remaining);
+        let mut got = 0;
+        // Bytes waiting for the rest of their word take the next few bytes, read privately.
+        while self.staged > 0 && got < want {
+            let take = (8 - self.staged).min(want - got);
+            let mut bytes = [0u8; 8];
+            let read = retrying(|| (&*source).read(&mut bytes[..take]))?;
+            if read == 0 {
+                return Ok(got);
+            }
+            self.put(&bytes[..read]);
+            got += read;
+        }
+        // Now the write position is a word boundary (or the record is full).
+        let start = self.offset;
+        let mut scratch = vec![0u8; STREAM_CHUNK];
+        let mut filled = 0;
+        while got + filled < want {
+            let take = (want - got - filled).min(STREAM_CHUNK);
+            let read = retrying(|| self.region.read_into(start + filled, take, source.as_fd()))?;
+            if read == 0 {
+                break;
+            }
+            filled += read;
+            // The words the kernel has filled are loaded back for the checksum and published.
+            let whole = start + filled / 8 * 8 - self.offset;
+            copy_out(
+                self.region,
+                self.offset,
+                &mut scratch[..whole],
+                &mut self.checksum,
+            )
+            .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+            self.offset += whole;
+            self.done += whole as u64;
+            self.publish_progress();
+        }
+        // A last partial word goes into the stage, as `put` would have left it.
+        let tail = filled % 8;
+        if tail > 0 {
+            let word = self
+                .region
+                .words(self.offset, 1)
+                .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+            // Relaxed: this writer's own bytes, stored by the kernel before `read` returned.
+            let bytes = word[0].load(Ordering::Relaxed).to_ne_bytes();
+            self.stage[..tail].copy_from_slice(&bytes[..tail]);
+            self.staged = tail;
+        }
+        got += filled;
+        self.remaining -= filled;
+        Ok(got)
+    }
+}
+
 impl Sink for SharedSink<'_> {
     fn put(&mut self, bytes: &[u8]) {
         // The caller checked the record's length against the capacity; anything beyond it is
@@ -260,6 +327,17 @@ impl Source for SharedSource<'_> {
         self.copy(dst).ok_or(truncated)?;
         self.remaining -= dst.len();
         Ok(())
+    }
+}
+
+/// `read` again as long as it is interrupted by a signal.
+#[cfg(not(loom))]
+fn retrying(mut read: impl FnMut() -> io::Result<usize>) -> io::Result<usize> {
+    loop {
+        match read() {
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            other => return other,
+        }
     }
 }
 

@@ -23,10 +23,15 @@
 //!    reader set another timeout) is given up on.
 //! 5. A new writer that takes the segment over from one that died mid-write numbers its first
 //!    record as the dead one's (same buffer, same odd word) and starts its count at 0 again:
-//!    a follower that went on would join the dead writer's bytes to the new one's. The new
-//!    writer bumps the writer generation before it writes anything, so the follower compares
-//!    the generation with the one it started with after every count and word it loads
-//!    (Acquire, which makes the bump visible) and starts again if it changed.
+//!    a follower that went on would join the dead writer's bytes to the new one's. Before it
+//!    writes anything, the new writer marks the dead write given up (step 6) and bumps the
+//!    writer generation, so the follower compares the generation with the one it started with
+//!    after every count and word it loads (Acquire, which makes the bump visible) and starts
+//!    again if it changed.
+//! 6. A writer that gives a write up (a loan dropped unpublished, see `Writer::loan_image`)
+//!    leaves the odd word as a dead writer would, bumps the generation as a new writer would
+//!    (its next write is the same record again), and stores the count [`ABANDONED`] (release):
+//!    a follower that loads it gives the write up at once, as if it had stalled.
 
 use std::time::Duration;
 
@@ -34,7 +39,7 @@ use super::backoff::Backoff;
 use super::copy::SharedSource;
 use super::record::RecordMeta;
 use super::sequence::RecordNumber;
-use super::slot::Slot;
+use super::slot::{ABANDONED, Slot};
 use crate::checksum::Checksum;
 use crate::error::{FrameError, ReadError};
 use crate::message::Source;
@@ -114,7 +119,12 @@ impl StreamSource<'_> {
                 return true;
             }
             // Acquire: every byte below the count is visible.
-            let written = usize::try_from(self.written.load(Ordering::Acquire)).unwrap_or(0);
+            let count = self.written.load(Ordering::Acquire);
+            if count == ABANDONED {
+                self.interrupted = Some(Interruption::Stalled);
+                return false;
+            }
+            let written = usize::try_from(count).unwrap_or(0);
             if self.taken_over() {
                 self.interrupted = Some(Interruption::Overtaken);
                 return false;
@@ -150,6 +160,11 @@ impl StreamSource<'_> {
             let word = self.seq.load(Ordering::Acquire);
             if self.taken_over() {
                 self.interrupted = Some(Interruption::Overtaken);
+                return false;
+            }
+            // Relaxed: the write is given up on whatever it orders.
+            if self.written.load(Ordering::Relaxed) == ABANDONED {
+                self.interrupted = Some(Interruption::Stalled);
                 return false;
             }
             match word {
@@ -242,8 +257,10 @@ impl Slot<'_> {
         let meta = &self.control.buffers[index];
         let writing = number.writing().0;
         let generation = &self.region.control().writer.generation;
-        // Relaxed: only compared with later loads that follow Acquire loads (`taken_over`).
-        let generation_at_start = generation.load(Ordering::Relaxed);
+        // Acquire: if this sees a bump by a writer giving a write up, no count of that write
+        // can be loaded below (see `abandon_write`); later loads are compared with it after
+        // Acquire loads (`taken_over`).
+        let generation_at_start = generation.load(Ordering::Acquire);
         // Acquire: pairs with the writer's Release store of the odd word, so the reset of
         // `written` before it is visible: no count of an older record is taken for this one.
         if self.layout.is_one_line()

@@ -9,7 +9,7 @@
 //! reader's copy; a continuously rewriting writer therefore cannot starve readers, and a writer
 //! that dies mid-write leaves the previous record intact.
 
-use crate::sync::atomic::{Ordering, fence};
+use crate::sync::atomic::{AtomicU32, Ordering, fence};
 use std::time::Duration;
 
 use super::backoff::Backoff;
@@ -108,43 +108,29 @@ impl Slot<'_> {
             meta.kind.store(self.kind.code(), Ordering::Relaxed);
             (checksum, now, now)
         } else {
-            // Before the odd word: a streaming reader that sees the odd word sees this reset or
-            // this record's progress, never the previous record's count.
-            meta.written.store(0, Ordering::Relaxed);
-            let started_ns = monotonic_ns();
-            begin_write(meta, number);
-            // Relaxed: published to streaming readers by the first Release store of `written`
-            // (and to the others by the even word).
-            meta.len.store(len as u64, Ordering::Relaxed);
-            meta.kind.store(self.kind.code(), Ordering::Relaxed);
+            let mut write = self.begin(len);
             started();
-            let mut sink = SharedSink {
-                region: self.region,
-                offset,
-                remaining: len.min(self.layout.capacity),
-                checksum: Checksum::new(),
-                written: &meta.written,
-                done: 0,
-                stage: [0; 8],
-                staged: 0,
-            };
-            encode(&mut sink);
-            sink.finish();
-            (sink.checksum.finish(), started_ns, monotonic_ns())
+            encode(&mut write.sink);
+            return write.commit();
         };
-        // Relaxed: published by the Release store of the even sequence word below.
-        meta.checksum.store(checksum, Ordering::Relaxed);
-        meta.started_ns.store(started_ns, Ordering::Relaxed);
-        meta.published_ns.store(published_ns, Ordering::Relaxed);
-        // Release: a reader whose Acquire load sees `2n` sees all the data and metadata above.
-        meta.seq.store(number.complete().0, Ordering::Release);
-        RecordMeta {
-            kind: self.kind,
-            sequence: number.0,
+        complete(
+            meta,
+            number,
+            self.kind,
             len,
             checksum,
             started_ns,
             published_ns,
+        )
+    }
+
+    /// Marks a write that a writer which died left in progress as given up, for readers
+    /// following it (see [`abandon_write`]); called by the writer taking the segment over,
+    /// before it writes anything.
+    pub(crate) fn abandon_dead_write(&self, generation: &AtomicU32) {
+        let word = SequenceWord(self.highest_word());
+        if word.is_writing() && !self.layout.is_one_line() {
+            abandon_write(&self.control.buffers[word.record().buffer()], generation);
         }
     }
 
@@ -313,6 +299,127 @@ impl Slot<'_> {
 }
 
 /// Marks record `number` as being written in `meta`'s buffer.
+impl<'a> Slot<'a> {
+    /// Begins writing a `len`-byte record into a streamed slot's next buffer: the record's
+    /// bytes then go into [`RecordWrite::sink`], and [`RecordWrite::commit`] publishes it.
+    /// Only the lock holder calls this; `len` must not exceed the slot's capacity (the caller
+    /// checked). Readers can follow the record from now on.
+    pub(crate) fn begin(&self, len: usize) -> RecordWrite<'a> {
+        debug_assert!(!self.layout.is_one_line());
+        let number = SequenceWord(self.highest_word()).next_record();
+        let index = number.buffer();
+        let meta = &self.control.buffers[index];
+        // Before the odd word: a streaming reader that sees the odd word sees this reset or
+        // this record's progress, never the previous record's count.
+        meta.written.store(0, Ordering::Relaxed);
+        let started_ns = monotonic_ns();
+        begin_write(meta, number);
+        // Relaxed: published to streaming readers by the first Release store of `written`
+        // (and to the others by the even word).
+        meta.len.store(len as u64, Ordering::Relaxed);
+        meta.kind.store(self.kind.code(), Ordering::Relaxed);
+        RecordWrite {
+            sink: SharedSink {
+                region: self.region,
+                offset: self.layout.buffer_offset(index),
+                remaining: len.min(self.layout.capacity),
+                checksum: Checksum::new(),
+                written: &meta.written,
+                done: 0,
+                stage: [0; 8],
+                staged: 0,
+            },
+            meta,
+            number,
+            kind: self.kind,
+            len,
+            started_ns,
+        }
+    }
+}
+
+/// Stores a written record's metadata and its even sequence word: the record is published.
+fn complete(
+    meta: &BufferMeta,
+    number: RecordNumber,
+    kind: RecordKind,
+    len: usize,
+    checksum: u64,
+    started_ns: u64,
+    published_ns: u64,
+) -> RecordMeta {
+    // Relaxed: published by the Release store of the even sequence word below.
+    meta.checksum.store(checksum, Ordering::Relaxed);
+    meta.started_ns.store(started_ns, Ordering::Relaxed);
+    meta.published_ns.store(published_ns, Ordering::Relaxed);
+    // Release: a reader whose Acquire load sees `2n` sees all the data and metadata above.
+    meta.seq.store(number.complete().0, Ordering::Release);
+    RecordMeta {
+        kind,
+        sequence: number.0,
+        len,
+        checksum,
+        started_ns,
+        published_ns,
+    }
+}
+
+/// The count a writer stores in `written` when it abandons a write: a reader following the
+/// write stops at once instead of waiting for a writer that will not go on.
+pub(crate) const ABANDONED: u64 = u64::MAX;
+
+/// A streamed record being written ([`Slot::begin`]): its bytes go into `sink`.
+pub(crate) struct RecordWrite<'a> {
+    pub(crate) sink: SharedSink<'a>,
+    meta: &'a BufferMeta,
+    number: RecordNumber,
+    kind: RecordKind,
+    len: usize,
+    started_ns: u64,
+}
+
+impl RecordWrite<'_> {
+    /// Stores the last bytes, the checksum and the even sequence word: the record is published.
+    pub(crate) fn commit(mut self) -> RecordMeta {
+        self.sink.finish();
+        let checksum = self.sink.checksum.finish();
+        complete(
+            self.meta,
+            self.number,
+            self.kind,
+            self.len,
+            checksum,
+            self.started_ns,
+            monotonic_ns(),
+        )
+    }
+
+    /// Gives the write up: the buffer's word stays odd, as a writer that died mid-write leaves
+    /// it, so the newest complete record stays the newest and the next write takes the same
+    /// number and buffer (see [`abandon_write`]).
+    pub(crate) fn abandon(self, generation: &AtomicU32) {
+        abandon_write(self.meta, generation);
+    }
+}
+
+/// Marks the write in progress in `meta`'s buffer as given up, for readers following it: its
+/// count becomes [`ABANDONED`], then the writer generation is bumped. The next write into the
+/// buffer (the same record again) comes after both.
+///
+/// A following reader loads the generation (Acquire) before anything else and compares it
+/// again after every count and word it loads (Acquire). One that started before the bump sees
+/// it once it sees any store of the next write, and starts again. One that started after it
+/// loaded the bump, which happens after the `ABANDONED` store, so it can no longer load a count
+/// of the given-up write: it loads `ABANDONED` and gives up, or the next write's counts. Either
+/// way no copy joins the bytes of two writes. (Bumping first, or the reader loading the
+/// generation Relaxed, lets loom find a copy whose first bytes come from the given-up write.)
+pub(crate) fn abandon_write(meta: &BufferMeta, generation: &AtomicU32) {
+    // Release: a following reader that loads it with Acquire stops.
+    meta.written.store(ABANDONED, Ordering::Release);
+    // Release: a reader whose Acquire load sees the bump also sees `ABANDONED` (or later).
+    generation.fetch_add(1, Ordering::Release);
+}
+
 fn begin_write(meta: &BufferMeta, number: RecordNumber) {
     // Release store of the odd value: a reader that sees it also sees the stores before it and
     // the other buffer's word at `2(sequence - 1)` (so it can tell a busy writer from a corrupt
@@ -432,6 +539,57 @@ mod loom_model {
                     }
                     None => loom::thread::yield_now(),
                 }
+            }
+            writer.join().unwrap();
+        });
+    }
+
+    /// A writer that stores one chunk of a record, gives the write up, then writes the record
+    /// again with other bytes: a following reader never accepts bytes of both attempts (with
+    /// no generation bump on giving up, loom finds it joining them).
+    #[test]
+    fn loom_a_reader_following_an_abandoned_write() {
+        const LEN: usize = 16;
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
+            let region = Arc::new(SharedRegion::with_data_words(2 * STREAMED / 8));
+            let writer = {
+                let region = Arc::clone(&region);
+                loom::thread::spawn(move || {
+                    let slot = slot(&region, STREAMED);
+                    let mut write = slot.begin(LEN);
+                    write.sink.put(&[9; 8]);
+                    write.abandon(&region.control().writer.generation);
+                    slot.publish(LEN, |sink| sink.put(&[1; LEN]), || ());
+                })
+            };
+            let slot = slot(&region, STREAMED);
+            let mut stalled = 0;
+            loop {
+                let mut bytes = [0u8; LEN];
+                let streamed =
+                    slot.stream(0, stalled, crate::protocol::follow::STALL_AFTER, |source| {
+                        source.read_exact(&mut bytes)
+                    });
+                let meta = match streamed {
+                    Ok(crate::protocol::follow::Streamed::Read(meta)) => Some(meta),
+                    Ok(crate::protocol::follow::Streamed::Stalled(word)) => {
+                        stalled = word;
+                        None
+                    }
+                    Ok(_) => slot.read(|source| source.read_exact(&mut bytes)).unwrap(),
+                    Err(err) => panic!("a legitimate interleaving failed: {err}"),
+                };
+                if let Some(meta) = meta {
+                    assert_eq!(
+                        (meta.sequence, bytes),
+                        (1, [1; LEN]),
+                        "bytes of two attempts"
+                    );
+                    break;
+                }
+                loom::thread::yield_now();
             }
             writer.join().unwrap();
         });
