@@ -60,6 +60,25 @@ fn channel(c: &mut Criterion) {
     group.bench_function("checksum alone", |b| {
         b.iter(|| Checksum::of(black_box(&bytes)))
     });
+    // A picture file (in the page cache) sent the usual way and loaned.
+    let mut file = tempfile::tempfile().unwrap();
+    std::io::Write::write_all(&mut file, &bytes).unwrap();
+    group.bench_function("file: read, then publish", |b| {
+        b.iter(|| {
+            let mut read = Vec::new();
+            std::io::Seek::rewind(&mut file).unwrap();
+            std::io::Read::read_to_end(&mut file, &mut read).unwrap();
+            writer.send_image("/p.png", &read).unwrap()
+        })
+    });
+    group.bench_function("file: read(2) into a loan", |b| {
+        b.iter(|| {
+            std::io::Seek::rewind(&mut file).unwrap();
+            let mut loan = writer.loan_image("/p.png", LARGE).unwrap();
+            loan.fill_from(&file).unwrap();
+            loan.publish().unwrap()
+        })
+    });
     group.finish();
 
     let picture = ImageMessage {

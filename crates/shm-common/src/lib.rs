@@ -66,6 +66,22 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A picture in a file need not pass through the sender's memory: [`Writer::loan_image`]
+//! begins the record in shared memory and [`ImageLoan::fill_from`] has the kernel `read(2)` the
+//! file straight into it, so the kernel's copy is the only one (`shm send-image` sends files
+//! this way). A loan dropped unpublished is given up and publishes nothing.
+//!
+//! ```no_run
+//! # use shm_common::{Capacity, CreationMode, SegmentLocation, Writer};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let mut writer = Writer::create(&SegmentLocation::default(), CreationMode::CreateOrOpen, Capacity::Default)?;
+//! let file = std::fs::File::open("/home/me/cat.png")?;
+//! let mut loan = writer.loan_image("/home/me/cat.png", file.metadata()?.len() as usize)?;
+//! loan.fill_from(&file)?;
+//! loan.publish()?;
+//! # Ok(()) }
+//! ```
+//!
 //! # Errors
 //!
 //! One error enum per operation, carrying data: the [`SegmentLocation`], sizes, kinds,
