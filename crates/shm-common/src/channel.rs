@@ -891,6 +891,13 @@ impl ImageLoan<'_> {
         Ok(())
     }
 
+    /// The checksum the record carries if published now: equal to
+    /// [`ImageMessage::checksum_of`] the path and the bytes filled, so a caller can check the
+    /// bytes a file gave against those it expected before publishing them.
+    pub fn checksum(&self) -> u64 {
+        self.write.as_ref().map_or(0, RecordWrite::checksum_now)
+    }
+
     /// Publishes the picture, once every byte is filled, and wakes waiting readers.
     pub fn publish(mut self) -> Result<RecordMeta, LoanError> {
         if self.filled < self.len {

@@ -109,6 +109,13 @@ impl<S: Sink + ?Sized> Sink for &mut S {
     }
 }
 
+/// A checksum is fed what a record's bytes would be.
+impl Sink for crate::checksum::Checksum {
+    fn put(&mut self, bytes: &[u8]) {
+        self.update(bytes);
+    }
+}
+
 impl Sink for Vec<u8> {
     fn put(&mut self, bytes: &[u8]) {
         self.extend_from_slice(bytes);
@@ -195,6 +202,14 @@ impl ImageMessage {
     pub fn encode_parts(path: &str, bytes: &[u8], sink: &mut impl Sink) {
         Self::encode_header(path, bytes.len(), sink);
         sink.put(bytes);
+    }
+
+    /// The checksum a picture record of `path` and `bytes` carries ([`RecordMeta::checksum`](
+    /// crate::RecordMeta::checksum)), computed without building the record.
+    pub fn checksum_of(path: &str, bytes: &[u8]) -> u64 {
+        let mut checksum = crate::checksum::Checksum::new();
+        Self::encode_parts(path, bytes, &mut checksum);
+        checksum.finish()
     }
 
     /// Encodes what comes before a picture's `image_len` bytes: the path and the lengths.

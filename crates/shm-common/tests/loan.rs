@@ -51,8 +51,11 @@ fn a_picture_read_from_a_file_into_shared_memory_arrives_whole() {
         assert_eq!((loan.picture_len(), loan.filled()), (len, 0));
         loan.fill_from(file_with(&bytes)).unwrap();
         assert_eq!(loan.filled(), len);
+        let expected = ImageMessage::checksum_of(&path, &bytes);
+        assert_eq!(loan.checksum(), expected);
         let meta = loan.publish().unwrap();
         assert_eq!(meta.len, ImageMessage::framed_len(&path, len));
+        assert_eq!(meta.checksum, expected);
         let (message, sequence) = latest(&mut reader);
         assert_eq!((message.path, sequence), (path, round as u64 + 1));
         assert!(message.bytes == bytes, "{len} bytes changed on the way");

@@ -504,6 +504,54 @@ fn whoosh_sends_the_file_as_it_is_on_disk_at_the_click() {
     );
 }
 
+/// The `via` of every "sent" event in the events log at `log`.
+fn sent_via(log: &Path) -> Vec<String> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["event"] == "sent")
+        .map(|event| event["via"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[test]
+fn an_unchanged_file_goes_straight_from_disk_into_shared_memory() {
+    let segment = TestSegment::new("apps-loan");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("events.jsonl");
+    let picture = dir.path().join("red.png");
+    let red = png(20, 10, [255, 0, 0, 255]);
+    let green = png(20, 10, [0, 255, 0, 255]);
+    assert_eq!(
+        red.len(),
+        green.len(),
+        "the test needs two pictures of one length"
+    );
+    std::fs::write(&picture, &red).unwrap();
+    let options = WriterOptions {
+        location: segment.location.clone(),
+        events: shm_ui::EventLog::open("writer", &log).unwrap(),
+        ..WriterOptions::default()
+    };
+    let mut writer = writer_with(options, WINDOW);
+    open_path(&mut writer, &picture);
+    whoosh(&mut writer);
+    assert_shows(&writer, "已发送");
+    let mut reader = shm_common::Reader::open(&segment.location).unwrap();
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.bytes, red);
+    assert_eq!(sent_via(&log), ["loan"]);
+
+    // Other bytes of the same length: the loan is given up, the file reopened and sent as it
+    // is now, and the Reader never sees a mix.
+    std::fs::write(&picture, &green).unwrap();
+    whoosh(&mut writer);
+    assert_shows(&writer, "文件在打开后被修改过：已按磁盘上的当前内容发送");
+    let (message, meta) = reader.latest_image().unwrap().unwrap();
+    assert_eq!((message.bytes, meta.sequence), (green, 2));
+    assert_eq!(sent_via(&log), ["loan", "copy"]);
+}
+
 #[test]
 fn switching_the_language_rewords_the_message_already_shown() {
     let segment = TestSegment::new("apps-reword");

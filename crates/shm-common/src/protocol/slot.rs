@@ -379,6 +379,13 @@ pub(crate) struct RecordWrite<'a> {
 }
 
 impl RecordWrite<'_> {
+    /// The checksum the record carries if it is published with the bytes stored so far.
+    pub(crate) fn checksum_now(&self) -> u64 {
+        let mut checksum = self.sink.checksum;
+        checksum.update(&self.sink.stage[..self.sink.staged]);
+        checksum.finish()
+    }
+
     /// Stores the last bytes, the checksum and the even sequence word: the record is published.
     pub(crate) fn commit(mut self) -> RecordMeta {
         self.sink.finish();
