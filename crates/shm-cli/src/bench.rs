@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 use serde_json::{Value, json};
 use shm_common::{
     Capacity, CreationMode, Follower, ImageMessage, Reader, RecordKind, SegmentEvent,
-    SegmentLocation, SegmentName, SharedLine, TestData, Writer, monotonic_ns,
+    SegmentLocation, SegmentName, SharedLine, TestData, WaitMode, Writer, monotonic_ns,
 };
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -123,6 +123,9 @@ pub struct PeerArgs {
     /// given): the peer ends itself once that has exited.
     #[arg(long)]
     pub parent: Option<u32>,
+    /// Wait by spinning only, never sleeping ([`WaitMode::BusyPoll`]).
+    #[arg(long)]
+    pub busy_poll: bool,
 }
 
 fn pin(cpu: Option<usize>) {
@@ -328,6 +331,9 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
         PeerRole::FloorEcho => floor_echo(&segment(&base, "floor")?, parent),
         PeerRole::ShmEcho => {
             let mut reader = open_reader(&segment(&base, "ping")?, parent)?;
+            if args.busy_poll {
+                reader.set_wait_mode(WaitMode::BusyPoll);
+            }
             let mut writer = Writer::create(
                 &segment(&base, "pong")?,
                 CreationMode::CreateOrOpen,
@@ -658,10 +664,18 @@ impl ShmPair {
     }
 }
 
-/// 48-byte round trips over shared memory: (median, p99) in microseconds.
-fn shm_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
-    let mut pair = ShmPair::new("rtt", 4096)?;
-    let mut peer = pair.spawn_peer("shm-echo", &[], cpu)?;
+/// 48-byte round trips over shared memory, both readers waiting in `mode`: (median, p99) in
+/// microseconds.
+fn shm_rtt(messages: usize, cpu: Option<usize>, mode: WaitMode) -> Result<(f64, f64)> {
+    let busy = mode == WaitMode::BusyPoll;
+    let mut pair = ShmPair::new(if busy { "rtt-busy" } else { "rtt" }, 4096)?;
+    let extra = if busy {
+        vec!["--busy-poll".to_owned()]
+    } else {
+        Vec::new()
+    };
+    let mut peer = pair.spawn_peer("shm-echo", &extra, cpu)?;
+    pair.reader(&mut peer)?.set_wait_mode(mode);
     let mut samples = Vec::with_capacity(messages);
     let mut data = TestData::default();
     for i in 0..messages + WARM_UP {
@@ -878,7 +892,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
     progress("48-byte round trips");
     let floor = floor_rtt(args.messages, peer_cpu)?;
-    let mut rtts = vec![("shm", shm_rtt(args.messages, peer_cpu)?)];
+    let mut rtts = vec![
+        (
+            "shm",
+            shm_rtt(args.messages, peer_cpu, WaitMode::SpinThenSleep)?,
+        ),
+        (
+            "shm_busy_poll",
+            shm_rtt(args.messages, peer_cpu, WaitMode::BusyPoll)?,
+        ),
+    ];
     for transport in &streams {
         rtts.push((
             transport.key(),
@@ -895,8 +918,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     for (name, (median, p99)) in rtts {
         results.insert(format!("{name}_48b_rtt_us"), json!(median));
         results.insert(format!("{name}_48b_rtt_p99_us"), json!(p99));
+        let label = name.replace("_busy_poll", ", busy-polling");
         table.push(format!(
-            "  {name:<8}                   {median:>9.2} µs {p99:>9.2} µs   ({:.1} x floor, p99 {:.1} x)",
+            "  {label:<24}   {median:>9.2} µs {p99:>9.2} µs   ({:.1} x floor, p99 {:.1} x)",
             median / floor.0,
             p99 / floor.1
         ));

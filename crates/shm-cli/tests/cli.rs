@@ -311,6 +311,8 @@ fn bench_json_has_every_key_as_a_number() {
         "uds_10mib_oneway_ms",
         "tcp_10mib_oneway_ms",
         "shm_48b_rtt_us",
+        "shm_busy_poll_48b_rtt_us",
+        "shm_busy_poll_48b_rtt_p99_us",
         "uds_48b_rtt_us",
         "pipe_48b_rtt_us",
         "tcp_48b_rtt_us",

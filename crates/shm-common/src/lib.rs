@@ -344,7 +344,7 @@ pub use args::{CapacityArgs, SegmentArgs};
 pub use bytemuck;
 #[cfg(not(loom))]
 pub use channel::{
-    Capacity, ChannelInfo, Growth, ImageLoan, Reader, SegmentInfo, Writer, WriterStatus,
+    Capacity, ChannelInfo, Growth, ImageLoan, Reader, SegmentInfo, WaitMode, Writer, WriterStatus,
     capacity_for,
 };
 pub use directory::{

@@ -11,8 +11,8 @@ use proptest::prelude::*;
 use shm_common::layout::{self, BufferMeta, ControlBlock, Header, WriterLock};
 use shm_common::{
     Capacity, CreateError, CreationMode, DEFAULT_CAPACITY, FrameError, MIN_CAPACITY, Message,
-    OpenError, ReadError, Reader, RecordKind, SegmentLocation, SendError, TestData, Writer,
-    WriterStatus,
+    OpenError, ReadError, Reader, RecordKind, SegmentLocation, SendError, TestData, WaitMode,
+    Writer, WriterStatus,
 };
 use shm_testkit::{TestSegment, offsets};
 
@@ -245,9 +245,19 @@ fn an_explicit_larger_capacity_recreates_an_abandoned_segment_keeping_its_record
 
 #[test]
 fn wait_for_change_wakes_on_publish_and_times_out_when_idle() {
+    waits_wake_on_publish_and_time_out(WaitMode::SpinThenSleep);
+}
+
+#[test]
+fn a_busy_polling_reader_wakes_on_publish_and_times_out_when_idle() {
+    waits_wake_on_publish_and_time_out(WaitMode::BusyPoll);
+}
+
+fn waits_wake_on_publish_and_time_out(mode: WaitMode) {
     let segment = TestSegment::new("wait");
     let mut writer = writer(&segment.location, MIN_CAPACITY);
     let mut reader = Reader::open(&segment.location).unwrap();
+    reader.set_wait_mode(mode);
     // The writer's attach is a change; consume it.
     reader.wait_for_change(Duration::from_millis(10));
     assert!(!reader.wait_for_change(Duration::from_millis(30)));
