@@ -110,6 +110,42 @@ fn service_name(tag: &str, what: &str) -> Result<ServiceName, Error> {
     Ok(format!("{tag}-{what}").as_str().try_into()?)
 }
 
+/// A publish-subscribe service of `T`.
+type PubSub<T> =
+    iceoryx2::service::port_factory::publish_subscribe::PortFactory<ipc::Service, T, ()>;
+
+/// The round trip's two services: pings out, pongs back.
+fn round_trip_services(
+    node: &Node<ipc::Service>,
+    tag: &str,
+) -> Result<(PubSub<[u64; 6]>, PubSub<[u64; 6]>), Error> {
+    let ping = node
+        .service_builder(&service_name(tag, "ping")?)
+        .publish_subscribe::<[u64; 6]>()
+        .open_or_create()?;
+    let pong = node
+        .service_builder(&service_name(tag, "pong")?)
+        .publish_subscribe::<[u64; 6]>()
+        .open_or_create()?;
+    Ok((ping, pong))
+}
+
+/// The one-way transfer's two services: the large samples out, their latencies back.
+fn one_way_services(
+    node: &Node<ipc::Service>,
+    tag: &str,
+) -> Result<(PubSub<[u8]>, PubSub<u64>), Error> {
+    let large = node
+        .service_builder(&service_name(tag, "large")?)
+        .publish_subscribe::<[u8]>()
+        .open_or_create()?;
+    let acks = node
+        .service_builder(&service_name(tag, "ack")?)
+        .publish_subscribe::<u64>()
+        .open_or_create()?;
+    Ok((large, acks))
+}
+
 /// The peer process's side of each measurement.
 fn peer(role: &str, tag: &str) -> Result<(), Error> {
     if role == "floor" {
@@ -126,14 +162,7 @@ fn peer(role: &str, tag: &str) -> Result<(), Error> {
     }
     let node = NodeBuilder::new().create::<ipc::Service>()?;
     if role == "echo" {
-        let ping = node
-            .service_builder(&service_name(tag, "ping")?)
-            .publish_subscribe::<[u64; 6]>()
-            .open_or_create()?;
-        let pong = node
-            .service_builder(&service_name(tag, "pong")?)
-            .publish_subscribe::<[u64; 6]>()
-            .open_or_create()?;
+        let (ping, pong) = round_trip_services(&node, tag)?;
         let subscriber = ping.subscriber_builder().create()?;
         let publisher = pong.publisher_builder().create()?;
         loop {
@@ -147,14 +176,7 @@ fn peer(role: &str, tag: &str) -> Result<(), Error> {
             }
         }
     }
-    let large = node
-        .service_builder(&service_name(tag, "large")?)
-        .publish_subscribe::<[u8]>()
-        .open_or_create()?;
-    let acks = node
-        .service_builder(&service_name(tag, "ack")?)
-        .publish_subscribe::<u64>()
-        .open_or_create()?;
+    let (large, acks) = one_way_services(&node, tag)?;
     let subscriber = large.subscriber_builder().create()?;
     let publisher = acks.publisher_builder().create()?;
     let mut own = vec![0u8; LARGE + 8];
@@ -215,14 +237,7 @@ fn floor(tag: &str) -> Result<(f64, f64), Error> {
 }
 
 fn round_trip(node: &Node<ipc::Service>, tag: &str) -> Result<(f64, f64), Error> {
-    let ping = node
-        .service_builder(&service_name(tag, "ping")?)
-        .publish_subscribe::<[u64; 6]>()
-        .open_or_create()?;
-    let pong = node
-        .service_builder(&service_name(tag, "pong")?)
-        .publish_subscribe::<[u64; 6]>()
-        .open_or_create()?;
+    let (ping, pong) = round_trip_services(node, tag)?;
     let publisher = ping.publisher_builder().create()?;
     let subscriber = pong.subscriber_builder().create()?;
     let mut peer = spawn("echo", tag)?;
@@ -267,14 +282,7 @@ fn memcpy_floor() -> f64 {
 
 fn one_way(node: &Node<ipc::Service>, tag: &str, role: &str) -> Result<(f64, f64), Error> {
     let tag = format!("{tag}-{role}");
-    let large = node
-        .service_builder(&service_name(&tag, "large")?)
-        .publish_subscribe::<[u8]>()
-        .open_or_create()?;
-    let acks = node
-        .service_builder(&service_name(&tag, "ack")?)
-        .publish_subscribe::<u64>()
-        .open_or_create()?;
+    let (large, acks) = one_way_services(node, &tag)?;
     let publisher = large
         .publisher_builder()
         .initial_max_slice_len(LARGE + 8)

@@ -892,18 +892,22 @@ pub fn run(args: &BenchArgs) -> Result<()> {
 
     progress("48-byte round trips");
     let floor = floor_rtt(args.messages, peer_cpu)?;
+    // (JSON key, table label, median and p99)
     let mut rtts = vec![
         (
+            "shm",
             "shm",
             shm_rtt(args.messages, peer_cpu, WaitMode::SpinThenSleep)?,
         ),
         (
             "shm_busy_poll",
+            "shm, busy-polling",
             shm_rtt(args.messages, peer_cpu, WaitMode::BusyPoll)?,
         ),
     ];
     for transport in &streams {
         rtts.push((
+            transport.key(),
             transport.key(),
             stream_rtt(transport, args.messages, peer_cpu)?,
         ));
@@ -915,10 +919,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         "  one cache line (floor)     {:>9.2} µs {:>9.2} µs",
         floor.0, floor.1
     ));
-    for (name, (median, p99)) in rtts {
+    for (name, label, (median, p99)) in rtts {
         results.insert(format!("{name}_48b_rtt_us"), json!(median));
         results.insert(format!("{name}_48b_rtt_p99_us"), json!(p99));
-        let label = name.replace("_busy_poll", ", busy-polling");
         table.push(format!(
             "  {label:<24}   {median:>9.2} µs {p99:>9.2} µs   ({:.1} x floor, p99 {:.1} x)",
             median / floor.0,

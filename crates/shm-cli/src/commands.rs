@@ -100,16 +100,15 @@ fn open_picture_file(file: &Path) -> Result<(std::fs::File, Option<usize>)> {
 fn send_image(location: &SegmentLocation, file: &Path, send: &SendArgs) -> Result<()> {
     let (mut opened, len) = open_picture_file(file)?;
     let shown = file.display();
-    let piped = match len {
-        Some(_) => None,
+    let (len, piped) = match len {
+        Some(len) => (len, None),
         None => {
             let mut bytes = Vec::new();
             io::Read::read_to_end(&mut opened, &mut bytes)
                 .map_err(|err| format!("picture file '{shown}' cannot be read: {err}"))?;
-            Some(bytes)
+            (bytes.len(), Some(bytes))
         }
     };
-    let len = piped.as_ref().map_or(len.unwrap_or(0), Vec::len);
     // The original sent the full path; a path that is not UTF-8 travels with replacement
     // characters, since the framing's path is UTF-8.
     let full_path = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());

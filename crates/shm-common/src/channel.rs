@@ -666,11 +666,16 @@ impl Writer {
         len: usize,
         encode: impl FnOnce(&mut dyn Sink),
     ) -> Result<RecordMeta, SendError> {
-        let index = demo_index(&self.segment, kind).ok_or_else(|| SendError::NoChannel {
+        let index = self.demo_index(kind)?;
+        self.publish_to(index, len, encode)
+    }
+
+    /// The index of the demo's `kind` channel, which a segment made for other data lacks.
+    fn demo_index(&self, kind: RecordKind) -> Result<usize, SendError> {
+        demo_index(&self.segment, kind).ok_or_else(|| SendError::NoChannel {
             segment: self.segment.location.clone(),
             channel: demo_channel(kind).unwrap_or_default().to_owned(),
-        })?;
-        self.publish_to(index, len, encode)
+        })
     }
 
     /// Begins a picture of `len` bytes named `path` that is filled in place, straight in
@@ -681,11 +686,7 @@ impl Writer {
     /// given up: the picture sent before stays the latest, and readers following it stop at
     /// once. Refused as [`Writer::send_image`] refuses a picture that does not fit.
     pub fn loan_image(&mut self, path: &str, len: usize) -> Result<ImageLoan<'_>, SendError> {
-        let index =
-            demo_index(&self.segment, RecordKind::Image).ok_or_else(|| SendError::NoChannel {
-                segment: self.segment.location.clone(),
-                channel: crate::directory::PICTURE_CHANNEL.to_owned(),
-            })?;
+        let index = self.demo_index(RecordKind::Image)?;
         let framed = ImageMessage::framed_len(path, len);
         self.check_room(index, framed)?;
         self.published_any = true;
@@ -997,7 +998,7 @@ impl Reader {
             seen_counter: 0,
             stalled_writes: vec![0; channels],
             stall_timeout: STALL_AFTER,
-            wait_mode: WaitMode::SpinThenSleep,
+            wait_mode: WaitMode::default(),
         }
     }
 

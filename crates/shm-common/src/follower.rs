@@ -144,12 +144,15 @@ impl Follower {
                 ..
             })
         );
-        let since = if being_set_up {
-            *self.uninitialised_since.get_or_insert_with(Instant::now)
-        } else {
+        if !being_set_up {
             self.uninitialised_since = None;
-            Instant::now()
-        };
+        }
+        let still_being_set_up = being_set_up
+            && self
+                .uninitialised_since
+                .get_or_insert_with(Instant::now)
+                .elapsed()
+                < SETUP_GRACE;
         match opened {
             Ok(reader) => {
                 let writer = reader.writer_status();
@@ -164,7 +167,7 @@ impl Follower {
                 });
             }
             Err(OpenError::NotFound { .. }) => self.report_waiting(events),
-            Err(_) if being_set_up && since.elapsed() < SETUP_GRACE => self.report_waiting(events),
+            Err(_) if still_being_set_up => self.report_waiting(events),
             Err(err) => {
                 let message = err.to_string();
                 if self.last_error.as_ref() != Some(&message) {

@@ -199,12 +199,9 @@ impl SharedRegion {
         if count == 0 {
             return Some(&[]);
         }
-        let end = count.checked_mul(8)?.checked_add(offset)?;
-        if end > self.len() || !offset.is_multiple_of(8) {
-            return None;
-        }
-        // SAFETY: `offset..end` lies inside the mapping, which is page-aligned, so the start is
-        // 8-byte aligned; `AtomicU64` has the size and alignment of `u64` and every bit pattern
+        let offset = self.checked_range(offset, count.checked_mul(8)?)?;
+        // SAFETY: `offset..offset + 8 * count` lies inside the mapping, which is page-aligned,
+        // so the start (checked to be a multiple of 8) is 8-byte aligned; `AtomicU64` has the size and alignment of `u64` and every bit pattern
         // is valid; other processes may write these words concurrently, which atomics permit;
         // the slice borrows `self`, so it cannot outlive the mapping.
         Some(unsafe { std::slice::from_raw_parts(self.base().add(offset).cast(), count) })

@@ -61,6 +61,12 @@ impl Slot<'_> {
             .unwrap_or(0)
     }
 
+    /// The number the writer gives its next record: after `2n`, record `n + 1`; after `2m - 1`
+    /// (a writer died writing `m`, or gave the write up), `m` again.
+    fn next_record(&self) -> RecordNumber {
+        SequenceWord(self.highest_word()).next_record()
+    }
+
     /// The sequence word of a write in progress (the higher word, if odd), or 0: a hint for
     /// how long to spin; correctness never depends on it.
     pub(crate) fn write_in_progress(&self) -> u64 {
@@ -82,46 +88,35 @@ impl Slot<'_> {
         encode: impl FnOnce(&mut dyn Sink),
         started: impl FnOnce(),
     ) -> RecordMeta {
-        // After `2n`, record `n + 1`; after `2m - 1` (a writer died writing `m`), `m` again.
-        let number = SequenceWord(self.highest_word()).next_record();
-        let index = number.buffer();
-        let meta = &self.control.buffers[index];
-        let offset = self.layout.buffer_offset(index);
-        let (checksum, started_ns, published_ns) = if self.layout.is_one_line() {
-            let mut line = LineSink::new();
-            encode(&mut line);
-            let values = line.words();
-            let checksum = Checksum::of_line(&values, len);
-            // One reading serves as both times: the burst of stores below takes nanoseconds,
-            // and a second clock read would cost more than it measures.
-            let now = monotonic_ns();
-            begin_write(meta, number);
-            if let Some(words) = self.region.words(offset, self.layout.capacity.div_ceil(8)) {
-                for (word, value) in words.iter().zip(values) {
-                    // Relaxed: ordered by the seqlock fences (`begin_write`, and the Release
-                    // store of the even word below).
-                    word.store(value, Ordering::Relaxed);
-                }
-            }
-            // Relaxed: published by the Release store of the even sequence word below.
-            meta.len.store(len as u64, Ordering::Relaxed);
-            meta.kind.store(self.kind.code(), Ordering::Relaxed);
-            (checksum, now, now)
-        } else {
+        if !self.layout.is_one_line() {
             let mut write = self.begin(len);
             started();
             encode(&mut write.sink);
             return write.commit();
-        };
-        complete(
-            meta,
-            number,
-            self.kind,
-            len,
-            checksum,
-            started_ns,
-            published_ns,
-        )
+        }
+        let number = self.next_record();
+        let index = number.buffer();
+        let meta = &self.control.buffers[index];
+        let mut line = LineSink::new();
+        encode(&mut line);
+        let values = line.words();
+        let checksum = Checksum::of_line(&values, len);
+        // One reading serves as both times: the burst of stores below takes nanoseconds, and a
+        // second clock read would cost more than it measures.
+        let now = monotonic_ns();
+        begin_write(meta, number);
+        let offset = self.layout.buffer_offset(index);
+        if let Some(words) = self.region.words(offset, self.layout.capacity.div_ceil(8)) {
+            for (word, value) in words.iter().zip(values) {
+                // Relaxed: ordered by the seqlock fences (`begin_write`, and the Release store
+                // of the even word below).
+                word.store(value, Ordering::Relaxed);
+            }
+        }
+        // Relaxed: published by the Release store of the even sequence word below.
+        meta.len.store(len as u64, Ordering::Relaxed);
+        meta.kind.store(self.kind.code(), Ordering::Relaxed);
+        complete(meta, number, self.kind, len, checksum, now, now)
     }
 
     /// Marks a write that a writer which died left in progress as given up, for readers
@@ -298,7 +293,6 @@ impl Slot<'_> {
     }
 }
 
-/// Marks record `number` as being written in `meta`'s buffer.
 impl<'a> Slot<'a> {
     /// Begins writing a `len`-byte record into a streamed slot's next buffer: the record's
     /// bytes then go into [`RecordWrite::sink`], and [`RecordWrite::commit`] publishes it.
@@ -306,7 +300,7 @@ impl<'a> Slot<'a> {
     /// checked). Readers can follow the record from now on.
     pub(crate) fn begin(&self, len: usize) -> RecordWrite<'a> {
         debug_assert!(!self.layout.is_one_line());
-        let number = SequenceWord(self.highest_word()).next_record();
+        let number = self.next_record();
         let index = number.buffer();
         let meta = &self.control.buffers[index];
         // Before the odd word: a streaming reader that sees the odd word sees this reset or
@@ -427,6 +421,7 @@ pub(crate) fn abandon_write(meta: &BufferMeta, generation: &AtomicU32) {
     generation.fetch_add(1, Ordering::Release);
 }
 
+/// Marks record `number` as being written in `meta`'s buffer.
 fn begin_write(meta: &BufferMeta, number: RecordNumber) {
     // Release store of the odd value: a reader that sees it also sees the stores before it and
     // the other buffer's word at `2(sequence - 1)` (so it can tell a busy writer from a corrupt
