@@ -9,6 +9,7 @@ use crate::directory::{ChannelSpec, demo_channel};
 use crate::error::{
     ChannelError, CreateError, GrowError, LoanError, OpenError, ReadError, SendError,
 };
+use crate::lease::{Holder, Lease};
 use crate::layout::{Capacities, ControlBlock, LAYOUT_VERSION, Layout, MAX_CAPACITY};
 use crate::message::{
     FrameHeader, FrameMessage, ImageMessage, Message, RecordKind, Sink, Source, TestData,
@@ -965,7 +966,24 @@ pub struct Reader {
     stall_timeout: Duration,
     /// How the waits wait.
     wait_mode: WaitMode,
+    /// A lease's copy when the record cannot be held in place, and the bytes of a write a
+    /// lease follows, passing through.
+    scratch: Vec<u8>,
 }
+
+/// What follows the last record a reader read.
+enum Next {
+    /// Nothing yet.
+    Nothing,
+    /// The record being written was followed to its end.
+    Followed(RecordMeta),
+    /// A newer complete record is there to read.
+    Newest,
+}
+
+/// The bytes a lease following a write passes through at a time: small enough to stay in the
+/// cache, large enough that each pass is one long run of wide loads.
+const STREAM_PASS: usize = 64 * 1024;
 
 /// How a [`Reader`] waits for what it has not read yet ([`Reader::set_wait_mode`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -999,6 +1017,7 @@ impl Reader {
             stalled_writes: vec![0; channels],
             stall_timeout: STALL_AFTER,
             wait_mode: WaitMode::default(),
+            scratch: Vec::new(),
         }
     }
 
@@ -1219,26 +1238,124 @@ impl Reader {
     ) -> Result<Option<RecordMeta>, ReadError> {
         let index = self.demo_channel(M::KIND)?;
         self.check_file_length(index)?;
-        if !self.has_new_at(index) {
-            let followed = slot(&self.segment, index).stream(
-                self.seen_sequences[index],
-                self.stalled_writes[index],
-                self.stall_timeout,
-                |mut source| message.decode_into(&mut source),
-            )?;
-            match followed {
-                Streamed::Read(meta) => {
-                    self.seen_sequences[index] = meta.sequence;
-                    return Ok(Some(meta));
-                }
-                Streamed::Stalled(word) => self.stalled_writes[index] = word,
-                Streamed::NotWriting | Streamed::Overtaken => {}
-            }
-            if !self.has_new_at(index) {
-                return Ok(None);
+        match self.follow_next(index, |mut source| message.decode_into(&mut source))? {
+            Next::Followed(meta) => Ok(Some(meta)),
+            Next::Nothing => Ok(None),
+            Next::Newest => {
+                self.read_channel(index, |source| message.decode_into(&mut &mut *source))
             }
         }
-        self.read_channel(index, |source| message.decode_into(&mut &mut *source))
+    }
+
+    /// If channel `index` has no record this reader has not read, follows the one being
+    /// written now, if any, through `decode`.
+    fn follow_next(
+        &mut self,
+        index: usize,
+        decode: impl FnOnce(&mut dyn Source) -> Result<(), crate::FrameError>,
+    ) -> Result<Next, ReadError> {
+        if self.has_new_at(index) {
+            return Ok(Next::Newest);
+        }
+        let followed = slot(&self.segment, index).stream(
+            self.seen_sequences[index],
+            self.stalled_writes[index],
+            self.stall_timeout,
+            decode,
+        )?;
+        match followed {
+            Streamed::Read(meta) => {
+                self.seen_sequences[index] = meta.sequence;
+                return Ok(Next::Followed(meta));
+            }
+            Streamed::Stalled(word) => self.stalled_writes[index] = word,
+            Streamed::NotWriting | Streamed::Overtaken => {}
+        }
+        Ok(if self.has_new_at(index) {
+            Next::Newest
+        } else {
+            Next::Nothing
+        })
+    }
+
+    /// Holds the latest record of the channel `name` for reading where it lies, without
+    /// copying it: decode a picture, upload a frame or hash bytes straight from the segment
+    /// ([`Lease`]). `Ok(None)` if nothing was published.
+    ///
+    /// The writer never waits for a lease: while one lives it writes the channel's next
+    /// records into its other two buffers. A channel has one lease; while another reader holds
+    /// it, the lease is a copy ([`Lease::is_in_place`] says which). The bytes are checked
+    /// against the record's checksum before the lease is returned.
+    pub fn lease(&mut self, name: &str) -> Result<Option<Lease<'_>>, ReadError> {
+        let index = self.channel_index(name)?;
+        self.check_file_length(index)?;
+        self.lease_newest(index, None)
+    }
+
+    /// Holds the record of channel `name` after the last one this reader read, as
+    /// [`Reader::read_next_into`] reads it: the newest complete one if there is a newer one;
+    /// otherwise the one being written now, whose bytes are checked while the writer writes
+    /// them (so a large picture is held about one copy after the writer started), and held
+    /// once it is complete. `Ok(None)` if there is nothing newer.
+    pub fn lease_next(&mut self, name: &str) -> Result<Option<Lease<'_>>, ReadError> {
+        let index = self.channel_index(name)?;
+        self.check_file_length(index)?;
+        let mut scratch = std::mem::take(&mut self.scratch);
+        // Only the checksum of a followed record is kept: its bytes pass through a small
+        // buffer that stays in the cache.
+        let followed = self.follow_next(index, |source| {
+            scratch.resize(STREAM_PASS, 0);
+            while source.remaining() > 0 {
+                let take = source.remaining().min(STREAM_PASS);
+                source.read_exact(&mut scratch[..take])?;
+            }
+            Ok(())
+        });
+        self.scratch = scratch;
+        match followed? {
+            Next::Nothing => Ok(None),
+            Next::Newest => self.lease_newest(index, None),
+            Next::Followed(meta) => self.lease_newest(index, Some(meta)),
+        }
+    }
+
+    /// Holds channel `index`'s newest record in place, or copies it if the lease is taken.
+    /// `followed`: a record whose bytes were checked while it was written; if it is still the
+    /// newest, it is held without checking them again.
+    fn lease_newest(
+        &mut self,
+        index: usize,
+        followed: Option<RecordMeta>,
+    ) -> Result<Option<Lease<'_>>, ReadError> {
+        let Reader {
+            segment,
+            seen_sequences,
+            scratch,
+            ..
+        } = self;
+        let Some(holder) = Holder::take(slot(segment, index), segment.region.file(), index) else {
+            let read = slot(segment, index).read(|source| copy_into(scratch, source))?;
+            return Ok(read.map(|meta| {
+                seen_sequences[index] = meta.sequence;
+                Lease {
+                    bytes: scratch,
+                    meta,
+                    holder: None,
+                }
+            }));
+        };
+        if let Some(meta) = followed {
+            let number = RecordNumber(meta.sequence);
+            let word = number.complete().0;
+            if let Some(held) = holder.slot.try_hold(number, word)? {
+                return holder.into_lease(held, true).map(Some);
+            }
+        }
+        let Some(held) = holder.slot.hold_newest()? else {
+            return Ok(None);
+        };
+        seen_sequences[index] = held.meta.sequence;
+        holder.into_lease(held, false).map(Some)
     }
 
     /// The latest record of `M`'s kind, if any.

@@ -593,6 +593,18 @@ pub enum ReadError {
         /// Which slot.
         kind: RecordKind,
     },
+    /// A descriptor names a physical buffer the slot does not have.
+    #[error(
+        "the {kind} slot names buffer {region}, but it has {regions}: the segment is corrupt or was written without the publish protocol"
+    )]
+    BufferMapping {
+        /// Which slot.
+        kind: RecordKind,
+        /// The buffer named.
+        region: u32,
+        /// How many the slot has.
+        regions: usize,
+    },
     /// The sequence words never settled.
     #[error(
         "the {kind} record kept changing while being read for {waited_ms} ms: the segment's sequence words are inconsistent"

@@ -11,9 +11,14 @@
 //!                SlotControl   x 15: one per channel, two buffer descriptors each, each with
 //!                              an inline line that holds a one-line channel's buffer itself
 //! offset 4096  the channel directory (see crate::directory)                (written once)
-//! next page    channel buffers: two per channel whose records exceed one line, in channel
+//! next page    channel buffers: three per channel whose records exceed one line, in channel
 //!              order (capacity rounded up to 64 bytes each); none for a channel of capacity 0
 //! ```
+//!
+//! A channel whose records exceed one line has two *logical* buffers, as every slot does (record
+//! `n` goes to logical buffer `n % 2`), and [`STREAMED_REGIONS`] physical ones: each logical
+//! buffer's descriptor names the physical buffer that holds its record (`region`), so that a
+//! reader can hold one record in place (a lease) while the writer goes on in the other two.
 //!
 //! The writer's line, the change counter and each descriptor have cache lines of their own, so a
 //! writer filling one buffer does not bounce a line another reader polls. A descriptor and its
@@ -32,7 +37,7 @@ use crate::message::RecordKind;
 /// `b"SHMXCHG1"` read as a little-endian `u64`: marks a segment as one of ours.
 pub const MAGIC: u64 = u64::from_le_bytes(*b"SHMXCHG1");
 /// The version of this layout. Bumped on any incompatible change.
-pub const LAYOUT_VERSION: u32 = 4;
+pub const LAYOUT_VERSION: u32 = 5;
 /// Size of the control page; the channel directory starts here.
 pub const CONTROL_SIZE: usize = 4096;
 /// Alignment of every data buffer.
@@ -43,6 +48,9 @@ pub const MIN_CAPACITY: usize = 4096;
 pub const MAX_CAPACITY: usize = 1 << 30;
 /// Default picture capacity: 10 MiB, as in the original demo.
 pub const DEFAULT_CAPACITY: usize = 10 * 1024 * 1024;
+/// Physical buffers of a channel whose records exceed one line: one for each logical buffer,
+/// and one for the record a reader holds in place while the writer writes the next two.
+pub const STREAMED_REGIONS: usize = 3;
 
 /// Identity and sizes, written once by the creator. `magic` is stored last, with `Release`, so an
 /// opener that sees the magic with `Acquire` also sees every other field.
@@ -110,12 +118,20 @@ pub struct BufferMeta {
     pub started_ns: AtomicU64,
     /// [`RecordKind`] code of the payload.
     pub kind: AtomicU32,
+    /// For a channel whose records exceed one line, the physical buffer (`0..`
+    /// [`STREAMED_REGIONS`]) that holds this logical buffer's record. Changed only by the
+    /// writer, after the odd sequence word, so it is valid while `seq` is even and unchanged.
+    pub region: AtomicU32,
     /// Bytes of the record written so far, while `seq` is odd: a streaming reader may copy that
     /// many before the write completes. Reset to 0 before the odd word is stored.
     pub written: AtomicU64,
     /// Writer's `CLOCK_MONOTONIC` time, in nanoseconds, once the record's last byte was stored
     /// (just before the even sequence word).
     pub published_ns: AtomicU64,
+    /// In buffer 0's descriptor of a channel whose records exceed one line, the slot's lease:
+    /// 0, or one more than the physical buffer a reader holds in place, which the writer
+    /// then leaves alone (see `protocol::lease`). Unused in buffer 1's.
+    pub lease: AtomicU64,
     /// The buffer itself for a channel whose records fit in one line, right after the
     /// descriptor; unused by larger channels.
     pub inline: InlineLine,
@@ -172,8 +188,10 @@ const _: () = {
     assert!(size_of::<BufferMeta>() == 128);
     assert!(offset_of!(BufferMeta, started_ns) == 24);
     assert!(offset_of!(BufferMeta, kind) == 32);
+    assert!(offset_of!(BufferMeta, region) == 36);
     assert!(offset_of!(BufferMeta, written) == 40);
     assert!(offset_of!(BufferMeta, published_ns) == 48);
+    assert!(offset_of!(BufferMeta, lease) == 56);
     assert!(offset_of!(BufferMeta, inline) == 64);
     assert!(size_of::<InlineLine>() == 64);
     assert!(size_of::<SlotControl>() == 256);
@@ -193,21 +211,26 @@ pub const fn inline_offset(index: usize) -> usize {
         + offset_of!(BufferMeta, inline)
 }
 
-/// Where a slot's two buffers are and how large each is.
+/// Where a slot's buffers are and how large each is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlotLayout {
-    /// Offset of buffer 0 from the start of the segment.
+    /// Offset of physical buffer 0 from the start of the segment.
     pub offset: usize,
-    /// Bytes between buffer 0 and buffer 1 (the capacity rounded up to [`BUFFER_ALIGN`]).
+    /// Bytes between one physical buffer and the next (the capacity rounded up to
+    /// [`BUFFER_ALIGN`]).
     pub stride: usize,
     /// Largest payload a buffer holds.
     pub capacity: usize,
+    /// Physical buffers: 2 for a one-line channel (its descriptors' inline lines, one per
+    /// logical buffer), [`STREAMED_REGIONS`] for a larger one.
+    pub regions: usize,
 }
 
 impl SlotLayout {
-    /// Offset of buffer `index` (0 or 1).
-    pub fn buffer_offset(&self, index: usize) -> usize {
-        self.offset + (index & 1) * self.stride
+    /// Offset of physical buffer `region`, or `None` if the slot has no such buffer (a region
+    /// number read from a corrupt segment).
+    pub fn region_offset(&self, region: usize) -> Option<usize> {
+        (region < self.regions).then(|| self.offset + region * self.stride)
     }
 
     /// Whether every record fits in one cache line: such records are staged on the stack and
@@ -305,6 +328,7 @@ impl Layout {
                         offset: inline_offset(index),
                         stride: size_of::<BufferMeta>(),
                         capacity,
+                        regions: 2,
                     }
                 } else {
                     let stride = capacity.next_multiple_of(BUFFER_ALIGN);
@@ -312,8 +336,9 @@ impl Layout {
                         offset: end,
                         stride,
                         capacity,
+                        regions: STREAMED_REGIONS,
                     };
-                    end += 2 * stride;
+                    end += STREAMED_REGIONS * stride;
                     slot
                 };
                 ChannelLayout { spec, slot }
@@ -388,6 +413,10 @@ impl Layout {
             .channel_count
             .store(self.channels.len() as u32, Ordering::Relaxed);
         header.instance_id.store(instance_id, Ordering::Relaxed);
+        // Logical buffer 1 starts in physical buffer 1 (a new segment's zeros put buffer 0 in 0).
+        for slot in &control.slots {
+            slot.buffers[1].region.store(1, Ordering::Relaxed);
+        }
         // Release: an opener that loads MAGIC with Acquire sees every store above.
         header.magic.store(MAGIC, Ordering::Release);
     }
@@ -473,16 +502,24 @@ mod tests {
         let layout = Layout::for_capacity(DEFAULT_CAPACITY).unwrap();
         let [image, strukt, frame] = [0, 1, 2].map(|i| layout.channels[i].slot);
         assert_eq!(frame.capacity, 0);
-        assert_eq!(image.buffer_offset(0), 2 * CONTROL_SIZE);
-        assert_eq!(image.buffer_offset(1), 2 * CONTROL_SIZE + DEFAULT_CAPACITY);
+        assert_eq!(image.region_offset(0), Some(2 * CONTROL_SIZE));
+        assert_eq!(
+            image.region_offset(2),
+            Some(2 * CONTROL_SIZE + 2 * DEFAULT_CAPACITY)
+        );
+        assert_eq!(image.region_offset(STREAMED_REGIONS), None);
         let control = ControlBlock::default();
         let base = &control as *const ControlBlock as usize;
         for (index, meta) in control.slots[1].buffers.iter().enumerate() {
             let inline = &meta.inline as *const InlineLine as usize - base;
-            assert_eq!(strukt.buffer_offset(index), inline);
+            assert_eq!(strukt.region_offset(index), Some(inline));
         }
+        assert_eq!(strukt.region_offset(2), None);
         assert!(strukt.is_one_line());
-        assert_eq!(layout.total_size, 2 * CONTROL_SIZE + 2 * DEFAULT_CAPACITY);
+        assert_eq!(
+            layout.total_size,
+            2 * CONTROL_SIZE + STREAMED_REGIONS * DEFAULT_CAPACITY
+        );
     }
 
     #[test]
@@ -490,9 +527,11 @@ mod tests {
         let layout = Layout::for_capacity(5000).unwrap();
         for channel in &layout.channels {
             let slot = channel.slot;
-            assert_eq!(slot.buffer_offset(0) % BUFFER_ALIGN, 0);
-            assert_eq!(slot.buffer_offset(1) % BUFFER_ALIGN, 0);
-            assert!(slot.buffer_offset(1) + slot.capacity <= layout.total_size);
+            for region in 0..slot.regions {
+                let offset = slot.region_offset(region).unwrap();
+                assert_eq!(offset % BUFFER_ALIGN, 0);
+                assert!(offset + slot.capacity <= layout.total_size);
+            }
         }
     }
 
@@ -504,12 +543,14 @@ mod tests {
         })
         .unwrap();
         let (image, frame) = (layout.channels[0].slot, layout.channels[2].slot);
+        let last = STREAMED_REGIONS - 1;
         assert_eq!(
-            frame.buffer_offset(0),
-            image.buffer_offset(1) + image.stride
+            frame.region_offset(0),
+            Some(image.region_offset(last).unwrap() + image.stride)
         );
-        assert_eq!(frame.buffer_offset(1) % BUFFER_ALIGN, 0);
-        assert!(frame.buffer_offset(1) + frame.capacity <= layout.total_size);
+        let frame_last = frame.region_offset(last).unwrap();
+        assert_eq!(frame_last % BUFFER_ALIGN, 0);
+        assert!(frame_last + frame.capacity <= layout.total_size);
         assert!(
             Layout::for_capacities(Capacities {
                 picture: 5000,
@@ -517,6 +558,17 @@ mod tests {
             })
             .is_err()
         );
+    }
+
+    #[test]
+    fn a_new_segment_maps_each_logical_buffer_to_its_own_physical_one() {
+        let layout = Layout::for_capacity(5000).unwrap();
+        let control = ControlBlock::default();
+        layout.initialise(&control, &[], 1);
+        for slot in &control.slots {
+            let regions = slot.buffers.each_ref().map(|meta| meta.region.load(Ordering::Relaxed));
+            assert_eq!(regions, [0, 1]);
+        }
     }
 
     #[test]

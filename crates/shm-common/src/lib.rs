@@ -324,6 +324,8 @@ mod follower;
 mod inventory;
 pub mod layout;
 #[cfg(not(loom))]
+mod lease;
+#[cfg(not(loom))]
 mod line;
 mod location;
 mod message;
@@ -363,11 +365,13 @@ pub use inventory::{
 };
 pub use layout::{Capacities, DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY};
 #[cfg(not(loom))]
+pub use lease::Lease;
+#[cfg(not(loom))]
 pub use line::SharedLine;
 pub use location::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName};
 pub use message::{
-    FrameHeader, FrameMessage, ImageMessage, Message, PixelFormat, RecordKind, Sink, Source,
-    TestData,
+    FrameHeader, FrameMessage, FrameView, ImageMessage, ImageView, Message, PixelFormat,
+    RecordKind, Sink, Source, TestData,
 };
 pub use protocol::{Delivery, RecordMeta, monotonic_ns};
 pub use schema::{

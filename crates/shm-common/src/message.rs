@@ -253,6 +253,75 @@ fn read_len(source: &mut impl Source, field: &'static str) -> Result<usize, Fram
     Ok(len)
 }
 
+fn no_trailing_bytes(source: &impl Source) -> Result<(), FrameError> {
+    match source.remaining() {
+        0 => Ok(()),
+        extra => Err(FrameError::TrailingBytes { extra }),
+    }
+}
+
+/// Takes the next `len` bytes (checked by `read_len`) of a record held in memory.
+fn take<'a>(record: &mut &'a [u8], len: usize) -> &'a [u8] {
+    let (taken, rest) = record.split_at(len.min(record.len()));
+    *record = rest;
+    taken
+}
+
+/// A picture record read where it lies (see [`Lease::image`](crate::Lease::image)): its path
+/// and the file's bytes, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageView<'a> {
+    /// Full path of the picture file, as the sender saw it.
+    pub path: &'a str,
+    /// The file's bytes.
+    pub bytes: &'a [u8],
+}
+
+impl<'a> ImageView<'a> {
+    /// Reads a picture record's framing, checking it as [`ImageMessage::decode`] does.
+    pub fn parse(mut record: &'a [u8]) -> Result<ImageView<'a>, FrameError> {
+        let path_len = read_len(&mut record, "path length")?;
+        let path = std::str::from_utf8(take(&mut record, path_len)).map_err(|err| {
+            FrameError::PathNotUtf8 {
+                valid_up_to: err.valid_up_to(),
+            }
+        })?;
+        let image_len = read_len(&mut record, "picture length")?;
+        let bytes = take(&mut record, image_len);
+        no_trailing_bytes(&record)?;
+        Ok(ImageView { path, bytes })
+    }
+
+    /// An owned copy.
+    pub fn to_message(&self) -> ImageMessage {
+        ImageMessage {
+            path: self.path.to_owned(),
+            bytes: self.bytes.to_vec(),
+        }
+    }
+}
+
+/// A frame record read where it lies (see [`Lease::frame`](crate::Lease::frame)): its header
+/// and pixels, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameView<'a> {
+    /// Width, height, pixel format, stride and number.
+    pub header: FrameHeader,
+    /// `stride * height` bytes of pixels.
+    pub pixels: &'a [u8],
+}
+
+impl<'a> FrameView<'a> {
+    /// Reads a frame record's header, checking it as [`FrameMessage`]'s decoder does.
+    pub fn parse(mut record: &'a [u8]) -> Result<FrameView<'a>, FrameError> {
+        let header = FrameHeader::decode(&mut record)?;
+        Ok(FrameView {
+            header,
+            pixels: record,
+        })
+    }
+}
+
 fn read_vec(source: &mut impl Source, len: usize, out: &mut Vec<u8>) -> Result<(), FrameError> {
     // Shrinking keeps the allocation; growing allocates at most `len`, already checked against
     // what the source holds.
@@ -281,10 +350,7 @@ impl Message for ImageMessage {
         })?;
         let image_len = read_len(source, "picture length")?;
         read_vec(source, image_len, &mut self.bytes)?;
-        match source.remaining() {
-            0 => Ok(()),
-            extra => Err(FrameError::TrailingBytes { extra }),
-        }
+        no_trailing_bytes(source)
     }
 }
 
@@ -445,6 +511,28 @@ impl FrameMessage {
 }
 
 impl FrameHeader {
+    /// Reads a frame's header from `source` and checks it against the pixel bytes that remain.
+    fn decode(source: &mut impl Source) -> Result<FrameHeader, FrameError> {
+        let mut header = [0u8; FrameMessage::HEADER_LEN];
+        source.read_exact(&mut header)?;
+        let word = |at: usize| {
+            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+        };
+        let (width, height, code, stride) = (word(0), word(4), word(8), word(12));
+        let mut number = [0u8; 8];
+        number.copy_from_slice(&header[16..24]);
+        let format = PixelFormat::from_code(code).ok_or(FrameError::PixelFormat { code })?;
+        let header = FrameHeader {
+            width,
+            height,
+            format,
+            stride,
+            number: u64::from_le_bytes(number),
+        };
+        header.check(source.remaining())?;
+        Ok(header)
+    }
+
     /// Checks that `pixel_len` bytes are exactly the `stride * height` this header describes,
     /// with rows at least `width` pixels long: what a reader will check.
     pub fn check(&self, pixel_len: usize) -> Result<(), FrameError> {
@@ -475,30 +563,14 @@ impl Message for FrameMessage {
     }
 
     fn decode_into(&mut self, source: &mut impl Source) -> Result<(), FrameError> {
-        let mut header = [0u8; Self::HEADER_LEN];
-        source.read_exact(&mut header)?;
-        let word = |at: usize| {
-            u32::from_le_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
-        };
-        let (width, height, code, stride) = (word(0), word(4), word(8), word(12));
-        let mut number = [0u8; 8];
-        number.copy_from_slice(&header[16..24]);
-        let format = PixelFormat::from_code(code).ok_or(FrameError::PixelFormat { code })?;
-        let header = FrameHeader {
-            width,
-            height,
-            format,
-            stride,
-            number: u64::from_le_bytes(number),
-        };
-        header.check(source.remaining())?;
-        // Exactly what the source holds, as just checked.
+        let header = FrameHeader::decode(source)?;
+        // Exactly what the source holds, as `decode` checked.
         let len = source.remaining();
         read_vec(source, len, &mut self.pixels)?;
-        self.width = width;
-        self.height = height;
-        self.format = format;
-        self.stride = stride;
+        self.width = header.width;
+        self.height = header.height;
+        self.format = header.format;
+        self.stride = header.stride;
         self.number = header.number;
         Ok(())
     }

@@ -1,8 +1,10 @@
 //! All FFI and `unsafe` of the crate, one operation per block.
 //!
-//! The mapping is memory that other processes write at any time, so this module never hands out
-//! `&[u8]` into it: only the control block (made entirely of atomics) and slices of aligned
-//! `AtomicU64` words, through which every access is an atomic load or store of one width.
+//! The mapping is memory that other processes write at any time, so this module hands out
+//! `&[u8]` into it only for a record held under a lease (`held_bytes`, unsafe: the caller
+//! vouches for the lease); otherwise only the control block (made entirely of atomics) and
+//! slices of aligned `AtomicU64` words, through which every access is an atomic load or store
+//! of one width.
 //!
 //! Every segment is a file descriptor and a mapping of it: a file the user named, or a POSIX
 //! shared memory object (on Linux, the file `/dev/shm/NAME`, exactly what `shm_open` opens).
@@ -194,6 +196,24 @@ impl SharedRegion {
         usize::try_from(read).map_err(|_| io::Error::last_os_error())
     }
 
+    /// The `len` bytes at `offset` as a slice, or `None` if out of bounds.
+    ///
+    /// # Safety
+    ///
+    /// Nothing may write those bytes while the slice lives: the caller holds them under a lease
+    /// that every writer following the protocol respects (`protocol/lease.rs`), and gives the
+    /// lease back only after the slice is gone.
+    pub(crate) unsafe fn held_bytes(&self, offset: usize, len: usize) -> Option<&[u8]> {
+        let end = offset.checked_add(len)?;
+        if end > self.len() {
+            return None;
+        }
+        // SAFETY: `offset..offset + len` lies inside the mapping, which lives as long as `&self`
+        // and which the slice borrows; bytes have no alignment; the caller guarantees that no one
+        // writes them while the slice lives, so they are as immutable as any `&[u8]`'s.
+        Some(unsafe { std::slice::from_raw_parts(self.base().add(offset), len) })
+    }
+
     /// `count` 8-byte words at `offset`, or `None` if out of bounds or misaligned.
     pub(crate) fn words(&self, offset: usize, count: usize) -> Option<&[AtomicU64]> {
         if count == 0 {
@@ -208,26 +228,38 @@ impl SharedRegion {
     }
 }
 
-/// A lock on the whole of a file that conflicts with every other open of the file, in this
-/// process or another, and that the kernel drops when the descriptor's last copy closes (its
-/// holder exits or dies): on Linux an open-file-description (OFD) lock.
+/// Where the byte-range locks of readers holding records in place begin: past the end of any
+/// segment (15 channels of three 1 GiB buffers stay far below). The writer's lock covers the
+/// bytes before it, channel `i`'s lease lock the one byte at `LEASE_LOCKS + i`.
 #[cfg(target_os = "linux")]
-fn whole_file_lock(kind: libc::c_int) -> libc::flock {
-    // SAFETY: `flock` is plain old data; all zeros is valid (start 0, length 0: the whole file;
-    // pid 0, as OFD locks require).
+const LEASE_LOCKS: i64 = 1 << 40;
+
+/// A lock on `len` bytes of a file from `start` that conflicts with every other open of the
+/// file, in this process or another, and that the kernel drops when the descriptor's last copy
+/// closes (its holder exits or dies): on Linux an open-file-description (OFD) lock.
+#[cfg(target_os = "linux")]
+fn range_lock(kind: libc::c_int, start: i64, len: i64) -> libc::flock {
+    // SAFETY: `flock` is plain old data; all zeros is valid (pid 0, as OFD locks require).
     let mut lock: libc::flock = unsafe { std::mem::zeroed() };
     lock.l_type = kind as libc::c_short;
     lock.l_whence = libc::SEEK_SET as libc::c_short;
+    lock.l_start = start;
+    lock.l_len = len;
     lock
 }
 
-/// Takes the writer lock on `file` if nobody holds it: `Ok(false)` if another open of the file
-/// (another writer) holds it.
+/// The writer's lock: every byte before the lease locks.
 #[cfg(target_os = "linux")]
-pub(crate) fn try_lock_writer(file: &File) -> io::Result<bool> {
-    let lock = whole_file_lock(libc::F_WRLCK);
+fn writer_range_lock(kind: libc::c_int) -> libc::flock {
+    range_lock(kind, 0, LEASE_LOCKS)
+}
+
+/// Takes `lock` without waiting: `Ok(false)` if another open of the file holds a conflicting
+/// one.
+#[cfg(target_os = "linux")]
+fn try_set_lock(file: &File, lock: &libc::flock) -> io::Result<bool> {
     // SAFETY: the descriptor is open for the duration of the call and `lock` is a valid flock.
-    let result = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock) };
+    let result = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, lock) };
     if result == 0 {
         return Ok(true);
     }
@@ -238,12 +270,44 @@ pub(crate) fn try_lock_writer(file: &File) -> io::Result<bool> {
     }
 }
 
+/// Takes the writer lock on `file` if nobody holds it: `Ok(false)` if another open of the file
+/// (another writer) holds it.
+#[cfg(target_os = "linux")]
+pub(crate) fn try_lock_writer(file: &File) -> io::Result<bool> {
+    try_set_lock(file, &writer_range_lock(libc::F_WRLCK))
+}
+
+/// Takes channel `channel`'s lease lock on `file` (the right to use the slot's lease entry)
+/// if no other open of the file holds it: `Ok(false)` if one does.
+#[cfg(target_os = "linux")]
+pub(crate) fn try_lock_lease(file: &File, channel: usize) -> io::Result<bool> {
+    try_set_lock(file, &range_lock(libc::F_WRLCK, LEASE_LOCKS + channel as i64, 1))
+}
+
+/// Drops channel `channel`'s lease lock, held through `file`.
+#[cfg(target_os = "linux")]
+pub(crate) fn unlock_lease(file: &File, channel: usize) {
+    let lock = range_lock(libc::F_UNLCK, LEASE_LOCKS + channel as i64, 1);
+    // SAFETY: as in `try_set_lock`. Unlocking a range one holds cannot fail for a valid
+    // descriptor; if it did, the kernel drops the lock when the descriptor closes.
+    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock) };
+}
+
+/// Elsewhere records are not held in place: readers copy.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn try_lock_lease(_file: &File, _channel: usize) -> io::Result<bool> {
+    Ok(false)
+}
+
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn unlock_lease(_file: &File, _channel: usize) {}
+
 /// Whether another open of `file` holds the writer lock. It only asks: it never takes the
 /// lock, so it cannot get in a starting writer's way.
 #[cfg(target_os = "linux")]
 pub(crate) fn writer_lock_held(file: &File) -> io::Result<bool> {
     // A read lock conflicts only with a write lock: the answer is the writer's.
-    let mut lock = whole_file_lock(libc::F_RDLCK);
+    let mut lock = writer_range_lock(libc::F_RDLCK);
     // SAFETY: the descriptor is open for the duration of the call and `lock` is a valid,
     // writable flock that the call fills in.
     let result = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_GETLK, &mut lock) };

@@ -282,6 +282,14 @@ impl Language {
                 "{}槽的两个序号互相矛盾：共享内存段已损坏，或有程序绕过发布协议写入",
                 noun(kind)
             ),
+            ReadError::BufferMapping {
+                kind,
+                region,
+                regions,
+            } => format!(
+                "{}槽指向第 {region} 号缓冲区，但它只有 {regions} 个：共享内存段已损坏，或有程序绕过发布协议写入",
+                noun(kind)
+            ),
             ReadError::Unstable { kind, waited_ms } => format!(
                 "{}记录在读取的 {waited_ms} 毫秒内一直在变：共享内存段的序号不一致",
                 noun(kind)

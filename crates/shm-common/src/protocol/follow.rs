@@ -13,7 +13,7 @@
 //!    each chunk (release); last, as for any record, checksum, timestamps and `2m`.
 //! 2. A reader that has read record `m - 1` and finds buffer `m % 2`'s word at `2m - 1` waits
 //!    for a count of at least 1 (acquire: it now sees this record's length and kind, which it
-//!    checks), then copies only bytes below the last count it loaded (acquire: they are
+//!    checks, and the physical buffer the writer chose, see `lease.rs`), then copies only bytes below the last count it loaded (acquire: they are
 //!    complete, and the writer touches them again only after two more records).
 //! 3. With every byte copied, it waits for the word to leave `2m - 1`, issues an acquire fence
 //!    and reloads it: `2m` means the copy is record `m`, whole, and the checksum (now visible)
@@ -269,16 +269,16 @@ impl Slot<'_> {
         {
             return Ok(Streamed::NotWriting);
         }
-        let start = self.layout.buffer_offset(index);
+        // Where the bytes are is known once the first count is loaded (below).
         let mut source = StreamSource {
             shared: SharedSource {
                 region: self.region,
-                offset: start,
+                offset: 0,
                 remaining: 0,
                 checksum: Checksum::new(),
                 word: None,
             },
-            start,
+            start: 0,
             written: &meta.written,
             seq: &meta.seq,
             generation,
@@ -298,6 +298,13 @@ impl Slot<'_> {
         let len = meta.len.load(Ordering::Relaxed);
         let kind_code = meta.kind.load(Ordering::Relaxed);
         let len = self.check_record(len, kind_code)?;
+        // Relaxed: the writer stored the physical buffer before any count (see `lease.rs`).
+        let Ok(start) = self.mapped_offset(index) else {
+            // Only a corrupt segment names no buffer; a plain read then says so, if it lasts.
+            return Ok(Streamed::NotWriting);
+        };
+        source.start = start;
+        source.shared.offset = start;
         source.len = len;
         source.shared.remaining = len;
         source.available = source.available.min(len);

@@ -23,9 +23,9 @@ use crate::message::{RecordKind, Sink, Source};
 use crate::sys::SharedRegion;
 
 /// How long a reader keeps retrying a record whose sequence words never settle.
-const UNSTABLE_AFTER: Duration = Duration::from_secs(1);
+pub(crate) const UNSTABLE_AFTER: Duration = Duration::from_secs(1);
 /// Retries of a read that spin before they yield.
-const READ_SPINS: u32 = 16;
+pub(crate) const READ_SPINS: u32 = 16;
 
 /// One slot of a mapped segment.
 pub(crate) struct Slot<'a> {
@@ -105,8 +105,10 @@ impl Slot<'_> {
         // second clock read would cost more than it measures.
         let now = monotonic_ns();
         begin_write(meta, number);
-        let offset = self.layout.buffer_offset(index);
-        if let Some(words) = self.region.words(offset, self.layout.capacity.div_ceil(8)) {
+        let offset = self.layout.region_offset(index);
+        if let Some(words) =
+            offset.and_then(|offset| self.region.words(offset, self.layout.capacity.div_ceil(8)))
+        {
             for (word, value) in words.iter().zip(values) {
                 // Relaxed: ordered by the seqlock fences (`begin_write`, and the Release store
                 // of the even word below).
@@ -186,8 +188,10 @@ impl Slot<'_> {
         let kind_code = meta.kind.load(Ordering::Relaxed);
         let mut line = [0u64; LINE_WORDS];
         let streamed = if self.layout.is_one_line() {
-            let offset = self.layout.buffer_offset(index);
-            if let Some(words) = self.region.words(offset, self.layout.capacity.div_ceil(8)) {
+            let offset = self.layout.region_offset(index);
+            if let Some(words) = offset
+                .and_then(|offset| self.region.words(offset, self.layout.capacity.div_ceil(8)))
+            {
                 for (value, word) in line.iter_mut().zip(words) {
                     // Relaxed: the Acquire fence and sequence re-check below decide whether
                     // the copy counts.
@@ -225,6 +229,19 @@ impl Slot<'_> {
             published_ns,
         };
         Ok(Some(record))
+    }
+
+    /// Where logical buffer `index` of a streamed slot has its record now: loaded Relaxed, so
+    /// valid only if the buffer's sequence word is the same before (Acquire) and after.
+    pub(crate) fn mapped_offset(&self, index: usize) -> Result<usize, ReadError> {
+        let region = self.control.buffers[index].region.load(Ordering::Relaxed);
+        self.layout
+            .region_offset(region as usize)
+            .ok_or(ReadError::BufferMapping {
+                kind: self.kind,
+                region,
+                regions: self.layout.regions,
+            })
     }
 
     /// Checks the untrusted length and kind against the slot.
@@ -280,7 +297,7 @@ impl Slot<'_> {
         let len = self.check_record(len, kind_code)?;
         let mut source = SharedSource {
             region: self.region,
-            offset: self.layout.buffer_offset(index),
+            offset: self.mapped_offset(index)?,
             remaining: len,
             checksum: Checksum::new(),
             word: None,
@@ -308,6 +325,7 @@ impl<'a> Slot<'a> {
         meta.written.store(0, Ordering::Relaxed);
         let started_ns = monotonic_ns();
         begin_write(meta, number);
+        let offset = self.region_for_write(index);
         // Relaxed: published to streaming readers by the first Release store of `written`
         // (and to the others by the even word).
         meta.len.store(len as u64, Ordering::Relaxed);
@@ -315,7 +333,7 @@ impl<'a> Slot<'a> {
         RecordWrite {
             sink: SharedSink {
                 region: self.region,
-                offset: self.layout.buffer_offset(index),
+                offset,
                 remaining: len.min(self.layout.capacity),
                 checksum: Checksum::new(),
                 written: &meta.written,
@@ -436,7 +454,7 @@ mod loom_model {
     use std::sync::Arc;
 
     use super::*;
-    use crate::layout::CONTROL_SIZE;
+    use crate::layout::{CONTROL_SIZE, STREAMED_REGIONS};
     use crate::message::{RecordKind, Sink, Source};
 
     const LEN: usize = 16;
@@ -446,6 +464,7 @@ mod loom_model {
     const STREAMED: usize = 72;
 
     fn slot(region: &SharedRegion, capacity: usize) -> Slot<'_> {
+        let regions = if capacity == ONE_LINE { 2 } else { STREAMED_REGIONS };
         Slot {
             region,
             control: &region.control().slots[0],
@@ -453,9 +472,20 @@ mod loom_model {
                 offset: CONTROL_SIZE,
                 stride: capacity,
                 capacity,
+                regions,
             },
             kind: RecordKind::Struct,
         }
+    }
+
+    /// A region for one slot of `capacity`, its logical buffers in physical buffers 0 and 1
+    /// as a new segment's are.
+    fn region_for(capacity: usize) -> Arc<SharedRegion> {
+        let region = SharedRegion::with_data_words(STREAMED_REGIONS * capacity / 8);
+        region.control().slots[0].buffers[1]
+            .region
+            .store(1, Ordering::Relaxed);
+        Arc::new(region)
     }
 
     /// A writer publishing records `1..=records`, each `len` copies of its number.
@@ -478,7 +508,7 @@ mod loom_model {
         let mut model = loom::model::Builder::new();
         model.preemption_bound = Some(3);
         model.check(move || {
-            let region = Arc::new(SharedRegion::with_data_words(2 * capacity / 8));
+            let region = region_for(capacity);
             let writer = spawn_writer(&region, capacity, records, LEN);
             let slot = slot(&region, capacity);
             assert_eq!(slot.layout.is_one_line(), capacity == ONE_LINE);
@@ -516,7 +546,7 @@ mod loom_model {
         let mut model = loom::model::Builder::new();
         model.preemption_bound = Some(preemptions);
         model.check(move || {
-            let region = Arc::new(SharedRegion::with_data_words(2 * STREAMED / 8));
+            let region = region_for(STREAMED);
             let writer = spawn_writer(&region, STREAMED, records, WORD);
             let slot = slot(&region, STREAMED);
             let mut after = 0;
@@ -555,7 +585,7 @@ mod loom_model {
         let mut model = loom::model::Builder::new();
         model.preemption_bound = Some(3);
         model.check(|| {
-            let region = Arc::new(SharedRegion::with_data_words(2 * STREAMED / 8));
+            let region = region_for(STREAMED);
             let writer = {
                 let region = Arc::clone(&region);
                 loom::thread::spawn(move || {
@@ -592,6 +622,39 @@ mod loom_model {
                     break;
                 }
                 loom::thread::yield_now();
+            }
+            writer.join().unwrap();
+        });
+    }
+
+    /// A reader holding records in place while the writer publishes three: the bytes of a
+    /// held record never change while it is held (loom finds the writer overwriting one when
+    /// either side's SeqCst fence, or the writer's move to a free buffer, is removed).
+    #[test]
+    fn loom_a_held_record_is_never_written() {
+        const RECORDS: u8 = 3;
+        const WORD: usize = 8;
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(2);
+        model.check(|| {
+            let region = region_for(STREAMED);
+            let writer = spawn_writer(&region, STREAMED, RECORDS, WORD);
+            let slot = slot(&region, STREAMED);
+            loop {
+                let Some(held) = slot.hold_newest().unwrap() else {
+                    loom::thread::yield_now();
+                    continue;
+                };
+                let word = || region.words(held.offset, 1).unwrap()[0].load(Ordering::Relaxed);
+                let record = u8::try_from(held.meta.sequence).unwrap();
+                let expected = u64::from_ne_bytes([record; WORD]);
+                assert_eq!(word(), expected, "a held record is not the record");
+                loom::thread::yield_now();
+                assert_eq!(word(), expected, "the writer wrote into a held record");
+                slot.release_hold();
+                if record == RECORDS {
+                    break;
+                }
             }
             writer.join().unwrap();
         });

@@ -1,0 +1,136 @@
+//! A record read where it lies: the guard [`Reader::lease`](crate::Reader::lease) returns.
+
+use std::fs::File;
+
+use crate::checksum::Checksum;
+use crate::error::{FrameError, ReadError};
+use crate::message::{FrameView, ImageView};
+use crate::protocol::RecordMeta;
+use crate::protocol::lease::Held;
+use crate::protocol::slot::Slot;
+use crate::sys;
+
+/// A record held for reading ([`Reader::lease`](crate::Reader::lease),
+/// [`Reader::lease_next`](crate::Reader::lease_next)): its bytes, checked against their
+/// checksum, stay exactly as they are while the lease lives.
+///
+/// Usually the bytes are the segment's own ([`Lease::is_in_place`]): the writer leaves them
+/// alone and writes its next records into the channel's other buffers, so neither waits for the
+/// other. When the channel's one lease is taken by another reader (or the channel's records fit
+/// in one cache line, or the platform is not Linux) they are a copy in the reader's memory
+/// instead. Drop the lease to give the buffer back; a reader that dies holding one keeps one of
+/// the channel's three buffers from the writer until the next lease, and nothing else.
+pub struct Lease<'r> {
+    pub(crate) bytes: &'r [u8],
+    pub(crate) meta: RecordMeta,
+    /// Present when `bytes` are the segment's: gives them back when the lease ends.
+    pub(crate) holder: Option<Holder<'r>>,
+}
+
+impl Lease<'_> {
+    /// The record's bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes
+    }
+
+    /// The record's number, length, checksum and times.
+    pub fn meta(&self) -> &RecordMeta {
+        &self.meta
+    }
+
+    /// Whether the bytes are read where the writer put them (no copy was made).
+    pub fn is_in_place(&self) -> bool {
+        self.holder.is_some()
+    }
+
+    /// The record as a picture: its path and the file's bytes.
+    pub fn image(&self) -> Result<ImageView<'_>, FrameError> {
+        ImageView::parse(self.bytes)
+    }
+
+    /// The record as a frame: its header and pixels.
+    pub fn frame(&self) -> Result<FrameView<'_>, FrameError> {
+        FrameView::parse(self.bytes)
+    }
+}
+
+impl std::fmt::Debug for Lease<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Lease")
+            .field("meta", &self.meta)
+            .field("in_place", &self.is_in_place())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The right to a slot's lease entry (the kernel's lock on the channel's lease byte of the
+/// segment's file) and the record held through it.
+pub(crate) struct Holder<'r> {
+    pub(crate) slot: Slot<'r>,
+    pub(crate) file: &'r File,
+    pub(crate) channel: usize,
+}
+
+impl Holder<'_> {
+    /// The lease lock on channel `channel` of the segment open as `file`, if no other reader
+    /// holds it (or the kernel refuses: the caller then copies).
+    pub(crate) fn take<'r>(slot: Slot<'r>, file: &'r File, channel: usize) -> Option<Holder<'r>> {
+        let locked = !slot.layout.is_one_line()
+            && sys::try_lock_lease(file, channel).unwrap_or(false);
+        locked.then_some(Holder {
+            slot,
+            file,
+            channel,
+        })
+    }
+}
+
+impl<'r> Holder<'r> {
+    /// The lease on `held`, the record this holder holds: its bytes in place, checked against
+    /// the stored checksum unless `verified` (they were checked while the record was written).
+    pub(crate) fn into_lease(self, held: Held, verified: bool) -> Result<Lease<'r>, ReadError> {
+        let kind = self.slot.kind;
+        let Some(bytes) = self.held_bytes(&held) else {
+            return Err(ReadError::LengthExceedsCapacity {
+                kind,
+                len: held.meta.len as u64,
+                capacity: self.slot.layout.capacity,
+            });
+        };
+        if !verified {
+            let computed = Checksum::of(bytes);
+            if computed != held.meta.checksum {
+                return Err(ReadError::ChecksumMismatch {
+                    kind,
+                    stored: held.meta.checksum,
+                    computed,
+                });
+            }
+        }
+        Ok(Lease {
+            bytes,
+            meta: held.meta,
+            holder: Some(self),
+        })
+    }
+
+    /// The held record's bytes, for as long as the reader is borrowed; `None` if they are not
+    /// all in the mapping.
+    #[allow(unsafe_code)]
+    fn held_bytes(&self, held: &Held) -> Option<&'r [u8]> {
+        let region = self.slot.region;
+        // SAFETY: `held` is held through this holder's lease entry (`Slot::hold_newest` or
+        // `try_hold` succeeded while we owned the entry): no writer following the protocol
+        // writes these bytes until the entry is cleared, which happens only when the holder is
+        // dropped. The slice goes into the same `Lease` as the holder and is handed out only
+        // through `&Lease`, so no borrow of it outlives the holder.
+        unsafe { region.held_bytes(held.offset, held.meta.len) }
+    }
+}
+
+impl Drop for Holder<'_> {
+    fn drop(&mut self) {
+        self.slot.release_hold();
+        sys::unlock_lease(self.file, self.channel);
+    }
+}
