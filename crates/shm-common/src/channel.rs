@@ -9,8 +9,8 @@ use crate::directory::{ChannelSpec, demo_channel};
 use crate::error::{
     ChannelError, CreateError, GrowError, LoanError, OpenError, ReadError, SendError,
 };
-use crate::lease::{Holder, Lease};
 use crate::layout::{Capacities, ControlBlock, LAYOUT_VERSION, Layout, MAX_CAPACITY};
+use crate::lease::{Holder, Lease};
 use crate::message::{
     FrameHeader, FrameMessage, ImageMessage, Message, RecordKind, Sink, Source, TestData,
 };

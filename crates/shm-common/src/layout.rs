@@ -566,7 +566,10 @@ mod tests {
         let control = ControlBlock::default();
         layout.initialise(&control, &[], 1);
         for slot in &control.slots {
-            let regions = slot.buffers.each_ref().map(|meta| meta.region.load(Ordering::Relaxed));
+            let regions = slot
+                .buffers
+                .each_ref()
+                .map(|meta| meta.region.load(Ordering::Relaxed));
             assert_eq!(regions, [0, 1]);
         }
     }

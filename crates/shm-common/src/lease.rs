@@ -75,9 +75,10 @@ impl Holder<'_> {
     /// The lease lock on channel `channel` of the segment open as `file`, if no other reader
     /// holds it (or the kernel refuses: the caller then copies).
     pub(crate) fn take<'r>(slot: Slot<'r>, file: &'r File, channel: usize) -> Option<Holder<'r>> {
-        let locked = !slot.layout.is_one_line()
-            && sys::try_lock_lease(file, channel).unwrap_or(false);
-        locked.then_some(Holder {
+        let locked =
+            !slot.layout.is_one_line() && sys::try_lock_lease(file, channel).unwrap_or(false);
+        // Built only when locked: a holder dropped unlocked would clear another's lease.
+        locked.then(|| Holder {
             slot,
             file,
             channel,

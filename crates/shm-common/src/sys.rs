@@ -281,7 +281,10 @@ pub(crate) fn try_lock_writer(file: &File) -> io::Result<bool> {
 /// if no other open of the file holds it: `Ok(false)` if one does.
 #[cfg(target_os = "linux")]
 pub(crate) fn try_lock_lease(file: &File, channel: usize) -> io::Result<bool> {
-    try_set_lock(file, &range_lock(libc::F_WRLCK, LEASE_LOCKS + channel as i64, 1))
+    try_set_lock(
+        file,
+        &range_lock(libc::F_WRLCK, LEASE_LOCKS + channel as i64, 1),
+    )
 }
 
 /// Drops channel `channel`'s lease lock, held through `file`.

@@ -1,7 +1,8 @@
 //! Multi-process tests: real writer and reader processes on unique named segments.
 //!
 //! The children are this very test binary, re-run with `--exact child_process --ignored` and the
-//! role in `SHM_CHILD_ROLE`; they print one `RESULT {json}` line the parent parses.
+//! role in `SHM_CHILD_ROLE`; they print one `RESULT {json}` line the parent parses (a `holder`
+//! prints `HOLDING` once it holds a record in place, and then waits to be killed).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
@@ -10,8 +11,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use shm_common::{
-    Capacity, CreateError, CreationMode, ImageMessage, MIN_CAPACITY, OpenError, Reader,
-    SegmentLocation, SegmentName, TestData, Writer, WriterStatus,
+    Capacity, CreateError, CreationMode, ImageMessage, ImageView, MIN_CAPACITY, OpenError,
+    PICTURE_CHANNEL, Reader, SegmentLocation, SegmentName, TestData, Writer, WriterStatus,
 };
 use shm_testkit::TestSegment;
 
@@ -28,6 +29,17 @@ fn payload(counter: u64) -> (String, Vec<u8>) {
 }
 
 fn payload_is_intact(image: &ImageMessage) -> bool {
+    view_is_intact(path_and_bytes(image))
+}
+
+fn path_and_bytes(image: &ImageMessage) -> ImageView<'_> {
+    ImageView {
+        path: &image.path,
+        bytes: &image.bytes,
+    }
+}
+
+fn view_is_intact(image: ImageView<'_>) -> bool {
     let mut parts = image.path.trim_start_matches("/stress/").split('/');
     let Some(Ok(counter)) = parts.next().map(str::parse::<u64>) else {
         return false;
@@ -144,6 +156,74 @@ fn child_process() {
                 halves[0], halves[1]
             );
         }
+        // A leaser holds each record in place (`lease_next`, or `lease` every other time) and
+        // checks it twice: when it gets it, and again after a pause during which the writer
+        // goes on writing. `in_place` counts leases that were not copies.
+        "leaser" => {
+            let mut reader = open_reader(&location);
+            let started = Instant::now();
+            let half = Duration::from_secs_f64(seconds / 2.0);
+            let (mut halves, mut bad, mut distinct, mut last, mut in_place) =
+                ([0u64; 2], 0u64, 0u64, 0u64, 0u64);
+            let mut round = 0u64;
+            while Instant::now() < until {
+                round += 1;
+                let half_index = usize::from(started.elapsed() >= half);
+                let idle = {
+                    let leased = if round.is_multiple_of(2) {
+                        reader.lease(PICTURE_CHANNEL)
+                    } else {
+                        reader.lease_next(PICTURE_CHANNEL)
+                    };
+                    match leased {
+                        Ok(Some(lease)) => {
+                            halves[half_index] += 1;
+                            in_place += u64::from(lease.is_in_place());
+                            let intact = || lease.image().is_ok_and(view_is_intact);
+                            if !intact() {
+                                bad += 1;
+                            }
+                            std::thread::sleep(Duration::from_micros(200));
+                            if !intact() {
+                                eprintln!("a held record changed while held");
+                                bad += 1;
+                            }
+                            if lease.meta().sequence != last {
+                                distinct += 1;
+                                last = lease.meta().sequence;
+                            }
+                            false
+                        }
+                        Ok(None) => true,
+                        Err(err) => {
+                            eprintln!("lease error: {err}");
+                            bad += 1;
+                            false
+                        }
+                    }
+                };
+                if idle {
+                    reader.wait_for_next(Duration::from_millis(1));
+                }
+            }
+            println!(
+                "RESULT {{\"first_half\":{},\"second_half\":{},\"bad\":{bad},\"distinct\":{distinct},\"in_place\":{in_place}}}",
+                halves[0], halves[1]
+            );
+        }
+        // A holder holds the latest picture in place and waits to be killed.
+        "holder" => {
+            let mut reader = open_reader(&location);
+            let lease = loop {
+                if let Some(lease) = reader.lease(PICTURE_CHANNEL).unwrap() {
+                    break lease;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            };
+            assert!(lease.is_in_place());
+            println!("HOLDING {}", lease.meta().sequence);
+            std::thread::sleep(Duration::from_secs(60));
+        }
         _ => {}
     }
 }
@@ -178,13 +258,15 @@ fn result_of(child: Child) -> HashMap<String, u64> {
 
 #[test]
 fn readers_never_accept_torn_records_while_a_writer_rewrites_flat_out() {
-    // One reader reads complete records, the other follows writes as they happen.
+    // One reader reads complete records, one follows writes as they happen, one holds them
+    // in place.
     let segment = TestSegment::new("stress");
     let seconds = 3.0;
     let writer = spawn_child("writer", &segment, seconds);
     let readers = [
         spawn_child("reader", &segment, seconds),
         spawn_child("follower", &segment, seconds),
+        spawn_child("leaser", &segment, seconds),
     ];
     let sent = result_of(writer)["sent"];
     assert!(sent > 10, "the writer sent only {sent} records");
@@ -200,6 +282,46 @@ fn readers_never_accept_torn_records_while_a_writer_rewrites_flat_out() {
             result["distinct"] > 1,
             "a reader saw no progress: {result:?}"
         );
+        if let Some(&in_place) = result.get("in_place") {
+            assert!(in_place > 0, "no lease was held in place: {result:?}");
+        }
+    }
+}
+
+/// A reader killed (SIGKILL) while it holds a picture in place never holds up the writer: the
+/// writer goes on publishing, and the next reader takes the channel's lease over.
+#[test]
+fn a_reader_killed_while_holding_a_record_never_blocks_the_writer() {
+    let segment = TestSegment::new("lease-kill9");
+    let mut writer = Writer::create(
+        &segment.location,
+        CreationMode::CreateNew,
+        Capacity::AtLeast(CAPACITY),
+    )
+    .unwrap();
+    let (path, bytes) = payload(1);
+    writer.send_image(&path, &bytes).unwrap();
+    let mut holder = spawn_child("holder", &segment, 60.0);
+    let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+    let holding = lines
+        .find_map(|line| Some(line.ok()?.split_once("HOLDING ")?.1.to_owned()))
+        .expect("the holder never held the picture");
+    assert_eq!(holding, "1");
+    holder.kill().unwrap(); // SIGKILL, holding the lease
+    holder.wait().unwrap();
+
+    let mut reader = Reader::open(&segment.location).unwrap();
+    for counter in 2..=50 {
+        let (path, bytes) = payload(counter);
+        // Would hang or fail if the writer waited for the dead holder.
+        writer.send_image(&path, &bytes).unwrap();
+        let lease = reader.lease(PICTURE_CHANNEL).unwrap().unwrap();
+        assert!(
+            lease.is_in_place(),
+            "the dead reader's lease was not taken over"
+        );
+        assert_eq!(lease.meta().sequence, counter);
+        assert!(lease.image().is_ok_and(view_is_intact), "record {counter}");
     }
 }
 

@@ -128,14 +128,14 @@ impl Slot<'_> {
             return Ok(None);
         }
         let checked = self.check_record(len, kind_code).and_then(|len| {
-            let offset = self
-                .layout
-                .region_offset(region as usize)
-                .ok_or(ReadError::BufferMapping {
-                    kind: self.kind,
-                    region,
-                    regions: self.layout.regions,
-                })?;
+            let offset =
+                self.layout
+                    .region_offset(region as usize)
+                    .ok_or(ReadError::BufferMapping {
+                        kind: self.kind,
+                        region,
+                        regions: self.layout.regions,
+                    })?;
             Ok((offset, len))
         });
         let (offset, len) = match checked {
@@ -174,7 +174,9 @@ impl Slot<'_> {
         let held = self.lease_entry().load(Ordering::Acquire).checked_sub(1);
         let meta = &self.control.buffers[index];
         // Relaxed: only the writer stores the regions.
-        let other = self.control.buffers[1 - index].region.load(Ordering::Relaxed);
+        let other = self.control.buffers[1 - index]
+            .region
+            .load(Ordering::Relaxed);
         let current = meta.region.load(Ordering::Relaxed);
         let usable = |region: u32| {
             (region as usize) < self.layout.regions

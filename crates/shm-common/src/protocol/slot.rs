@@ -464,7 +464,11 @@ mod loom_model {
     const STREAMED: usize = 72;
 
     fn slot(region: &SharedRegion, capacity: usize) -> Slot<'_> {
-        let regions = if capacity == ONE_LINE { 2 } else { STREAMED_REGIONS };
+        let regions = if capacity == ONE_LINE {
+            2
+        } else {
+            STREAMED_REGIONS
+        };
         Slot {
             region,
             control: &region.control().slots[0],
