@@ -9,8 +9,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use shm_common::{
     ByteSize, ChannelInfo, ChannelSpec, CreationMode, Delivery, Elapsed, Follower, FrameMessage,
-    ImageMessage, Number, Reader, RecordKind, RecordMeta, SegmentEvent, SegmentInfo,
-    SegmentLocation, SendError, TestData, Writer, WriterStatus, monotonic_ns,
+    ImageMessage, Number, PICTURE_CHANNEL, Reader, RecordKind, RecordMeta, SegmentEvent,
+    SegmentInfo, SegmentLocation, SendError, TestData, Writer, WriterStatus, monotonic_ns,
 };
 
 use crate::{Command, SendArgs};
@@ -519,23 +519,25 @@ fn read_image(
     decode: bool,
 ) -> Result<()> {
     let mut reader = Reader::open(location)?;
-    let mut image = ImageMessage::default();
-    let meta = reader
-        .read_into(&mut image)?
+    // Held in place: written to `--out`, hashed and decoded where the writer put it.
+    let lease = reader
+        .lease(PICTURE_CHANNEL)?
         .ok_or_else(|| nothing_sent(RecordKind::Image, location))?;
+    let image = lease.image()?;
+    let meta = lease.meta();
     let sent_ago = meta.since_published();
     if let Some(out) = out {
-        std::fs::write(out, &image.bytes)
+        std::fs::write(out, image.bytes)
             .map_err(|err| format!("cannot write '{}': {err}", out.display()))?;
     }
     let decoded = if decode {
-        let picture = shm_picture::decode(&image.bytes, u32::MAX)
+        let picture = shm_picture::decode(image.bytes, u32::MAX)
             .map_err(|err| format!("the picture '{}' cannot be decoded: {err}", image.path))?;
         Some(picture)
     } else {
         None
     };
-    let sha256 = hex(&Sha256::digest(&image.bytes));
+    let sha256 = hex(&Sha256::digest(image.bytes));
     if as_json {
         let mut object = json!({
             "path": image.path,
@@ -544,6 +546,7 @@ fn read_image(
             "sent_ago_us": micros(sent_ago),
             "write_us": micros(meta.write_time()),
             "sequence": meta.sequence,
+            "in_place": lease.is_in_place(),
         });
         if let Some(picture) = &decoded {
             object["width"] = json!(picture.width);

@@ -193,7 +193,8 @@ fn space_findings(location: &SegmentLocation, needed: u64) -> Vec<Finding> {
                 "{} is only {} in all, Docker's default: a picture over about {} will not fit; start the container with --shm-size=256m",
                 dir.display(),
                 shown(space.total),
-                shown(space.total / 2 / 2)
+                // Half of it: growing holds the old segment and the new one at once.
+                shown(space.total / 2 / shm_common::layout::STREAMED_REGIONS as u64)
             ),
         ));
     }

@@ -45,6 +45,7 @@ fn round_trip_every_picture(corpus: &Corpus) {
         assert_eq!(read["sha256"], sha256_hex(&original));
         assert!(read["sent_ago_us"].as_u64().is_some());
         assert!(read["write_us"].as_u64().is_some());
+        assert_eq!(read["in_place"], true, "written from a lease, not a copy");
     }
     succeeds(shm(&segment, &["remove"]));
     println!(
@@ -105,7 +106,7 @@ fn a_picture_larger_than_the_segment_grows_it_keeping_the_struct() {
     ));
     assert!(
         stderr(&sent).contains(&format!(
-            "segment '{}' grown to 2 MiB in all, to hold a picture of 97.7 KiB",
+            "segment '{}' grown to 3 MiB in all, to hold a picture of 97.7 KiB",
             segment.name
         )),
         "{}",
@@ -142,7 +143,7 @@ fn growth_that_the_file_system_cannot_hold_is_refused_in_words_and_loses_nothing
     ]));
     let message = fails(on_file(&["send-image", large.to_str().unwrap()]));
     assert!(
-        message.contains("cannot grow to 4 MiB: only")
+        message.contains("cannot grow to 6 MiB: only")
             && message.contains(&format!("free in {}", tmpfs.dir.path().display())),
         "{message}"
     );

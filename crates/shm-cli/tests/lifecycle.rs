@@ -173,7 +173,7 @@ fn a_dev_shm_too_small_for_the_segment_refuses_it_in_words_and_leaves_nothing() 
     let message = stderr(&output);
     assert!(
         message.starts_with(
-            "shm: segment 'big' needs 20 MiB but /dev/shm has only 1 MiB free; in a container give it more shared memory (docker run --shm-size=256m)"
+            "shm: segment 'big' needs 30 MiB but /dev/shm has only 1 MiB free; in a container give it more shared memory (docker run --shm-size=256m)"
         ),
         "{message}"
     );
@@ -191,7 +191,7 @@ fn a_file_system_too_small_for_a_file_segment_refuses_it_and_leaves_nothing() {
     let file = tmpfs.dir.path().join("segment");
     let message = fails(shm_file(&file, &["send-struct"]));
     assert!(
-        message.contains("needs 20 MiB but")
+        message.contains("needs 30 MiB but")
             && message.contains("has only 1 MiB free; free some space there"),
         "{message}"
     );

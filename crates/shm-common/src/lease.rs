@@ -43,14 +43,23 @@ impl Lease<'_> {
         self.holder.is_some()
     }
 
-    /// The record as a picture: its path and the file's bytes.
-    pub fn image(&self) -> Result<ImageView<'_>, FrameError> {
-        ImageView::parse(self.bytes)
+    /// The record as a picture: its path and the file's bytes ([`ReadError::Malformed`] if
+    /// it is not framed as one).
+    pub fn image(&self) -> Result<ImageView<'_>, ReadError> {
+        ImageView::parse(self.bytes).map_err(|source| self.malformed(source))
     }
 
-    /// The record as a frame: its header and pixels.
-    pub fn frame(&self) -> Result<FrameView<'_>, FrameError> {
-        FrameView::parse(self.bytes)
+    /// The record as a frame: its header and pixels ([`ReadError::Malformed`] if it is not
+    /// framed as one).
+    pub fn frame(&self) -> Result<FrameView<'_>, ReadError> {
+        FrameView::parse(self.bytes).map_err(|source| self.malformed(source))
+    }
+
+    fn malformed(&self, source: FrameError) -> ReadError {
+        ReadError::Malformed {
+            kind: self.meta.kind,
+            source,
+        }
     }
 }
 

@@ -597,7 +597,7 @@ fn a_picture_larger_than_the_segment_grows_it_and_the_reader_follows() {
         shows(writer, "已发送")
     });
     assert_shows(&writer, "为放下它，共享内存段");
-    assert_shows(&writer, "已扩大到 2 MiB");
+    assert_shows(&writer, "已扩大到 3 MiB");
     let expected = big.display().to_string();
     wait_for(&mut reader, "the big picture", |reader| {
         path_box(reader) == expected
