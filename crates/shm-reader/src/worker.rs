@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use egui::ColorImage;
 use serde_json::json;
 use shm_common::{
-    Capacities, ChannelSpec, Delivery, Follower, FrameMessage, ImageMessage, OpenError,
-    PixelFormat, ReadError, RecordKind, RecordMeta, SegmentEvent, SegmentLocation, TestData,
-    WriterStatus, monotonic_ns,
+    Capacities, ChannelSpec, Delivery, FRAME_CHANNEL, Follower, FrameView, OpenError,
+    PICTURE_CHANNEL, PixelFormat, ReadError, RecordKind, RecordMeta, SegmentEvent, SegmentLocation,
+    TestData, WriterStatus, monotonic_ns,
 };
 use shm_picture::{DecodeError, DecodedPicture};
 use shm_ui::EventLog;
@@ -69,6 +69,16 @@ pub(crate) struct Received {
     pub(crate) len: usize,
     pub(crate) timing: Timing,
     pub(crate) decoded: Result<DecodedPicture, DecodeError>,
+}
+
+/// A picture as read from its lease, decoded.
+struct Picture {
+    path: String,
+    len: usize,
+    meta: RecordMeta,
+    received: u64,
+    in_place: bool,
+    decoded: Result<DecodedPicture, DecodeError>,
 }
 
 /// The latest record of a channel other than the demo's three.
@@ -237,8 +247,6 @@ pub(crate) fn spawn(location: SegmentLocation, ctx: egui::Context, log: EventLog
         mailbox: Arc::clone(&mailbox),
         live: false,
         max_side: 2048,
-        image: ImageMessage::default(),
-        frame: FrameMessage::default(),
         others: (0, Vec::new()),
     };
     let thread = std::thread::Builder::new()
@@ -263,9 +271,6 @@ struct Worker {
     follower: Follower,
     live: bool,
     max_side: u32,
-    /// Reused for every picture and frame, so following a stream does not allocate per record.
-    image: ImageMessage,
-    frame: FrameMessage,
     /// The segment's channels other than the demo's, and the instance they belong to.
     others: (u64, Vec<ChannelSpec>),
 }
@@ -414,57 +419,83 @@ impl Worker {
         !read
     }
 
+    /// Reads the latest picture (clicked) or the next one, and decodes it where the writer
+    /// put it: from a lease, with no copy.
     fn read_image(&mut self, clicked: bool, asked: u64) -> bool {
-        let Some(reader) = self.follower.reader_mut() else {
-            return false;
-        };
-        // A segment of someone else's channels: nothing to follow here (a click says why).
-        if !clicked && !reader.has_channel(shm_common::PICTURE_CHANNEL) {
-            return false;
-        }
-        let read = if clicked {
-            reader.read_into(&mut self.image)
-        } else {
-            reader.read_next_into(&mut self.image)
-        };
-        let received = monotonic_ns();
-        match read {
-            Ok(Some(meta)) => {
-                let timing = Timing::of(&meta, asked, received);
-                if !clicked {
-                    self.mailbox().stats.record(RecordKind::Image, &timing);
-                }
-                self.log.record(
-                    "received",
-                    json!({
-                        "kind": "image",
-                        "path": self.image.path,
-                        "len": self.image.bytes.len(),
-                        "sequence": meta.sequence,
-                        "transfer_us": timing.delivery.transfer.as_micros() as u64,
-                        "waited_us": timing.delivery.waited.as_micros() as u64,
-                    }),
-                );
-                let decoded = shm_picture::decode(&self.image.bytes, self.max_side);
-                self.send(Event::Picture(Box::new(Received {
-                    path: self.image.path.clone(),
-                    len: self.image.bytes.len(),
-                    timing,
-                    decoded,
-                })));
-                true
+        let max_side = self.max_side;
+        let picture = {
+            let Some(reader) = self.follower.reader_mut() else {
+                return false;
+            };
+            // A segment of someone else's channels: nothing to follow here (a click says why).
+            if !clicked && !reader.has_channel(PICTURE_CHANNEL) {
+                return false;
             }
+            let leased = if clicked {
+                reader.lease(PICTURE_CHANNEL)
+            } else {
+                reader.lease_next(PICTURE_CHANNEL)
+            };
+            let received = monotonic_ns();
+            match leased {
+                Ok(Some(lease)) => lease.image().map(|image| {
+                    let decoded = shm_picture::decode(image.bytes, max_side);
+                    Some(Picture {
+                        path: image.path.to_owned(),
+                        len: image.bytes.len(),
+                        meta: *lease.meta(),
+                        received,
+                        in_place: lease.is_in_place(),
+                        decoded,
+                    })
+                }),
+                Ok(None) => Ok(None),
+                Err(err) => Err(err),
+            }
+        };
+        let Picture {
+            path,
+            len,
+            meta,
+            received,
+            in_place,
+            decoded,
+        } = match picture {
+            Ok(Some(picture)) => picture,
             Ok(None) => {
                 if clicked {
                     self.send(Event::NoPicture);
                 }
-                false
+                return false;
             }
             Err(err) => {
                 self.read_failed(err);
-                false
+                return false;
             }
+        };
+        let timing = Timing::of(&meta, asked, received);
+        if !clicked {
+            self.mailbox().stats.record(RecordKind::Image, &timing);
         }
+        self.log.record(
+            "received",
+            json!({
+                "kind": "image",
+                "path": path,
+                "len": len,
+                "sequence": meta.sequence,
+                "in_place": in_place,
+                "transfer_us": timing.delivery.transfer.as_micros() as u64,
+                "waited_us": timing.delivery.waited.as_micros() as u64,
+            }),
+        );
+        self.send(Event::Picture(Box::new(Received {
+            path,
+            len,
+            timing,
+            decoded,
+        })));
+        true
     }
 
     fn read_struct(&mut self, clicked: bool, asked: u64) -> bool {
@@ -544,48 +575,58 @@ impl Worker {
         read
     }
 
-    /// Live: the next frame, converted for upload and left in the mailbox.
+    /// Live: the next frame, converted for upload straight from a lease and left in the
+    /// mailbox.
     fn read_frame(&mut self, asked: u64) -> bool {
-        let Some(reader) = self.follower.reader_mut() else {
-            return false;
-        };
-        if !reader.has_channel(shm_common::FRAME_CHANNEL) {
-            return false;
-        }
-        match reader.read_next_into(&mut self.frame) {
-            Ok(Some(meta)) => {
-                let timing = Timing::of(&meta, asked, monotonic_ns());
-                let mut mailbox = self.mailbox();
-                mailbox.stats.record(RecordKind::Frame, &timing);
-                // A window still drawing the previous frame would never show this one:
-                // converting it would only take time from reading the next.
-                if mailbox.frame.is_some() {
-                    mailbox.stats.not_drawn += 1;
-                    return true;
-                }
-                drop(mailbox);
-                let frame = &self.frame;
-                let live = LiveFrame {
-                    image: frame_image(frame, self.max_side),
-                    info: FrameInfo {
-                        number: frame.number,
-                        width: frame.width,
-                        height: frame.height,
-                        format: frame.format,
-                        len: meta.len,
-                        timing,
-                    },
-                };
-                self.mailbox().frame = Some(live);
-                self.ctx.request_repaint();
-                true
+        let max_side = self.max_side;
+        // A window still drawing the previous frame would never show the next one: converting
+        // it would only take time from reading the one after.
+        let window_busy = self.mailbox().frame.is_some();
+        let frame = {
+            let Some(reader) = self.follower.reader_mut() else {
+                return false;
+            };
+            if !reader.has_channel(FRAME_CHANNEL) {
+                return false;
             }
-            Ok(None) => false,
+            match reader.lease_next(FRAME_CHANNEL) {
+                Ok(Some(lease)) => lease.frame().map(|frame| {
+                    let image = (!window_busy).then(|| frame_image(&frame, max_side));
+                    Some((*lease.meta(), frame.header, image))
+                }),
+                Ok(None) => Ok(None),
+                Err(err) => Err(err),
+            }
+        };
+        let (meta, header, image) = match frame {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return false,
             Err(err) => {
                 self.read_failed(err);
-                false
+                return false;
             }
-        }
+        };
+        let timing = Timing::of(&meta, asked, monotonic_ns());
+        let mut mailbox = self.mailbox();
+        mailbox.stats.record(RecordKind::Frame, &timing);
+        let Some(image) = image else {
+            mailbox.stats.not_drawn += 1;
+            return true;
+        };
+        mailbox.frame = Some(LiveFrame {
+            image,
+            info: FrameInfo {
+                number: header.number,
+                width: header.width,
+                height: header.height,
+                format: header.format,
+                len: meta.len,
+                timing,
+            },
+        });
+        drop(mailbox);
+        self.ctx.request_repaint();
+        true
     }
 
     fn read_failed(&self, err: ReadError) {
@@ -597,12 +638,13 @@ impl Worker {
 
 /// A frame's pixels as an image egui can upload, scaled down by whole steps if a side exceeds
 /// the GPU's limit. Every row offset was checked when the frame was read.
-pub(crate) fn frame_image(frame: &FrameMessage, max_side: u32) -> ColorImage {
-    let (width, height) = (frame.width as usize, frame.height as usize);
-    let step = (frame.width.max(frame.height).div_ceil(max_side.max(1))).max(1) as usize;
+pub(crate) fn frame_image(frame: &FrameView<'_>, max_side: u32) -> ColorImage {
+    let header = &frame.header;
+    let (width, height) = (header.width as usize, header.height as usize);
+    let step = (header.width.max(header.height).div_ceil(max_side.max(1))).max(1) as usize;
     let (out_width, out_height) = (width.div_ceil(step), height.div_ceil(step));
-    let stride = frame.stride as usize;
-    let bytes_per_pixel = frame.format.bytes_per_pixel();
+    let stride = header.stride as usize;
+    let bytes_per_pixel = header.format.bytes_per_pixel();
     let mut pixels = Vec::with_capacity(out_width * out_height);
     for y in (0..height).step_by(step) {
         let start = y * stride;
@@ -612,7 +654,7 @@ pub(crate) fn frame_image(frame: &FrameMessage, max_side: u32) -> ColorImage {
             .unwrap_or(&[]);
         let pixel = |x: usize| row.get(x * bytes_per_pixel..(x + 1) * bytes_per_pixel);
         for x in (0..width).step_by(step) {
-            let colour = match (frame.format, pixel(x)) {
+            let colour = match (header.format, pixel(x)) {
                 (PixelFormat::Rgba8, Some(&[r, g, b, 255])) => egui::Color32::from_rgb(r, g, b),
                 (PixelFormat::Rgba8, Some(&[r, g, b, a])) => {
                     egui::Color32::from_rgba_unmultiplied(r, g, b, a)
@@ -630,6 +672,14 @@ pub(crate) fn frame_image(frame: &FrameMessage, max_side: u32) -> ColorImage {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use shm_common::FrameMessage;
+
+    fn view(frame: &FrameMessage) -> FrameView<'_> {
+        FrameView {
+            header: frame.header(),
+            pixels: &frame.pixels,
+        }
+    }
 
     #[test]
     fn frames_of_every_format_and_stride_become_images_of_their_size() {
@@ -638,14 +688,14 @@ mod tests {
         frame.pixels = vec![0; 20];
         frame.pixels[3..6].copy_from_slice(&[1, 2, 3]);
         frame.pixels[10..13].copy_from_slice(&[9, 8, 7]);
-        let image = frame_image(&frame, 4096);
+        let image = frame_image(&view(&frame), 4096);
         assert_eq!(image.size, [3, 2]);
         assert_eq!(image.pixels[1], egui::Color32::from_rgb(1, 2, 3));
         assert_eq!(image.pixels[3], egui::Color32::from_rgb(9, 8, 7));
 
         let mut grey = FrameMessage::blank(5000, 2, PixelFormat::Gray8, 0);
         grey.pixels.fill(200);
-        let image = frame_image(&grey, 2048);
+        let image = frame_image(&view(&grey), 2048);
         assert_eq!(
             image.size,
             [1667, 1],

@@ -552,6 +552,57 @@ fn an_unchanged_file_goes_straight_from_disk_into_shared_memory() {
     assert_eq!(sent_via(&log), ["loan", "copy"]);
 }
 
+/// `in_place` of every "received" picture in the events log at `log`.
+fn received_in_place(log: &Path) -> Vec<bool> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|event| event["event"] == "received" && event["kind"] == "image")
+        .map(|event| event["in_place"].as_bool().unwrap_or_default())
+        .collect()
+}
+
+#[test]
+fn the_reader_decodes_pictures_where_the_writer_put_them() {
+    let segment = TestSegment::new("apps-lease");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("events.jsonl");
+    let mut writer = library_writer(&segment.location, Capacity::Default);
+    writer
+        .send_image("/red.png", &png(20, 10, [255, 0, 0, 255]))
+        .unwrap();
+    let options = ReaderOptions {
+        location: segment.location.clone(),
+        events: shm_ui::EventLog::open("reader", &log).unwrap(),
+        ..ReaderOptions::default()
+    };
+    let mut reader = Harness::builder()
+        .with_size(WINDOW)
+        .with_context_setup(shm_ui::install_cjk_font)
+        .build_eframe(move |cc| ReaderApp::new(cc, options));
+    reader.get_by_label("咻一下").click();
+    wait_for(&mut reader, "the red picture", |reader| {
+        path_box(reader) == "/red.png" && shows(reader, "20 × 10")
+    });
+    assert_eq!(received_in_place(&log), [true], "decoded from a lease");
+
+    // While another program holds the picture channel's one lease, the Reader copies instead,
+    // and the writer goes on regardless.
+    let mut other = shm_common::Reader::open(&segment.location).unwrap();
+    let held = other.lease(shm_common::PICTURE_CHANNEL).unwrap().unwrap();
+    assert!(held.is_in_place());
+    writer
+        .send_image("/green.png", &png(30, 10, [0, 255, 0, 255]))
+        .unwrap();
+    reader.get_by_label("咻一下").click();
+    wait_for(&mut reader, "the green picture", |reader| {
+        path_box(reader) == "/green.png" && shows(reader, "30 × 10")
+    });
+    assert_eq!(received_in_place(&log), [true, false]);
+    assert_eq!(held.image().unwrap().path, "/red.png");
+}
+
 #[test]
 fn switching_the_language_rewords_the_message_already_shown() {
     let segment = TestSegment::new("apps-reword");
