@@ -308,6 +308,8 @@ fn bench_json_has_every_key_as_a_number() {
     for key in [
         "memcpy_10mib_ms",
         "shm_10mib_oneway_ms",
+        "shm_10mib_lease_ms",
+        "shm_10mib_lease_p99_ms",
         "pipe_10mib_oneway_ms",
         "uds_10mib_oneway_ms",
         "tcp_10mib_oneway_ms",
