@@ -1,7 +1,7 @@
 //! Hand your own structs, bytes, pictures and the frames of live streams from one process to
 //! another on the same machine through shared memory: safely (no torn reads, every length
-//! checked, the type checked), quickly (one copy in, one copy out, a futex wake-up, 0.7 µs
-//! for a 48-byte round trip) and with errors a user can act on.
+//! checked, the type checked), quickly (one copy in, one copy out or none at all, a futex
+//! wake-up, 0.7 µs for a 48-byte round trip) and with errors a user can act on.
 //!
 //! # Your own struct in ten lines
 //!
@@ -105,18 +105,21 @@
 //!
 //! ```text
 //! offset 0     control page (4 KiB, atomics only)
-//!                header: magic "SHMXCHG1", layout version 4, header size, total size,
+//!                header: magic "SHMXCHG1", layout version 5, header size, total size,
 //!                        instance id, directory length, channel count
 //!                writer: pid, generation, replaced, persist (own cache line; the lock
 //!                        itself is the kernel's, on the file)
 //!                notify: change counter, waiters         (own cache line)
 //!                15 slots, one per channel: descriptors of buffers 0 and 1
-//!                (each descriptor: sequence, length, checksum, start time, kind, bytes
-//!                written so far, publish time on one line, then an inline line that holds
-//!                the buffer itself for a channel whose records fit in 64 bytes)
+//!                (each descriptor: sequence, length, checksum, start time, kind, the
+//!                physical buffer holding the record, bytes written so far, publish time
+//!                and, in buffer 0's, the slot's lease on one line, then an inline line that
+//!                holds the buffer itself for a channel whose records fit in 64 bytes)
 //! offset 4096  channel directory: each channel's name, record kind, capacity and, for a
 //!              struct channel, its type description (written once, before the magic)
-//! next page    two buffers per channel whose records exceed 64 bytes, in channel order
+//! next page    three buffers per channel whose records exceed 64 bytes, in channel order
+//!              (two for the records being written and read, one for a reader to hold a
+//!              record in place while the writer goes on: see below)
 //! ```
 //!
 //! Channels have separate slots, so sending to one never disturbs another. A record of up to
@@ -191,6 +194,41 @@
 //! relaxed atomic accesses of each aligned 8-byte word (the idea of C++'s P1478, byte-wise
 //! atomic `memcpy`; see `src/sys/wide.rs`), with the checksum's four lanes added in vector
 //! registers on the way. Elsewhere, and under loom, the copies go word by word.
+//!
+//! # Reading in place
+//!
+//! [`Reader::lease`] and [`Reader::lease_next`] hold a record where the writer put it and
+//! return a [`Lease`] through which it is read with no copy at all: decode a picture
+//! ([`Lease::image`]), upload a frame ([`Lease::frame`]), hash [`Lease::bytes`]. The bytes are
+//! checked against the record's checksum first (`lease_next` checks them while it follows the
+//! write, so a 10 MiB picture is held a few microseconds after the writer's last byte) and
+//! cannot change while the lease lives:
+//!
+//! * a channel whose records exceed one line has three physical buffers behind its two
+//!   logical ones; while a reader holds one, the writer writes the next records into the other
+//!   two. **The writer never waits for a reader**, and a reader holding a record never stops
+//!   the writer: it just keeps one of the three buffers;
+//! * each channel has one lease. Who may use it is a byte-range lock on the segment's file
+//!   (an OFD lock, past the writer's range), which the kernel drops when its holder dies: a
+//!   reader killed while holding a record costs the writer nothing, and the next reader takes
+//!   the lease over. **While another reader holds the lease, `lease` copies the record
+//!   instead** ([`Lease::is_in_place`] says which), as it does for a record of one line and
+//!   elsewhere than Linux;
+//! * the steps, and why the writer never writes a held buffer, are in `src/protocol/lease.rs`:
+//!   a store-then-load handshake through two sequentially consistent fences, checked by loom
+//!   under every schedule (removing either fence, or the writer's move to the free buffer,
+//!   makes it find a held record overwritten).
+//!
+//! ```no_run
+//! # use shm_common::{Reader, SegmentLocation, PICTURE_CHANNEL};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut reader = Reader::open(&SegmentLocation::default())?;
+//! if let Some(lease) = reader.lease(PICTURE_CHANNEL)? {
+//!     let picture = lease.image()?; // borrowed from shared memory, checked
+//!     std::fs::write("/tmp/copy.png", picture.bytes)?;
+//! } // dropped: the writer may use the buffer again
+//! # Ok(()) }
+//! ```
 //!
 //! # What the times mean
 //!
