@@ -1,0 +1,427 @@
+//! `shm_exchange._shm_exchange`: the native half of the `shm_exchange` Python module.
+//!
+//! The classes here wrap `shm_common`'s [`Writer`](shm_common::Writer) and
+//! [`Reader`](shm_common::Reader); `python/shm_exchange/__init__.py` adds what is easier in
+//! Python (numpy frames) on top. Every library error becomes an exception of its own class,
+//! under `ShmError`, carrying the library's sentence. Waiting and large copies release the GIL.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use pyo3::create_exception;
+use pyo3::exceptions::{PyException, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+use shm_common as lib;
+use shm_common::{
+    Capacity, CreationMode, FRAME_CHANNEL, FrameHeader, PICTURE_CHANNEL, PixelFormat, RecordKind,
+    SegmentLocation,
+};
+
+create_exception!(
+    shm_exchange,
+    ShmError,
+    PyException,
+    "Base class of every error of shm_exchange; str() is the library's sentence."
+);
+create_exception!(
+    shm_exchange,
+    SegmentNameError,
+    ShmError,
+    "A segment name that cannot be used."
+);
+create_exception!(
+    shm_exchange,
+    OpenError,
+    ShmError,
+    "A segment that cannot be opened: missing, damaged, someone else's..."
+);
+create_exception!(
+    shm_exchange,
+    CreateError,
+    ShmError,
+    "A writer that cannot take a segment: another writer holds it, no space..."
+);
+create_exception!(
+    shm_exchange,
+    SendError,
+    ShmError,
+    "A record that cannot be sent: too large for the segment, malformed..."
+);
+create_exception!(
+    shm_exchange,
+    GrowError,
+    ShmError,
+    "A segment that cannot grow to hold a record."
+);
+create_exception!(
+    shm_exchange,
+    ReadError,
+    ShmError,
+    "A record that cannot be read: a damaged segment, a checksum mismatch..."
+);
+
+/// Each library error as its exception.
+trait Raise {
+    fn raise(self) -> PyErr;
+}
+
+macro_rules! raises {
+    ($($error:ty => $exception:ty),* $(,)?) => {
+        $(impl Raise for $error {
+            fn raise(self) -> PyErr {
+                <$exception>::new_err(self.to_string())
+            }
+        })*
+    };
+}
+
+raises! {
+    lib::NameError => SegmentNameError,
+    lib::OpenError => OpenError,
+    lib::CreateError => CreateError,
+    lib::SendError => SendError,
+    lib::GrowError => GrowError,
+    lib::ReadError => ReadError,
+}
+
+/// Where a segment is: `name` (shared memory, `/dev/shm/NAME` on Linux) or `file`, or the
+/// demo's default segment `shm-exchange`.
+fn location(name: Option<&str>, file: Option<PathBuf>) -> PyResult<SegmentLocation> {
+    match (name, file) {
+        (Some(_), Some(_)) => Err(PyValueError::new_err(
+            "give a segment name or a file, not both",
+        )),
+        (Some(name), None) => Ok(SegmentLocation::Named(
+            lib::SegmentName::new(name).map_err(Raise::raise)?,
+        )),
+        (None, Some(file)) => Ok(SegmentLocation::File(file)),
+        (None, None) => Ok(SegmentLocation::default()),
+    }
+}
+
+/// The original demo's struct: `id`, `age` and ten `scores`.
+#[pyclass(name = "TestData", module = "shm_exchange", frozen, eq, from_py_object)]
+#[derive(Clone, PartialEq)]
+struct PyTestData {
+    data: lib::TestData,
+}
+
+#[pymethods]
+impl PyTestData {
+    /// A struct with these fields (the demo's defaults: id 100, age 20, scores 60 to 69).
+    #[new]
+    #[pyo3(signature = (id = 100, age = 20, scores = None))]
+    fn new(id: i32, age: i32, scores: Option<Vec<i32>>) -> PyResult<Self> {
+        let defaults = lib::TestData::default().scores;
+        let scores = match scores {
+            None => defaults,
+            Some(scores) => scores.try_into().map_err(|scores: Vec<i32>| {
+                PyValueError::new_err(format!(
+                    "scores must be exactly 10 numbers, not {}",
+                    scores.len()
+                ))
+            })?,
+        };
+        Ok(PyTestData {
+            data: lib::TestData { id, age, scores },
+        })
+    }
+
+    /// The id.
+    #[getter]
+    fn id(&self) -> i32 {
+        self.data.id
+    }
+
+    /// The age.
+    #[getter]
+    fn age(&self) -> i32 {
+        self.data.age
+    }
+
+    /// The ten scores.
+    #[getter]
+    fn scores(&self) -> Vec<i32> {
+        self.data.scores.to_vec()
+    }
+
+    /// `Id=100,Age=20,Scores=60,61,62,63,64,65,66,67,68,69`, as the original printed it.
+    fn __str__(&self) -> String {
+        self.data.to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "TestData(id={}, age={}, scores={:?})",
+            self.data.id, self.data.age, self.data.scores
+        )
+    }
+}
+
+/// Publishes pictures, the struct and frames into a segment; the only writer while it lives.
+///
+/// A record that does not fit makes the segment grow (as the Writer app does) unless created
+/// with `grow=False`, when it raises `SendError`. Use it as a context manager, or call
+/// `close()`: the segment is removed when the writer closes unless `persist=True`.
+#[pyclass(name = "Writer", module = "shm_exchange", subclass)]
+struct PyWriter {
+    writer: Option<lib::Writer>,
+    grow: bool,
+    frames_sent: u64,
+}
+
+impl PyWriter {
+    fn open(&mut self) -> PyResult<&mut lib::Writer> {
+        self.writer
+            .as_mut()
+            .ok_or_else(|| ShmError::new_err("the writer is closed"))
+    }
+
+    /// Grows the segment, if allowed, when a `kind` record of `len` bytes does not fit.
+    fn make_room(&mut self, kind: RecordKind, len: usize) -> PyResult<()> {
+        let grow = self.grow;
+        let writer = self.open()?;
+        if grow && !writer.fits(kind, len) {
+            let growth = writer.plan_growth(kind, len).map_err(Raise::raise)?;
+            writer.grow(&growth).map_err(Raise::raise)?;
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl PyWriter {
+    /// Creates the segment `name` (or the file `file`; the default segment `shm-exchange` if
+    /// neither), or takes over one whose writer is gone. `capacity`: the largest picture in
+    /// bytes (10 MiB if not given).
+    #[new]
+    #[pyo3(signature = (name = None, file = None, capacity = None, grow = true, persist = false))]
+    fn new(
+        name: Option<&str>,
+        file: Option<PathBuf>,
+        capacity: Option<usize>,
+        grow: bool,
+        persist: bool,
+    ) -> PyResult<Self> {
+        let location = location(name, file)?;
+        let capacity = capacity.map_or(Capacity::Default, Capacity::AtLeast);
+        let mut writer = lib::Writer::create(&location, CreationMode::CreateOrOpen, capacity)
+            .map_err(Raise::raise)?;
+        writer.set_persist(persist);
+        Ok(PyWriter {
+            writer: Some(writer),
+            grow,
+            frames_sent: 0,
+        })
+    }
+
+    /// `segment 'name'` or `segment file '/path'`.
+    #[getter]
+    fn location(&self) -> PyResult<String> {
+        let writer = self.writer.as_ref();
+        writer
+            .map(|writer| writer.location().to_string())
+            .ok_or_else(|| ShmError::new_err("the writer is closed"))
+    }
+
+    /// Sends a picture file's bytes under its path; returns the record's number.
+    fn send_image(&mut self, py: Python<'_>, path: &str, data: &[u8]) -> PyResult<u64> {
+        self.make_room(
+            RecordKind::Image,
+            lib::ImageMessage::framed_len(path, data.len()),
+        )?;
+        let writer = self.open()?;
+        let sent = py.detach(|| writer.send_image(path, data));
+        Ok(sent.map_err(Raise::raise)?.sequence)
+    }
+
+    /// Sends the struct; returns the record's number.
+    #[pyo3(signature = (id = 100, age = 20, scores = None))]
+    fn send_struct(&mut self, id: i32, age: i32, scores: Option<Vec<i32>>) -> PyResult<u64> {
+        let data = PyTestData::new(id, age, scores)?.data;
+        let writer = self.open()?;
+        Ok(writer.send_struct(&data).map_err(Raise::raise)?.sequence)
+    }
+
+    /// Sends a frame of `height` rows of `width` pixels of `channels` bytes each (4: RGBA,
+    /// 3: RGB, 1: grey), tightly packed in `pixels`; numbered `number`, or one more than the
+    /// last if `None`. Returns the frame's number. (`send_frame` takes a numpy array.)
+    #[pyo3(signature = (width, height, channels, pixels, number = None))]
+    fn send_frame_bytes(
+        &mut self,
+        py: Python<'_>,
+        width: u32,
+        height: u32,
+        channels: u32,
+        pixels: &[u8],
+        number: Option<u64>,
+    ) -> PyResult<u64> {
+        let format = match channels {
+            4 => PixelFormat::Rgba8,
+            3 => PixelFormat::Rgb8,
+            1 => PixelFormat::Gray8,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "a frame has 1, 3 or 4 bytes per pixel, not {other}"
+                )));
+            }
+        };
+        let number = number.unwrap_or(self.frames_sent);
+        let header = FrameHeader {
+            width,
+            height,
+            format,
+            stride: width.saturating_mul(channels),
+            number,
+        };
+        header.check(pixels.len()).map_err(|err| {
+            PyValueError::new_err(format!("the pixels do not make the frame: {err}"))
+        })?;
+        self.make_room(
+            RecordKind::Frame,
+            lib::FrameMessage::framed_len(pixels.len()),
+        )?;
+        let writer = self.open()?;
+        py.detach(|| writer.send_frame(&header, pixels))
+            .map_err(Raise::raise)?;
+        self.frames_sent = number + 1;
+        Ok(number)
+    }
+
+    /// Closes the writer: removes the segment unless it was created with `persist=True`.
+    fn close(&mut self) {
+        self.writer = None;
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exception))]
+    fn __exit__(&mut self, _exception: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.close();
+        false
+    }
+}
+
+/// Reads the latest records of a segment and waits for new ones.
+#[pyclass(name = "Reader", module = "shm_exchange", subclass)]
+struct PyReader {
+    reader: lib::Reader,
+}
+
+#[pymethods]
+impl PyReader {
+    /// Opens the segment `name` (or the file `file`; the default segment `shm-exchange` if
+    /// neither). Raises `OpenError` if no writer created it yet.
+    #[new]
+    #[pyo3(signature = (name = None, file = None))]
+    fn new(name: Option<&str>, file: Option<PathBuf>) -> PyResult<Self> {
+        let reader = lib::Reader::open(&location(name, file)?).map_err(Raise::raise)?;
+        Ok(PyReader { reader })
+    }
+
+    /// The latest picture as `(path, data)`, or `None` if none was sent. Read in place (a
+    /// lease) and copied once, into the `bytes` returned.
+    fn latest_image<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(String, Bound<'py, PyBytes>)>> {
+        let Some(lease) = self
+            .reader
+            .lease(PICTURE_CHANNEL)
+            .map_err(Raise::raise)?
+        else {
+            return Ok(None);
+        };
+        let image = lease.image().map_err(Raise::raise)?;
+        Ok(Some((image.path.to_owned(), PyBytes::new(py, image.bytes))))
+    }
+
+    /// The latest struct, or `None` if none was sent.
+    fn latest_struct(&mut self) -> PyResult<Option<PyTestData>> {
+        let latest = self.reader.latest_struct().map_err(Raise::raise)?;
+        Ok(latest.map(|(data, _)| PyTestData { data }))
+    }
+
+    /// The latest frame as `(width, height, channels, stride, number, pixels)`, or `None`.
+    /// Read in place (a lease) and copied once, into the `bytes` returned. (`latest_frame`
+    /// gives a numpy array.)
+    #[allow(clippy::type_complexity)]
+    fn latest_frame_bytes<'py>(
+        &mut self,
+        py: Python<'py>,
+    ) -> PyResult<Option<(u32, u32, usize, u32, u64, Bound<'py, PyBytes>)>> {
+        if !self.reader.has_channel(FRAME_CHANNEL) {
+            return Ok(None);
+        }
+        let Some(lease) = self.reader.lease(FRAME_CHANNEL).map_err(Raise::raise)? else {
+            return Ok(None);
+        };
+        let frame = lease.frame().map_err(Raise::raise)?;
+        let header = frame.header;
+        Ok(Some((
+            header.width,
+            header.height,
+            header.format.bytes_per_pixel(),
+            header.stride,
+            header.number,
+            PyBytes::new(py, frame.pixels),
+        )))
+    }
+
+    /// Waits until a record this reader has not read arrives (or a writer attaches or
+    /// leaves), at most `timeout` seconds; returns whether something changed. Other Python
+    /// threads run meanwhile.
+    fn wait(&mut self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
+        let timeout = Duration::try_from_secs_f64(timeout)
+            .map_err(|_| PyValueError::new_err("timeout must be a number of seconds, 0 or more"))?;
+        let reader = &mut self.reader;
+        Ok(py.detach(|| reader.wait_for_change(timeout)))
+    }
+
+    /// The writer's state: `"active"`, `"crashed"`, `"closed"` or `"replaced"` (by a larger
+    /// segment: open a new Reader).
+    #[getter]
+    fn writer_status(&self) -> &'static str {
+        match self.reader.writer_status() {
+            lib::WriterStatus::Active { .. } => "active",
+            lib::WriterStatus::Crashed { .. } => "crashed",
+            lib::WriterStatus::Closed => "closed",
+            lib::WriterStatus::Replaced => "replaced",
+        }
+    }
+
+    /// The pid of the active writer, or of the one that crashed; `None` otherwise.
+    #[getter]
+    fn writer_pid(&self) -> Option<u32> {
+        match self.reader.writer_status() {
+            lib::WriterStatus::Active { pid } | lib::WriterStatus::Crashed { pid } => Some(pid),
+            lib::WriterStatus::Closed | lib::WriterStatus::Replaced => None,
+        }
+    }
+
+    /// `segment 'name'` or `segment file '/path'`.
+    #[getter]
+    fn location(&self) -> String {
+        self.reader.location().to_string()
+    }
+}
+
+/// The native module; `shm_exchange` re-exports it.
+#[pymodule]
+fn _shm_exchange(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = module.py();
+    module.add_class::<PyTestData>()?;
+    module.add_class::<PyWriter>()?;
+    module.add_class::<PyReader>()?;
+    module.add("ShmError", py.get_type::<ShmError>())?;
+    module.add("SegmentNameError", py.get_type::<SegmentNameError>())?;
+    module.add("OpenError", py.get_type::<OpenError>())?;
+    module.add("CreateError", py.get_type::<CreateError>())?;
+    module.add("SendError", py.get_type::<SendError>())?;
+    module.add("GrowError", py.get_type::<GrowError>())?;
+    module.add("ReadError", py.get_type::<ReadError>())?;
+    Ok(())
+}
