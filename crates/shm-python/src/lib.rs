@@ -305,10 +305,29 @@ impl PyWriter {
     }
 }
 
-/// Reads the latest records of a segment and waits for new ones.
+/// Reads the latest records of a segment and waits for new ones; follows the writer to the
+/// segment it re-creates (grown, or after it exited and came back).
 #[pyclass(name = "Reader", module = "shm_exchange", subclass)]
 struct PyReader {
     reader: lib::Reader,
+}
+
+impl PyReader {
+    /// Moves to the segment that now has this reader's name, if the writer re-created it
+    /// (grown for a larger record or a first frame, or after it exited): as the Reader app
+    /// does, so a Python reader never sits on a segment nobody writes any more.
+    fn follow_writer(&mut self) -> PyResult<()> {
+        if matches!(
+            self.reader.writer_status(),
+            lib::WriterStatus::Active { .. }
+        ) {
+            return Ok(());
+        }
+        match self.reader.reopen_if_replaced() {
+            Ok(_) | Err(lib::OpenError::NotFound { .. }) => Ok(()),
+            Err(err) => Err(err.raise()),
+        }
+    }
 }
 
 #[pymethods]
@@ -328,11 +347,8 @@ impl PyReader {
         &mut self,
         py: Python<'py>,
     ) -> PyResult<Option<(String, Bound<'py, PyBytes>)>> {
-        let Some(lease) = self
-            .reader
-            .lease(PICTURE_CHANNEL)
-            .map_err(Raise::raise)?
-        else {
+        self.follow_writer()?;
+        let Some(lease) = self.reader.lease(PICTURE_CHANNEL).map_err(Raise::raise)? else {
             return Ok(None);
         };
         let image = lease.image().map_err(Raise::raise)?;
@@ -341,6 +357,7 @@ impl PyReader {
 
     /// The latest struct, or `None` if none was sent.
     fn latest_struct(&mut self) -> PyResult<Option<PyTestData>> {
+        self.follow_writer()?;
         let latest = self.reader.latest_struct().map_err(Raise::raise)?;
         Ok(latest.map(|(data, _)| PyTestData { data }))
     }
@@ -353,6 +370,7 @@ impl PyReader {
         &mut self,
         py: Python<'py>,
     ) -> PyResult<Option<(u32, u32, usize, u32, u64, Bound<'py, PyBytes>)>> {
+        self.follow_writer()?;
         if !self.reader.has_channel(FRAME_CHANNEL) {
             return Ok(None);
         }
@@ -377,6 +395,7 @@ impl PyReader {
     fn wait(&mut self, py: Python<'_>, timeout: f64) -> PyResult<bool> {
         let timeout = Duration::try_from_secs_f64(timeout)
             .map_err(|_| PyValueError::new_err("timeout must be a number of seconds, 0 or more"))?;
+        self.follow_writer()?;
         let reader = &mut self.reader;
         Ok(py.detach(|| reader.wait_for_change(timeout)))
     }

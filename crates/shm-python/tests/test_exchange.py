@@ -1,0 +1,215 @@
+"""shm_exchange against the real `shm` command: Rust writes and Python reads, Python writes and
+Rust reads, errors as exceptions, a killed Python writer taken over. Every test uses segments of
+its own and removes them."""
+
+import hashlib
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy
+import pytest
+
+import shm_exchange
+from shm_exchange import Reader, Writer
+
+REPO = Path(__file__).resolve().parents[3]
+PICTURES = REPO / "testdata" / "images" / "valid"
+
+
+@pytest.fixture(scope="session")
+def shm_bin():
+    """The `shm` command: $SHM_BIN, or built here with cargo."""
+    given = os.environ.get("SHM_BIN")
+    if given:
+        return given
+    subprocess.run(["cargo", "build", "--quiet", "-p", "shm-cli"], cwd=REPO, check=True)
+    return str(REPO / "target" / "debug" / "shm")
+
+
+@pytest.fixture
+def name(request):
+    """A segment name of this test's own, removed afterwards."""
+    segment = f"shm-pytest-{os.getpid()}-{request.node.name}"[:200]
+    yield segment
+    path = Path("/dev/shm") / segment
+    if path.exists():
+        path.unlink()
+
+
+def shm(shm_bin, name, *args):
+    """Runs `shm --name NAME ARGS...`; its standard output, or the test fails with its error."""
+    done = subprocess.run([shm_bin, "--name", name, *args], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def a_picture():
+    pictures = sorted(p for p in PICTURES.rglob("*.png"))
+    assert pictures, f"no bundled pictures under {PICTURES}"
+    return pictures[0]
+
+
+def test_a_picture_sent_by_rust_arrives_byte_identical(shm_bin, name):
+    picture = a_picture()
+    shm(shm_bin, name, "send-image", str(picture), "--persist")
+    path, data = Reader(name).latest_image()
+    assert data == picture.read_bytes()
+    assert path == str(picture.resolve())
+
+
+def test_the_struct_sent_by_rust_reads_as_the_original_printed_it(shm_bin, name):
+    shm(shm_bin, name, "send-struct", "--id", "7", "--persist")
+    data = Reader(name).latest_struct()
+    assert str(data) == "Id=7,Age=20,Scores=60,61,62,63,64,65,66,67,68,69"
+    assert (data.id, data.age, data.scores) == (7, 20, list(range(60, 70)))
+    assert data == shm_exchange.TestData(id=7)
+
+
+def test_frames_streamed_by_rust_arrive_as_numpy_arrays(shm_bin, name):
+    stream = subprocess.Popen(
+        [shm_bin, "--name", name, "stream", "--size", "64x48", "--fps", "60", "--seconds", "20"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        reader = None
+        while reader is None:
+            try:
+                reader = Reader(name)
+            except shm_exchange.OpenError:
+                assert time.monotonic() < deadline, "the stream never created its segment"
+                time.sleep(0.01)
+        numbers = set()
+        while len(numbers) < 5:
+            assert time.monotonic() < deadline, f"only frames {numbers} arrived"
+            reader.wait(0.5)
+            frame = reader.latest_frame()
+            if frame is not None:
+                assert frame.shape == (48, 64, 4) and frame.dtype == numpy.uint8
+                assert not frame.flags.writeable, "a frame read is read-only"
+                numbers.add(reader.latest_frame_number())
+    finally:
+        stream.send_signal(signal.SIGINT)
+        stream.wait(timeout=20)
+
+
+def test_a_picture_sent_from_python_is_read_by_rust(shm_bin, name):
+    picture = a_picture()
+    with Writer(name, persist=True) as writer:
+        assert writer.send_image(str(picture), picture.read_bytes()) == 1
+    read = json.loads(shm(shm_bin, name, "read-image", "--json"))
+    assert read["path"] == str(picture)
+    assert read["sha256"] == hashlib.sha256(picture.read_bytes()).hexdigest()
+    assert read["in_place"] is True
+
+
+def test_a_struct_sent_from_python_is_read_by_rust(shm_bin, name):
+    with Writer(name, persist=True) as writer:
+        writer.send_struct(id=5, age=30, scores=range(10))
+    assert shm(shm_bin, name, "read-struct").strip() == "Id=5,Age=30,Scores=0,1,2,3,4,5,6,7,8,9"
+
+
+def test_frames_sent_from_python_are_read_by_rust(shm_bin, name):
+    pixels = numpy.arange(48 * 64 * 3, dtype=numpy.uint8).reshape(48, 64, 3)
+    with Writer(name, persist=True) as writer:
+        assert writer.send_frame(pixels) == 0
+        assert writer.send_frame(pixels[::-1]) == 1, "numbered one after the other"
+        assert writer.send_frame(numpy.zeros((2, 3), numpy.uint8), number=9) == 9
+        assert writer.send_frame(pixels) == 10
+    read = json.loads(shm(shm_bin, name, "read", "--channel", "frames", "--json"))
+    rgb8 = 2
+    header = struct.pack("<IIIIQ", 64, 48, rgb8, 64 * 3, 10)
+    assert read["sha256"] == hashlib.sha256(header + pixels.tobytes()).hexdigest()
+    frame = Reader(name).latest_frame()
+    assert (frame == pixels).all()
+
+
+def test_errors_are_exceptions_with_the_librarys_sentence(name, tmp_path):
+    with pytest.raises(shm_exchange.OpenError, match="does not exist yet"):
+        Reader(name)
+    with pytest.raises(shm_exchange.SegmentNameError):
+        Reader("a/b")
+    with Writer(name, capacity=64 * 1024, grow=False) as writer:
+        with pytest.raises(shm_exchange.SendError, match="holds at most 64 KiB") as raised:
+            writer.send_image("/big.bin", bytes(200_000))
+        assert isinstance(raised.value, shm_exchange.ShmError)
+        with pytest.raises(shm_exchange.CreateError, match=str(os.getpid())):
+            Writer(name)
+    not_ours = tmp_path / "not-a-segment"
+    not_ours.write_bytes(b"x" * 8192)
+    with pytest.raises(shm_exchange.OpenError, match="other users could read or change"):
+        Reader(file=not_ours)
+    not_ours.chmod(0o600)
+    with pytest.raises(shm_exchange.OpenError, match="it is not a segment of ours"):
+        Reader(file=not_ours)
+    with pytest.raises(ValueError, match="exactly 10"):
+        shm_exchange.TestData(scores=[1, 2])
+
+
+def test_a_writer_grows_the_segment_for_a_larger_picture(shm_bin, name):
+    with Writer(name, capacity=64 * 1024, persist=True) as writer:
+        writer.send_struct(id=3)
+        writer.send_image("/big.bin", bytes(range(256)) * 1000)
+    path, data = Reader(name).latest_image()
+    assert (path, data) == ("/big.bin", bytes(range(256)) * 1000)
+    assert str(Reader(name).latest_struct()).startswith("Id=3,")
+
+
+def test_a_killed_python_writer_is_taken_over(name):
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time, shm_exchange\n"
+            f"w = shm_exchange.Writer({name!r})\n"
+            "w.send_image('/before.png', b'before')\n"
+            "print('READY', flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "READY"
+        reader = Reader(name)
+        assert (reader.writer_status, reader.writer_pid) == ("active", child.pid)
+    finally:
+        child.kill()
+        child.wait()
+    assert (reader.writer_status, reader.writer_pid) == ("crashed", child.pid)
+    assert reader.latest_image() == ("/before.png", b"before"), "the last record survives"
+    with Writer(name) as writer:
+        assert reader.writer_status == "active"
+        writer.send_image("/after.png", b"after")
+        assert reader.latest_image() == ("/after.png", b"after")
+
+
+def test_wait_lets_other_threads_run_and_wakes_on_a_record(name):
+    with Writer(name) as writer:
+        reader = Reader(name)
+        counted = []
+
+        def count():
+            # Runs only if the waiting thread let go of the GIL.
+            for _ in range(50):
+                counted.append(1)
+                time.sleep(0.001)
+            writer.send_struct(id=1)
+
+        started = time.monotonic()
+        helper = threading.Thread(target=count)
+        helper.start()
+        assert reader.wait(10.0), "the record woke the reader"
+        helper.join()
+        assert time.monotonic() - started < 5
+        assert len(counted) == 50
+        assert reader.latest_struct().id == 1
+        assert reader.wait(0.05) is False, "nothing new: the wait times out"
