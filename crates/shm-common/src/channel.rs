@@ -10,7 +10,7 @@ use crate::error::{
     ChannelError, CreateError, GrowError, LoanError, OpenError, ReadError, SendError,
 };
 use crate::layout::{Capacities, ControlBlock, LAYOUT_VERSION, Layout, MAX_CAPACITY};
-use crate::lease::{Holder, Lease};
+use crate::lease::{HeldRecord, Holder, Lease};
 use crate::message::{
     FrameHeader, FrameMessage, ImageMessage, Message, RecordKind, Sink, Source, TestData,
 };
@@ -1289,7 +1289,20 @@ impl Reader {
     pub fn lease(&mut self, name: &str) -> Result<Option<Lease<'_>>, ReadError> {
         let index = self.channel_index(name)?;
         self.check_file_length(index)?;
-        self.lease_newest(index, None)
+        self.lease_newest(index, None)?
+            .map(Lease::check)
+            .transpose()
+    }
+
+    /// Holds the latest record of the channel `name` where it lies, as [`Reader::lease`] does,
+    /// but does not check it yet: for a reader that copies it out anyway,
+    /// [`HeldRecord::copy_into`] copies and checks it in one pass. `Ok(None)` if nothing was
+    /// published.
+    pub fn hold(&mut self, name: &str) -> Result<Option<HeldRecord<'_>>, ReadError> {
+        let index = self.channel_index(name)?;
+        self.check_file_length(index)?;
+        let held = self.lease_newest(index, None)?;
+        Ok(held.map(|lease| HeldRecord { lease }))
     }
 
     /// Holds the record of channel `name` after the last one this reader read, as
@@ -1312,16 +1325,17 @@ impl Reader {
             Ok(())
         });
         self.scratch = scratch;
-        match followed? {
-            Next::Nothing => Ok(None),
-            Next::Newest => self.lease_newest(index, None),
-            Next::Followed(meta) => self.lease_newest(index, Some(meta)),
-        }
+        let lease = match followed? {
+            Next::Nothing => return Ok(None),
+            Next::Newest => self.lease_newest(index, None)?,
+            Next::Followed(meta) => self.lease_newest(index, Some(meta))?,
+        };
+        lease.map(Lease::check).transpose()
     }
 
     /// Holds channel `index`'s newest record in place, or copies it if the lease is taken.
     /// `followed`: a record whose bytes were checked while it was written; if it is still the
-    /// newest, it is held without checking them again.
+    /// newest, it is held as checked. Any other record held in place is not checked yet.
     fn lease_newest(
         &mut self,
         index: usize,
@@ -1340,6 +1354,7 @@ impl Reader {
                 Lease {
                     bytes: scratch,
                     meta,
+                    checked: true,
                     holder: None,
                 }
             }));

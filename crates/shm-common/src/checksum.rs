@@ -45,39 +45,12 @@ impl Checksum {
         Checksum::default()
     }
 
-    /// The checksum of `bytes` in one call (the same as [`Checksum::update`] then
-    /// [`Checksum::finish`], with the state kept in registers).
+    /// The checksum of `bytes` in one call: [`Checksum::update`] then [`Checksum::finish`].
     #[inline]
     pub fn of(bytes: &[u8]) -> u64 {
         let mut sum = Checksum::new();
-        let mut blocks = bytes.chunks_exact(32);
-        for block in &mut blocks {
-            sum.block(std::array::from_fn(|i| le_word(&block[i * 8..i * 8 + 8])));
-        }
-        let rest = blocks.remainder();
-        let mut last = [0u8; 32];
-        last[..rest.len()].copy_from_slice(rest);
-        sum.last_block(
-            std::array::from_fn(|i| le_word(&last[i * 8..i * 8 + 8])),
-            rest.len(),
-        );
+        sum.update(bytes);
         sum.finish()
-    }
-
-    /// Adds the last, partial block: `len` (under 32) bytes given as four zero-padded words,
-    /// the last partial word included as [`Checksum::finish`] would add it.
-    #[inline(always)]
-    fn last_block(&mut self, words: [u64; 4], len: usize) {
-        let present = len.div_ceil(8) as u64;
-        for (lane, word) in words.into_iter().enumerate() {
-            // Lanes past the last word add nothing: neither the zero word nor the running sum.
-            let counts = u64::from((lane as u64) < present);
-            self.lanes.sums[lane] = self.lanes.sums[lane].wrapping_add(word);
-            self.lanes.sums_of_sums[lane] = self.lanes.sums_of_sums[lane]
-                .wrapping_add(self.lanes.sums[lane].wrapping_mul(counts));
-        }
-        self.words += present;
-        self.total += len as u64;
     }
 
     /// Adds bytes.
@@ -92,14 +65,20 @@ impl Checksum {
             self.word(le_word(&rest[..8]));
             rest = &rest[8..];
         }
-        let mut blocks = rest.chunks_exact(32);
-        // A local copy of the state, indexed only by constants, stays in registers.
-        let mut sum = *self;
-        for block in &mut blocks {
-            sum.block(std::array::from_fn(|i| le_word(&block[i * 8..i * 8 + 8])));
+        let whole = rest.len() / 32 * 32;
+        let (blocks, remainder) = rest.split_at(whole);
+        if crate::sys::sum_blocks(blocks, &mut self.lanes) {
+            self.words += whole as u64 / 8;
+            self.total += whole as u64;
+        } else {
+            // A local copy of the state, indexed only by constants, stays in registers.
+            let mut sum = *self;
+            for block in blocks.chunks_exact(32) {
+                sum.block(std::array::from_fn(|i| le_word(&block[i * 8..i * 8 + 8])));
+            }
+            *self = sum;
         }
-        *self = sum;
-        let mut words = blocks.remainder().chunks_exact(8);
+        let mut words = remainder.chunks_exact(8);
         for word in &mut words {
             self.word(le_word(word));
         }

@@ -23,6 +23,9 @@ use crate::sys;
 pub struct Lease<'r> {
     pub(crate) bytes: &'r [u8],
     pub(crate) meta: RecordMeta,
+    /// Whether `bytes` were compared with the record's checksum (a [`HeldRecord`]'s are not
+    /// yet).
+    pub(crate) checked: bool,
     /// Present when `bytes` are the segment's: gives them back when the lease ends.
     pub(crate) holder: Option<Holder<'r>>,
 }
@@ -55,11 +58,90 @@ impl Lease<'_> {
         FrameView::parse(self.bytes).map_err(|source| self.malformed(source))
     }
 
+    /// The lease once its bytes are compared with the record's checksum.
+    pub(crate) fn check(mut self) -> Result<Self, ReadError> {
+        if !self.checked {
+            self.compare(Checksum::of(self.bytes))?;
+            self.checked = true;
+        }
+        Ok(self)
+    }
+
+    fn compare(&self, computed: u64) -> Result<(), ReadError> {
+        if computed == self.meta.checksum {
+            return Ok(());
+        }
+        Err(ReadError::ChecksumMismatch {
+            kind: self.meta.kind,
+            stored: self.meta.checksum,
+            computed,
+        })
+    }
+
     fn malformed(&self, source: FrameError) -> ReadError {
         ReadError::Malformed {
             kind: self.meta.kind,
             source,
         }
+    }
+}
+
+/// A record held where it lies but not checked yet ([`Reader::hold`](crate::Reader::hold)): to
+/// copy it out and check it in one pass ([`HeldRecord::copy_into`]), or check it in place and
+/// read it there ([`HeldRecord::check`]). The writer leaves it alone while it lives, as it does
+/// a [`Lease`].
+#[derive(Debug)]
+pub struct HeldRecord<'r> {
+    pub(crate) lease: Lease<'r>,
+}
+
+/// Bytes copied out between two checksum updates: small enough to be summed from the cache.
+const COPY_CHUNK: usize = 16 * 1024;
+
+impl<'r> HeldRecord<'r> {
+    /// The record's length in bytes.
+    pub fn len(&self) -> usize {
+        self.lease.bytes.len()
+    }
+
+    /// Whether the record is empty.
+    pub fn is_empty(&self) -> bool {
+        self.lease.bytes.is_empty()
+    }
+
+    /// The record's number, length, checksum and times.
+    pub fn meta(&self) -> &RecordMeta {
+        &self.lease.meta
+    }
+
+    /// Copies the record into the first [`HeldRecord::len`] bytes of `out`, comparing it with
+    /// its checksum in the same pass ([`ReadError::ChecksumMismatch`] if they differ; `out` then
+    /// holds the damaged bytes). [`ReadError::Malformed`] if `out` is shorter.
+    pub fn copy_into(self, out: &mut [u8]) -> Result<RecordMeta, ReadError> {
+        let lease = &self.lease;
+        let Some(out) = out.get_mut(..lease.bytes.len()) else {
+            return Err(lease.malformed(FrameError::Truncated {
+                needed: lease.bytes.len(),
+                remaining: out.len(),
+            }));
+        };
+        if lease.checked {
+            out.copy_from_slice(lease.bytes);
+            return Ok(lease.meta);
+        }
+        // Each piece is summed right after it is copied, from the cache.
+        let mut checksum = Checksum::new();
+        for (to, from) in out.chunks_mut(COPY_CHUNK).zip(lease.bytes.chunks(COPY_CHUNK)) {
+            to.copy_from_slice(from);
+            checksum.update(to);
+        }
+        lease.compare(checksum.finish())?;
+        Ok(lease.meta)
+    }
+
+    /// The record checked in place: a [`Lease`] to read it where it lies.
+    pub fn check(self) -> Result<Lease<'r>, ReadError> {
+        self.lease.check()
     }
 }
 
@@ -96,30 +178,20 @@ impl Holder<'_> {
 }
 
 impl<'r> Holder<'r> {
-    /// The lease on `held`, the record this holder holds: its bytes in place, checked against
-    /// the stored checksum unless `verified` (they were checked while the record was written).
-    pub(crate) fn into_lease(self, held: Held, verified: bool) -> Result<Lease<'r>, ReadError> {
-        let kind = self.slot.kind;
+    /// The lease on `held`, the record this holder holds: its bytes in place, `checked` if they
+    /// were compared with the checksum while the record was written.
+    pub(crate) fn into_lease(self, held: Held, checked: bool) -> Result<Lease<'r>, ReadError> {
         let Some(bytes) = self.held_bytes(&held) else {
             return Err(ReadError::LengthExceedsCapacity {
-                kind,
+                kind: self.slot.kind,
                 len: held.meta.len as u64,
                 capacity: self.slot.layout.capacity,
             });
         };
-        if !verified {
-            let computed = Checksum::of(bytes);
-            if computed != held.meta.checksum {
-                return Err(ReadError::ChecksumMismatch {
-                    kind,
-                    stored: held.meta.checksum,
-                    computed,
-                });
-            }
-        }
         Ok(Lease {
             bytes,
             meta: held.meta,
+            checked,
             holder: Some(self),
         })
     }

@@ -403,7 +403,7 @@ pub use inventory::{
 };
 pub use layout::{Capacities, DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY};
 #[cfg(not(loom))]
-pub use lease::Lease;
+pub use lease::{HeldRecord, Lease};
 #[cfg(not(loom))]
 pub use line::SharedLine;
 pub use location::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName};

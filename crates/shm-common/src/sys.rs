@@ -234,6 +234,17 @@ impl SharedRegion {
 #[cfg(target_os = "linux")]
 const LEASE_LOCKS: i64 = 1 << 40;
 
+/// Adds the whole 32-byte blocks of `bytes` (private memory) to `lanes` with the CPU's vector
+/// additions, as [`Lanes::block`] would one by one; false (nothing done) where it has none.
+pub(crate) fn sum_blocks(bytes: &[u8], lanes: &mut Lanes) -> bool {
+    if !wide::available() {
+        return false;
+    }
+    // SAFETY: the vector instructions are available (checked above).
+    unsafe { wide::sum_blocks(bytes, lanes) };
+    true
+}
+
 /// A lock on `len` bytes of a file from `start` that conflicts with every other open of the
 /// file, in this process or another, and that the kernel drops when the descriptor's last copy
 /// closes (its holder exits or dies): on Linux an open-file-description (OFD) lock.

@@ -167,4 +167,38 @@ fn a_record_damaged_in_place_is_refused_by_its_checksum() {
         reader.lease(PICTURE_CHANNEL),
         Err(ReadError::ChecksumMismatch { .. })
     ));
+    // Held and copied out, the damage is found in the same pass.
+    let held = reader.hold(PICTURE_CHANNEL).unwrap().unwrap();
+    let mut out = vec![0; held.len()];
+    assert!(matches!(
+        held.copy_into(&mut out),
+        Err(ReadError::ChecksumMismatch { .. })
+    ));
+}
+
+#[test]
+fn a_held_record_is_copied_out_and_checked_in_one_pass() {
+    let segment = TestSegment::new("lease-copy");
+    let mut writer = writer(&segment);
+    let bytes = picture(300_007, 5);
+    writer.send_image("/copied.png", &bytes).unwrap();
+    let mut reader = Reader::open(&segment.location).unwrap();
+    let held = reader.hold(PICTURE_CHANNEL).unwrap().unwrap();
+    let len = held.len();
+    assert_eq!(len, ImageMessage::framed_len("/copied.png", bytes.len()));
+    let mut out = vec![0; len + 3];
+    let meta = held.copy_into(&mut out).unwrap();
+    assert_eq!(meta.sequence, 1);
+    let image = ImageMessage::decode(&out[..len]).unwrap();
+    assert!(image.bytes == bytes);
+    // Too short a buffer is refused in words, not a panic.
+    let held = reader.hold(PICTURE_CHANNEL).unwrap().unwrap();
+    let mut short = vec![0; 10];
+    assert!(matches!(
+        held.copy_into(&mut short),
+        Err(ReadError::Malformed { .. })
+    ));
+    // Checked in place, the same record is a lease.
+    let held = reader.hold(PICTURE_CHANNEL).unwrap().unwrap();
+    assert!(held.check().unwrap().image().unwrap().bytes == bytes);
 }

@@ -5,6 +5,8 @@
 //! Python (numpy frames) on top. Every library error becomes an exception of its own class,
 //! under `ShmError`, carrying the library's sentence. Waiting and large copies release the GIL.
 
+mod buffer;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -178,6 +180,47 @@ impl PyWriter {
             .ok_or_else(|| ShmError::new_err("the writer is closed"))
     }
 
+    /// `send_frame_bytes` once the pixels are at hand.
+    fn send_frame_pixels(
+        &mut self,
+        width: u32,
+        height: u32,
+        channels: u32,
+        pixels: &[u8],
+        number: Option<u64>,
+    ) -> PyResult<u64> {
+        let format = match channels {
+            4 => PixelFormat::Rgba8,
+            3 => PixelFormat::Rgb8,
+            1 => PixelFormat::Gray8,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "a frame has 1, 3 or 4 bytes per pixel, not {other}"
+                )));
+            }
+        };
+        let number = number.unwrap_or(self.frames_sent);
+        let header = FrameHeader {
+            width,
+            height,
+            format,
+            stride: width.saturating_mul(channels),
+            number,
+        };
+        header.check(pixels.len()).map_err(|err| {
+            PyValueError::new_err(format!("the pixels do not make the frame: {err}"))
+        })?;
+        self.make_room(
+            RecordKind::Frame,
+            lib::FrameMessage::framed_len(pixels.len()),
+        )?;
+        self.open()?
+            .send_frame(&header, pixels)
+            .map_err(Raise::raise)?;
+        self.frames_sent = number + 1;
+        Ok(number)
+    }
+
     /// Grows the segment, if allowed, when a `kind` record of `len` bytes does not fit.
     fn make_room(&mut self, kind: RecordKind, len: usize) -> PyResult<()> {
         let grow = self.grow;
@@ -225,15 +268,17 @@ impl PyWriter {
             .ok_or_else(|| ShmError::new_err("the writer is closed"))
     }
 
-    /// Sends a picture file's bytes under its path; returns the record's number.
-    fn send_image(&mut self, py: Python<'_>, path: &str, data: &[u8]) -> PyResult<u64> {
-        self.make_room(
-            RecordKind::Image,
-            lib::ImageMessage::framed_len(path, data.len()),
-        )?;
-        let writer = self.open()?;
-        let sent = py.detach(|| writer.send_image(path, data));
-        Ok(sent.map_err(Raise::raise)?.sequence)
+    /// Sends a picture file's bytes (`bytes`, or any contiguous buffer of bytes) under its
+    /// path; returns the record's number. The bytes are copied once, into shared memory.
+    fn send_image(&mut self, path: &str, data: &Bound<'_, PyAny>) -> PyResult<u64> {
+        buffer::with_bytes(data, |data| {
+            self.make_room(
+                RecordKind::Image,
+                lib::ImageMessage::framed_len(path, data.len()),
+            )?;
+            let sent = self.open()?.send_image(path, data);
+            Ok(sent.map_err(Raise::raise)?.sequence)
+        })?
     }
 
     /// Sends the struct; returns the record's number.
@@ -245,48 +290,21 @@ impl PyWriter {
     }
 
     /// Sends a frame of `height` rows of `width` pixels of `channels` bytes each (4: RGBA,
-    /// 3: RGB, 1: grey), tightly packed in `pixels`; numbered `number`, or one more than the
-    /// last if `None`. Returns the frame's number. (`send_frame` takes a numpy array.)
+    /// 3: RGB, 1: grey), tightly packed in `pixels` (any contiguous buffer of bytes); numbered
+    /// `number`, or one more than the last if `None`. Returns the frame's number. The pixels
+    /// are copied once, into shared memory. (`send_frame` takes a numpy array.)
     #[pyo3(signature = (width, height, channels, pixels, number = None))]
     fn send_frame_bytes(
         &mut self,
-        py: Python<'_>,
         width: u32,
         height: u32,
         channels: u32,
-        pixels: &[u8],
+        pixels: &Bound<'_, PyAny>,
         number: Option<u64>,
     ) -> PyResult<u64> {
-        let format = match channels {
-            4 => PixelFormat::Rgba8,
-            3 => PixelFormat::Rgb8,
-            1 => PixelFormat::Gray8,
-            other => {
-                return Err(PyValueError::new_err(format!(
-                    "a frame has 1, 3 or 4 bytes per pixel, not {other}"
-                )));
-            }
-        };
-        let number = number.unwrap_or(self.frames_sent);
-        let header = FrameHeader {
-            width,
-            height,
-            format,
-            stride: width.saturating_mul(channels),
-            number,
-        };
-        header.check(pixels.len()).map_err(|err| {
-            PyValueError::new_err(format!("the pixels do not make the frame: {err}"))
-        })?;
-        self.make_room(
-            RecordKind::Frame,
-            lib::FrameMessage::framed_len(pixels.len()),
-        )?;
-        let writer = self.open()?;
-        py.detach(|| writer.send_frame(&header, pixels))
-            .map_err(Raise::raise)?;
-        self.frames_sent = number + 1;
-        Ok(number)
+        buffer::with_bytes(pixels, |pixels| {
+            self.send_frame_pixels(width, height, channels, pixels, number)
+        })?
     }
 
     /// Closes the writer: removes the segment unless it was created with `persist=True`.
@@ -362,9 +380,9 @@ impl PyReader {
         Ok(latest.map(|(data, _)| PyTestData { data }))
     }
 
-    /// The latest frame as `(width, height, channels, stride, number, pixels)`, or `None`.
-    /// Read in place (a lease) and copied once, into the `bytes` returned. (`latest_frame`
-    /// gives a numpy array.)
+    /// The latest frame as `(width, height, channels, stride, number, record)`, or `None`:
+    /// `record` is the frame's record, its pixels from byte 24 on (`latest_frame` gives a
+    /// numpy array over them). Held in place and copied once, checked in the same pass.
     #[allow(clippy::type_complexity)]
     fn latest_frame_bytes<'py>(
         &mut self,
@@ -374,18 +392,23 @@ impl PyReader {
         if !self.reader.has_channel(FRAME_CHANNEL) {
             return Ok(None);
         }
-        let Some(lease) = self.reader.lease(FRAME_CHANNEL).map_err(Raise::raise)? else {
+        let Some(held) = self.reader.hold(FRAME_CHANNEL).map_err(Raise::raise)? else {
             return Ok(None);
         };
-        let frame = lease.frame().map_err(Raise::raise)?;
-        let header = frame.header;
+        let kind = held.meta().kind;
+        let record = PyBytes::new_with(py, held.len(), |out| {
+            held.copy_into(out).map(drop).map_err(Raise::raise)
+        })?;
+        let header = lib::FrameView::parse(record.as_bytes())
+            .map_err(|source| lib::ReadError::Malformed { kind, source }.raise())?
+            .header;
         Ok(Some((
             header.width,
             header.height,
             header.format.bytes_per_pixel(),
             header.stride,
             header.number,
-            PyBytes::new(py, frame.pixels),
+            record,
         )))
     }
 

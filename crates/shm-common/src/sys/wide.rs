@@ -13,7 +13,8 @@
 //! orders all of them as it orders the word-wise copies: with fences, the writer's before and
 //! after its stores, the reader's after its loads, before it re-checks the sequence.
 //!
-//! The private side is ordinary memory, read and written with ordinary vector intrinsics.
+//! The private side is ordinary memory, read and written with ordinary vector intrinsics; so is
+//! the checksum of private bytes (`sum_blocks`).
 #![allow(unsafe_code)]
 
 use crate::checksum::Lanes;
@@ -53,6 +54,20 @@ pub(crate) unsafe fn load_blocks(src: *const u8, dst: &mut [u8], lanes: &mut Lan
     // SAFETY: the caller checked AVX2 and the source range.
     unsafe { x86::load_blocks(src, dst, lanes) }
 }
+
+/// Adds whole 32-byte blocks of private memory to `lanes`, a block per instruction.
+///
+/// # Safety
+/// [`available`] returned true.
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn sum_blocks(bytes: &[u8], lanes: &mut Lanes) {
+    // SAFETY: the caller checked AVX2.
+    unsafe { x86::sum_blocks(bytes, lanes) }
+}
+
+/// Never called: [`available`] is false.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) unsafe fn sum_blocks(_bytes: &[u8], _lanes: &mut Lanes) {}
 
 /// Never called: [`available`] is false.
 #[cfg(not(target_arch = "x86_64"))]
@@ -110,6 +125,20 @@ mod x86 {
                 );
             }
             // The little-endian words of the block go to lanes 0 to 3, as `Lanes::block` adds.
+            sums = _mm256_add_epi64(sums, value);
+            sums_of_sums = _mm256_add_epi64(sums_of_sums, sums);
+        }
+        store_lanes(lanes, sums, sums_of_sums);
+    }
+
+    /// # Safety
+    /// As [`super::sum_blocks`].
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn sum_blocks(bytes: &[u8], lanes: &mut super::Lanes) {
+        let (mut sums, mut sums_of_sums) = load_lanes(lanes);
+        for block in bytes.chunks_exact(32) {
+            // SAFETY: `block` is 32 readable bytes, read unaligned.
+            let value = unsafe { _mm256_loadu_si256(block.as_ptr().cast()) };
             sums = _mm256_add_epi64(sums, value);
             sums_of_sums = _mm256_add_epi64(sums_of_sums, sums);
         }

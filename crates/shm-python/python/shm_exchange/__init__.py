@@ -40,14 +40,18 @@ __all__ = [
 ]
 
 
+# Bytes of a frame record before its pixels.
+_FRAME_HEADER_LEN = 24
+
+
 class Writer(_NativeWriter):
     __doc__ = _NativeWriter.__doc__
 
     def send_frame(self, array, number=None):
         """Sends a numpy ``uint8`` array of shape (height, width, 4) (RGBA), (height, width, 3)
         (RGB) or (height, width) (grey) as the next frame of a stream; returns its number (one
-        more than the last unless ``number`` is given). The pixels are copied once into a
-        ``bytes`` and once into shared memory."""
+        more than the last unless ``number`` is given). The pixels are copied once, into shared
+        memory (a non-contiguous array is made contiguous first)."""
         import numpy
 
         array = numpy.asarray(array)
@@ -62,8 +66,7 @@ class Writer(_NativeWriter):
             raise ValueError(
                 f"a frame is (height, width, 4), (height, width, 3) or (height, width), not {array.shape}"
             )
-        pixels = numpy.ascontiguousarray(array).tobytes()
-        return self.send_frame_bytes(width, height, channels, pixels, number)
+        return self.send_frame_bytes(width, height, channels, numpy.ascontiguousarray(array), number)
 
 
 class Reader(_NativeReader):
@@ -71,16 +74,16 @@ class Reader(_NativeReader):
 
     def latest_frame(self):
         """The latest frame as a read-only numpy ``uint8`` array of shape (height, width, 4),
-        (height, width, 3) or (height, width), or ``None`` if no frame was sent. Read in place
-        (a lease) and copied once. Its number is ``latest_frame_number()``'s."""
+        (height, width, 3) or (height, width), or ``None`` if no frame was sent. Copied once
+        out of shared memory, checked on the way. Its number is ``latest_frame_number()``'s."""
         frame = self.latest_frame_bytes()
         if frame is None:
             return None
         import numpy
 
-        width, height, channels, stride, number, pixels = frame
+        width, height, channels, stride, number, record = frame
         self._frame_number = number
-        rows = numpy.frombuffer(pixels, dtype=numpy.uint8).reshape(height, stride)
+        rows = numpy.frombuffer(record, dtype=numpy.uint8, offset=_FRAME_HEADER_LEN).reshape(height, stride)
         array = rows[:, : width * channels]
         return array.reshape(height, width) if channels == 1 else array.reshape(height, width, channels)
 

@@ -1,0 +1,33 @@
+//! Reading a Python object's bytes where they lie, through the buffer protocol (`bytes`,
+//! `bytearray`, `memoryview`, a numpy `uint8` array): the one `unsafe` operation of the module.
+#![allow(unsafe_code)]
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+/// Calls `use_bytes` with the bytes of `object`, a C-contiguous buffer of bytes, without
+/// copying them. The GIL stays held throughout, so no Python code can change them meanwhile.
+pub(crate) fn with_bytes<R>(
+    object: &Bound<'_, PyAny>,
+    use_bytes: impl FnOnce(&[u8]) -> R,
+) -> PyResult<R> {
+    let buffer = PyBuffer::<u8>::get(object)?;
+    if !buffer.is_c_contiguous() {
+        return Err(PyValueError::new_err(
+            "the data must be one contiguous block of bytes (numpy.ascontiguousarray makes one)",
+        ));
+    }
+    let len = buffer.len_bytes();
+    let bytes = if len == 0 {
+        &[][..]
+    } else {
+        // SAFETY: the exporter keeps `len` bytes at `buf_ptr` valid, and contiguous (checked),
+        // while `buffer` lives, which is longer than the slice; bytes need no alignment. The
+        // GIL is held for the whole call (`object` proves it), so no Python code can write or
+        // resize the object meanwhile; only native code that released the GIL could, as for
+        // every C extension reading a buffer.
+        unsafe { std::slice::from_raw_parts(buffer.buf_ptr().cast::<u8>(), len) }
+    };
+    Ok(use_bytes(bytes))
+}
