@@ -19,6 +19,8 @@ python3 -m venv "$venv"
 
 echo "== shm-python: pytest"
 cargo build --quiet --locked -p shm-cli
+cargo build --quiet --locked -p shm-common --example custom_struct
 # The checkout's own modules must not shadow the installed package.
 (cd "$(dirname "$venv")" && SHM_BIN="$OLDPWD/target/debug/shm" \
+    SHM_CUSTOM_STRUCT="$OLDPWD/target/debug/examples/custom_struct" \
     timeout --kill-after=30 600 "$venv/bin/python" -m pytest -q -p no:cacheprovider "$OLDPWD/crates/shm-python/tests")

@@ -4,7 +4,7 @@ as one line per frame.
 
     pip install ./crates/shm-python            # once
     cargo run --release -p shm-cli -- stream   # or stream from the Writer app
-    python crates/shm-python/examples/show_frames.py [--name shm-exchange] [--seconds 0]
+    python crates/shm-python/examples/show_frames.py [--name shm-exchange] [--seconds 0] [--text]
 """
 
 import argparse
@@ -23,8 +23,15 @@ def open_reader(name):
             time.sleep(0.5)
 
 
-def viewer():
+def viewer(text):
     """A function that shows one RGB(A) or grey frame, and whether the window is still open."""
+
+    def line(frame):
+        print(f"frame {frame.shape}, mean {frame.mean():.1f}")
+        return True
+
+    if text:
+        return line
     try:
         import cv2
 
@@ -56,21 +63,17 @@ def viewer():
         return show
     except ImportError:
         pass
-
-    def show(frame):
-        print(f"frame {frame.shape}, mean {frame.mean():.1f}")
-        return True
-
-    return show
+    return line
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--name", default="shm-exchange", help="the segment (default: the apps')")
     parser.add_argument("--seconds", type=float, default=0, help="stop after this long (0: never)")
+    parser.add_argument("--text", action="store_true", help="print a line per frame, show no window")
     args = parser.parse_args()
     reader = open_reader(args.name)
-    show = viewer()
+    show = viewer(args.text)
     started = time.monotonic()
     shown, last = 0, None
     while not args.seconds or time.monotonic() - started < args.seconds:

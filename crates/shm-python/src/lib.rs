@@ -412,6 +412,60 @@ impl PyReader {
         )))
     }
 
+    /// The segment's channels as `(name, kind, type)`: kind `"picture"`, `"struct"`,
+    /// `"frame"` or `"bytes"`; type the struct's type name, `None` for the others.
+    #[getter]
+    fn channels(&self) -> Vec<(String, &'static str, Option<String>)> {
+        self.reader
+            .channels()
+            .into_iter()
+            .map(|channel| {
+                let type_name = channel.descriptor.map(|descriptor| descriptor.name);
+                (
+                    channel.name.as_str().to_owned(),
+                    channel.kind.name(),
+                    type_name,
+                )
+            })
+            .collect()
+    }
+
+    /// The latest record of the channel `name`, or `None` if none was sent: for a struct
+    /// channel (of any program's type: the segment describes it) a dict of its fields, arrays
+    /// as lists; otherwise the record's bytes.
+    fn read_channel<'py>(
+        &mut self,
+        py: Python<'py>,
+        name: &str,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        self.follow_writer()?;
+        let descriptor = self
+            .reader
+            .channels()
+            .into_iter()
+            .find(|channel| channel.name.as_str() == name)
+            .and_then(|channel| channel.descriptor);
+        let mut bytes = Vec::new();
+        let read = self.reader.read_channel_into(name, &mut bytes);
+        if read.map_err(Raise::raise)?.is_none() {
+            return Ok(None);
+        }
+        let Some(descriptor) = descriptor else {
+            return Ok(Some(PyBytes::new(py, &bytes).into_any()));
+        };
+        let fields = pyo3::types::PyDict::new(py);
+        for field in &descriptor.fields {
+            let numbers = field.values(&bytes, descriptor.byte_order).ok_or_else(|| {
+                ReadError::new_err(format!(
+                    "the record of channel `{name}` is shorter than its field `{}`",
+                    field.name
+                ))
+            })?;
+            fields.set_item(&field.name, nested(py, &field.dimensions, &numbers)?)?;
+        }
+        Ok(Some(fields.into_any()))
+    }
+
     /// Waits until a record this reader has not read arrives (or a writer attaches or
     /// leaves), at most `timeout` seconds; returns whether something changed. Other Python
     /// threads run meanwhile.
@@ -449,6 +503,31 @@ impl PyReader {
     fn location(&self) -> String {
         self.reader.location().to_string()
     }
+}
+
+/// `numbers` as a number (no `dimensions`) or nested lists, outermost dimension first.
+fn nested<'py>(
+    py: Python<'py>,
+    dimensions: &[usize],
+    numbers: &[lib::Number],
+) -> PyResult<Bound<'py, PyAny>> {
+    let Some((&outer, inner)) = dimensions.split_first() else {
+        return Ok(match numbers.first() {
+            Some(lib::Number::Unsigned(value)) => value.into_pyobject(py)?.into_any(),
+            Some(lib::Number::Signed(value)) => value.into_pyobject(py)?.into_any(),
+            Some(lib::Number::Float32(value)) => value.into_pyobject(py)?.into_any(),
+            Some(lib::Number::Float(value)) => value.into_pyobject(py)?.into_any(),
+            None => py.None().into_bound(py),
+        });
+    };
+    let step = numbers.len() / outer.max(1);
+    let items = (0..outer)
+        .map(|index| {
+            let part = numbers.get(index * step..(index + 1) * step).unwrap_or(&[]);
+            nested(py, inner, part)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok(pyo3::types::PyList::new(py, items)?.into_any())
 }
 
 /// The native module; `shm_exchange` re-exports it.

@@ -33,6 +33,21 @@ def shm_bin():
     return str(REPO / "target" / "debug" / "shm")
 
 
+@pytest.fixture(scope="session")
+def custom_struct_example():
+    """The Rust example that publishes its own `Telemetry` struct: $SHM_CUSTOM_STRUCT, or built
+    here with cargo."""
+    given = os.environ.get("SHM_CUSTOM_STRUCT")
+    if given:
+        return given
+    subprocess.run(
+        ["cargo", "build", "--quiet", "-p", "shm-common", "--example", "custom_struct"],
+        cwd=REPO,
+        check=True,
+    )
+    return str(REPO / "target" / "debug" / "examples" / "custom_struct")
+
+
 @pytest.fixture
 def name(request):
     """A segment name of this test's own, removed afterwards."""
@@ -99,6 +114,36 @@ def test_frames_streamed_by_rust_arrive_as_numpy_arrays(shm_bin, name):
     finally:
         stream.send_signal(signal.SIGINT)
         stream.wait(timeout=20)
+
+
+def test_a_struct_of_a_rust_programs_own_type_reads_as_its_fields(custom_struct_example, name):
+    writer = subprocess.Popen(
+        [custom_struct_example, "write", name, "--count", "100"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                reader = Reader(name)
+                value = reader.read_channel("telemetry")
+                if value is not None:
+                    break
+            except shm_exchange.OpenError:
+                pass
+            assert time.monotonic() < deadline, "the example never published"
+            time.sleep(0.02)
+        assert reader.channels == [("telemetry", "struct", "Telemetry")]
+        assert set(value) == {"tick", "position", "speed", "battery_mv"}
+        tick = value["tick"]
+        assert value["battery_mv"] == 12_600 - tick % 1000
+        assert len(value["position"]) == 3 and all(isinstance(x, float) for x in value["position"])
+        assert value["speed"] == pytest.approx(0.5 + (tick % 10) / 10)
+        with pytest.raises(shm_exchange.ReadError, match="no channel `nothing`"):
+            reader.read_channel("nothing")
+    finally:
+        writer.kill()
+        writer.wait()
 
 
 def test_a_picture_sent_from_python_is_read_by_rust(shm_bin, name):
@@ -213,3 +258,41 @@ def test_wait_lets_other_threads_run_and_wakes_on_a_record(name):
         assert len(counted) == 50
         assert reader.latest_struct().id == 1
         assert reader.wait(0.05) is False, "nothing new: the wait times out"
+
+
+EXAMPLES = REPO / "crates" / "shm-python" / "examples"
+
+
+def test_the_example_shows_the_frames_a_stream_sends(shm_bin, name):
+    stream = subprocess.Popen(
+        [shm_bin, "--name", name, "stream", "--size", "32x24", "--fps", "60", "--seconds", "20"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        shown = subprocess.run(
+            [sys.executable, str(EXAMPLES / "show_frames.py"), "--name", name, "--seconds", "2", "--text"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        stream.send_signal(signal.SIGINT)
+        stream.wait(timeout=20)
+    assert shown.returncode == 0, shown.stderr
+    assert "frame (24, 32, 4)" in shown.stdout
+    frames = int(shown.stdout.strip().splitlines()[-1].split()[0])
+    assert frames > 5, shown.stdout
+
+
+def test_the_benchmark_measures_all_three_ways():
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "bench_frames.py"), "--seconds", "0.5", "--size", "320x240", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    figures = json.loads(done.stdout)
+    assert set(figures) == {"shm_exchange_fps", "shared_memory_pickled_header_fps", "queue_fps"}
+    assert all(fps > 0 for fps in figures.values()), figures
