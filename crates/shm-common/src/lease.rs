@@ -131,7 +131,10 @@ impl<'r> HeldRecord<'r> {
         }
         // Each piece is summed right after it is copied, from the cache.
         let mut checksum = Checksum::new();
-        for (to, from) in out.chunks_mut(COPY_CHUNK).zip(lease.bytes.chunks(COPY_CHUNK)) {
+        for (to, from) in out
+            .chunks_mut(COPY_CHUNK)
+            .zip(lease.bytes.chunks(COPY_CHUNK))
+        {
             to.copy_from_slice(from);
             checksum.update(to);
         }
