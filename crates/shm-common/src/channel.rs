@@ -574,6 +574,32 @@ impl Writer {
         })
     }
 
+    /// Publishes `bytes` as the next record of the channel named `name`, whatever it holds:
+    /// for tools and other languages' bindings that encode a channel's records themselves, a
+    /// struct channel's from the [`TypeDescriptor`](crate::TypeDescriptor) stored with it
+    /// ([`SendError::StructSize`] unless `bytes` is exactly its size). Readers check pictures
+    /// and frames sent this way as any others; [`Writer::send_image`] and
+    /// [`Writer::send_frame`] frame them for you.
+    pub fn publish_raw(&mut self, name: &str, bytes: &[u8]) -> Result<RecordMeta, SendError> {
+        let index = self
+            .segment
+            .layout
+            .channel(name)
+            .ok_or_else(|| SendError::NoChannel {
+                segment: self.segment.location.clone(),
+                channel: name.to_owned(),
+            })?;
+        let spec = &self.segment.layout.channels[index].spec;
+        if spec.kind == RecordKind::Struct && bytes.len() != spec.capacity {
+            return Err(SendError::StructSize {
+                channel: name.to_owned(),
+                len: bytes.len(),
+                size: spec.capacity,
+            });
+        }
+        self.publish_to(index, bytes.len(), |sink| sink.put(bytes))
+    }
+
     /// Publishes `bytes` to a bytes channel and wakes waiting readers; more bytes than the
     /// channel holds are refused ([`SendError::TooLarge`]) and leave it as it was.
     pub fn publish_bytes(

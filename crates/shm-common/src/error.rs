@@ -490,6 +490,16 @@ pub enum SendError {
         /// The channel looked for.
         channel: String,
     },
+    /// A struct channel's record given as bytes is not its type's size.
+    #[error("struct channel `{channel}` holds values of {size} bytes, not {len}")]
+    StructSize {
+        /// The channel.
+        channel: String,
+        /// Bytes given.
+        len: usize,
+        /// Its type's size.
+        size: usize,
+    },
 }
 
 /// Moving to a larger segment failed ([`Writer::grow`](crate::Writer::grow)); the writer

@@ -294,3 +294,42 @@ fn channel_sets_a_segment_cannot_have_are_refused_before_anything_is_created() {
     assert!(!segment.dev_shm_path().exists());
     assert!(ChannelSpec::bytes("with space", 8).is_err());
 }
+
+#[test]
+fn records_encoded_elsewhere_are_published_raw_and_struct_sizes_checked() {
+    let segment = TestSegment::new("typed-raw");
+    let channels = vec![
+        ChannelSpec::of::<Pose>("pose").unwrap(),
+        ChannelSpec::bytes("note", 16).unwrap(),
+    ];
+    let mut writer =
+        Writer::create_with(&segment.location, CreationMode::CreateNew, channels).unwrap();
+    let pose = Pose {
+        position: [1.0, 2.0, 3.0],
+        heading: 0.25,
+        id: 9,
+    };
+    // Another language's binding encodes the value from the stored description.
+    writer
+        .publish_raw("pose", bytemuck::bytes_of(&pose))
+        .unwrap();
+    writer.publish_raw("note", b"hello").unwrap();
+    assert!(matches!(
+        writer.publish_raw("pose", &[0; 12]),
+        Err(shm_common::SendError::StructSize {
+            len: 12,
+            size: 32,
+            ..
+        })
+    ));
+    assert!(matches!(
+        writer.publish_raw("nothing", b""),
+        Err(shm_common::SendError::NoChannel { .. })
+    ));
+    let mut reader = Reader::open(&segment.location).unwrap();
+    let channel = reader.channel::<Pose>("pose").unwrap();
+    assert_eq!(reader.latest_value(&channel).unwrap().unwrap().0, pose);
+    let mut note = Vec::new();
+    reader.read_channel_into("note", &mut note).unwrap();
+    assert_eq!(note, b"hello");
+}

@@ -87,6 +87,36 @@ raises! {
     lib::ReadError => ReadError,
 }
 
+/// The channels a Python program asks for: name to `StructType` or to a bytes capacity.
+fn channel_specs(channels: &Bound<'_, pyo3::types::PyDict>) -> PyResult<Vec<lib::ChannelSpec>> {
+    let mut specs = Vec::new();
+    for (name, kind) in channels.iter() {
+        let name: String = name.extract()?;
+        let channel = lib::ChannelName::new(name.as_str()).map_err(|err| {
+            PyValueError::new_err(format!("channel `{name}` cannot be made: {err}"))
+        })?;
+        let spec = if let Ok(struct_type) = kind.extract::<PyStructType>() {
+            let descriptor = struct_type.descriptor;
+            lib::ChannelSpec {
+                name: channel,
+                kind: RecordKind::Struct,
+                capacity: descriptor.size,
+                descriptor: Some(descriptor),
+            }
+        } else if let Ok(capacity) = kind.extract::<usize>() {
+            lib::ChannelSpec::bytes(&name, capacity).map_err(|err| {
+                PyValueError::new_err(format!("channel `{name}` cannot be made: {err}"))
+            })?
+        } else {
+            return Err(PyValueError::new_err(format!(
+                "channel `{name}` is a StructType or a capacity in bytes, not {kind}"
+            )));
+        };
+        specs.push(spec);
+    }
+    Ok(specs)
+}
+
 /// Where a segment is: `name` (shared memory, `/dev/shm/NAME` on Linux) or `file`, or the
 /// demo's default segment `shm-exchange`.
 fn location(name: Option<&str>, file: Option<PathBuf>) -> PyResult<SegmentLocation> {
@@ -100,6 +130,238 @@ fn location(name: Option<&str>, file: Option<PathBuf>) -> PyResult<SegmentLocati
         (None, Some(file)) => Ok(SegmentLocation::File(file)),
         (None, None) => Ok(SegmentLocation::default()),
     }
+}
+
+/// A struct type described at run time, laid out as a `#[repr(C)]` Rust struct (and C's) with
+/// the same fields in the same order is: a Rust reader of that type accepts its channel.
+///
+/// `fields`: `(name, type)` or `(name, type, length)` or `(name, type, (outer, inner...))` for
+/// arrays; types `u8`...`u128`, `i8`...`i128`, `f32`, `f64`.
+#[pyclass(name = "StructType", module = "shm_exchange", frozen, from_py_object)]
+#[derive(Clone)]
+struct PyStructType {
+    descriptor: lib::TypeDescriptor,
+}
+
+#[pymethods]
+impl PyStructType {
+    #[new]
+    fn new(name: &str, fields: Vec<Bound<'_, PyAny>>) -> PyResult<Self> {
+        let mut described = Vec::new();
+        let (mut end, mut align) = (0usize, 1usize);
+        for field in fields {
+            let (field_name, type_name, dimensions) = field_parts(&field)?;
+            let primitive = lib::Primitive::ALL
+                .into_iter()
+                .find(|primitive| primitive.name() == type_name)
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!(
+                        "field `{field_name}` has type `{type_name}`; a field's type is one of u8, u16, u32, u64, u128, i8, i16, i32, i64, i128, f32, f64"
+                    ))
+                })?;
+            let count = dimensions
+                .iter()
+                .try_fold(1usize, |count, &len| count.checked_mul(len));
+            let offset = end.next_multiple_of(primitive.size());
+            end = count
+                .and_then(|count| count.checked_mul(primitive.size()))
+                .and_then(|size| offset.checked_add(size))
+                .ok_or_else(|| {
+                    PyValueError::new_err(format!("field `{field_name}` is too large"))
+                })?;
+            align = align.max(primitive.size());
+            described.push(lib::Field {
+                name: field_name,
+                offset,
+                primitive,
+                dimensions,
+            });
+        }
+        Ok(PyStructType {
+            descriptor: lib::TypeDescriptor {
+                name: name.to_owned(),
+                size: end.next_multiple_of(align),
+                align,
+                byte_order: lib::ByteOrder::NATIVE,
+                fields: described,
+            },
+        })
+    }
+
+    /// The type's name.
+    #[getter]
+    fn name(&self) -> &str {
+        &self.descriptor.name
+    }
+
+    /// Its size in bytes, padding included.
+    #[getter]
+    fn size(&self) -> usize {
+        self.descriptor.size
+    }
+
+    /// Its fields as `(name, type, offset, dimensions)`.
+    #[getter]
+    fn fields(&self) -> Vec<(String, &'static str, usize, Vec<usize>)> {
+        self.descriptor
+            .fields
+            .iter()
+            .map(|field| {
+                let dimensions = field.dimensions.clone();
+                (
+                    field.name.clone(),
+                    field.primitive.name(),
+                    field.offset,
+                    dimensions,
+                )
+            })
+            .collect()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "StructType({:?}, {} bytes)",
+            self.descriptor.name, self.descriptor.size
+        )
+    }
+}
+
+/// A field given as `(name, type)`, `(name, type, length)` or `(name, type, (lengths...))`.
+fn field_parts(field: &Bound<'_, PyAny>) -> PyResult<(String, String, Vec<usize>)> {
+    let shape_error = || {
+        PyValueError::new_err(format!(
+            "a field is (name, type) or (name, type, length or lengths), not {field}"
+        ))
+    };
+    let parts: Vec<Bound<'_, PyAny>> = field.extract().map_err(|_| shape_error())?;
+    let (name, type_name, dimensions) = match parts.as_slice() {
+        [name, type_name] => (name, type_name, Vec::new()),
+        [name, type_name, lengths] => {
+            let dimensions = match lengths.extract::<usize>() {
+                Ok(len) => vec![len],
+                Err(_) => lengths.extract::<Vec<usize>>().map_err(|_| shape_error())?,
+            };
+            (name, type_name, dimensions)
+        }
+        _ => return Err(shape_error()),
+    };
+    Ok((
+        name.extract().map_err(|_| shape_error())?,
+        type_name.extract().map_err(|_| shape_error())?,
+        dimensions,
+    ))
+}
+
+/// The bytes of `value`, a dict of the fields of `descriptor`'s type (arrays as sequences).
+fn encode_struct(
+    descriptor: &lib::TypeDescriptor,
+    value: &Bound<'_, pyo3::types::PyDict>,
+) -> PyResult<Vec<u8>> {
+    let mut bytes = vec![0u8; descriptor.size];
+    for key in value.keys() {
+        let key: String = key.extract()?;
+        if !descriptor.fields.iter().any(|field| field.name == key) {
+            return Err(PyValueError::new_err(format!(
+                "{} has no field `{key}`",
+                descriptor.name
+            )));
+        }
+    }
+    for field in &descriptor.fields {
+        let given = value
+            .get_item(&field.name)?
+            .ok_or_else(|| PyValueError::new_err(format!("field `{}` is missing", field.name)))?;
+        let mut numbers = Vec::new();
+        flatten(&given, field.dimensions.len(), &mut numbers)?;
+        if numbers.len() != field.count() {
+            return Err(PyValueError::new_err(format!(
+                "field `{}` holds {} numbers, not {}",
+                field.name,
+                field.count(),
+                numbers.len()
+            )));
+        }
+        let size = field.primitive.size();
+        for (index, number) in numbers.iter().enumerate() {
+            let at = field.offset + index * size;
+            let Some(out) = bytes.get_mut(at..at + size) else {
+                return Err(PyValueError::new_err(format!(
+                    "field `{}` lies past the type's end",
+                    field.name
+                )));
+            };
+            encode_number(field, number, out)?;
+        }
+    }
+    Ok(bytes)
+}
+
+/// The numbers of a value nested `depth` sequences deep, in order.
+fn flatten<'py>(
+    value: &Bound<'py, PyAny>,
+    depth: usize,
+    out: &mut Vec<Bound<'py, PyAny>>,
+) -> PyResult<()> {
+    if depth == 0 {
+        out.push(value.clone());
+        return Ok(());
+    }
+    for item in value.try_iter()? {
+        flatten(&item?, depth - 1, out)?;
+    }
+    Ok(())
+}
+
+/// Stores `number` as `field`'s primitive, in native byte order, into `out` (its size).
+fn encode_number(field: &lib::Field, number: &Bound<'_, PyAny>, out: &mut [u8]) -> PyResult<()> {
+    use lib::Primitive as P;
+    let primitive = field.primitive;
+    let out_of_range = || {
+        PyValueError::new_err(format!(
+            "field `{}` holds {} numbers; {number} is not one",
+            field.name,
+            primitive.name()
+        ))
+    };
+    let bytes: Vec<u8> = match primitive {
+        P::F32 => (number.extract::<f64>()? as f32).to_ne_bytes().to_vec(),
+        P::F64 => number.extract::<f64>()?.to_ne_bytes().to_vec(),
+        P::U128 => number
+            .extract::<u128>()
+            .map_err(|_| out_of_range())?
+            .to_ne_bytes()
+            .to_vec(),
+        P::I128 => number
+            .extract::<i128>()
+            .map_err(|_| out_of_range())?
+            .to_ne_bytes()
+            .to_vec(),
+        P::U8 | P::U16 | P::U32 | P::U64 => {
+            let value = number.extract::<u64>().map_err(|_| out_of_range())?;
+            let bits = 8 * primitive.size() as u32;
+            if bits < 64 && value >> bits != 0 {
+                return Err(out_of_range());
+            }
+            value.to_ne_bytes().to_vec()
+        }
+        P::I8 | P::I16 | P::I32 | P::I64 => {
+            let value = number.extract::<i64>().map_err(|_| out_of_range())?;
+            let bits = 8 * primitive.size() as u32;
+            if bits < 64 && (value >> (bits - 1) != 0 && value >> (bits - 1) != -1) {
+                return Err(out_of_range());
+            }
+            value.to_ne_bytes().to_vec()
+        }
+    };
+    // Native little-endian: the low bytes of a widened integer are the value's bytes.
+    let size = out.len();
+    let low = if cfg!(target_endian = "little") {
+        &bytes[..size]
+    } else {
+        &bytes[bytes.len() - size..]
+    };
+    out.copy_from_slice(low);
+    Ok(())
 }
 
 /// The original demo's struct: `id`, `age` and ten `scores`.
@@ -238,19 +500,32 @@ impl PyWriter {
     /// Creates the segment `name` (or the file `file`; the default segment `shm-exchange` if
     /// neither), or takes over one whose writer is gone. `capacity`: the largest picture in
     /// bytes (10 MiB if not given).
+    ///
+    /// `channels`: a segment of your own channels instead of the demo's, a dict of channel
+    /// name to `StructType` (a struct channel) or to a capacity in bytes (a bytes channel);
+    /// send to them with `send_channel`.
     #[new]
-    #[pyo3(signature = (name = None, file = None, capacity = None, grow = true, persist = false))]
+    #[pyo3(signature = (name = None, file = None, capacity = None, grow = true, persist = false, channels = None))]
     fn new(
         name: Option<&str>,
         file: Option<PathBuf>,
         capacity: Option<usize>,
         grow: bool,
         persist: bool,
+        channels: Option<Bound<'_, pyo3::types::PyDict>>,
     ) -> PyResult<Self> {
         let location = location(name, file)?;
-        let capacity = capacity.map_or(Capacity::Default, Capacity::AtLeast);
-        let mut writer = lib::Writer::create(&location, CreationMode::CreateOrOpen, capacity)
-            .map_err(Raise::raise)?;
+        let mut writer = match channels {
+            None => {
+                let capacity = capacity.map_or(Capacity::Default, Capacity::AtLeast);
+                lib::Writer::create(&location, CreationMode::CreateOrOpen, capacity)
+            }
+            Some(channels) => {
+                let specs = channel_specs(&channels)?;
+                lib::Writer::create_with(&location, CreationMode::CreateOrOpen, specs)
+            }
+        }
+        .map_err(Raise::raise)?;
         writer.set_persist(persist);
         Ok(PyWriter {
             writer: Some(writer),
@@ -305,6 +580,26 @@ impl PyWriter {
         buffer::with_bytes(pixels, |pixels| {
             self.send_frame_pixels(width, height, channels, pixels, number)
         })?
+    }
+
+    /// Sends `value` to the channel `name` of a segment made with `channels`: a dict of the
+    /// fields of its `StructType` (arrays as sequences), or bytes for a bytes channel. Returns
+    /// the record's number.
+    fn send_channel(&mut self, name: &str, value: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let writer = self.open()?;
+        let descriptor = writer
+            .channels()
+            .into_iter()
+            .find(|channel| channel.name.as_str() == name)
+            .and_then(|channel| channel.descriptor);
+        let sent = match (descriptor, value.cast::<pyo3::types::PyDict>()) {
+            (Some(descriptor), Ok(fields)) => {
+                let bytes = encode_struct(&descriptor, fields)?;
+                writer.publish_raw(name, &bytes)
+            }
+            _ => buffer::with_bytes(value, |bytes| writer.publish_raw(name, bytes))?,
+        };
+        Ok(sent.map_err(Raise::raise)?.sequence)
     }
 
     /// Closes the writer: removes the segment unless it was created with `persist=True`.
@@ -535,6 +830,7 @@ fn nested<'py>(
 fn _shm_exchange(module: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = module.py();
     module.add_class::<PyTestData>()?;
+    module.add_class::<PyStructType>()?;
     module.add_class::<PyWriter>()?;
     module.add_class::<PyReader>()?;
     module.add("ShmError", py.get_type::<ShmError>())?;

@@ -146,6 +146,40 @@ def test_a_struct_of_a_rust_programs_own_type_reads_as_its_fields(custom_struct_
         writer.wait()
 
 
+TELEMETRY = [("tick", "u64"), ("position", "f64", 3), ("speed", "f32"), ("battery_mv", "u32")]
+
+
+def test_a_struct_type_declared_in_python_is_the_rust_programs_own(custom_struct_example, name):
+    telemetry = shm_exchange.StructType("Telemetry", TELEMETRY)
+    # As rustc lays out the example's #[repr(C)] struct: 8 + 24 + 4 + 4 bytes.
+    assert [(field, offset) for field, _, offset, _ in telemetry.fields] == [
+        ("tick", 0),
+        ("position", 8),
+        ("speed", 32),
+        ("battery_mv", 36),
+    ]
+    assert telemetry.size == 40
+    value = {"tick": 5, "position": [1.0, 2.0, 3.0], "speed": 0.5, "battery_mv": 12_000}
+    with Writer(name, persist=True, channels={"telemetry": telemetry, "note": 64}) as writer:
+        assert writer.send_channel("telemetry", value) == 1
+        writer.send_channel("note", b"hello")
+        with pytest.raises(ValueError, match="field `speed` is missing"):
+            writer.send_channel("telemetry", {"tick": 1, "position": [0, 0, 0], "battery_mv": 1})
+        with pytest.raises(ValueError, match="holds u32 numbers; -1 is not one"):
+            writer.send_channel("telemetry", dict(value, battery_mv=-1))
+        with pytest.raises(shm_exchange.SendError, match="holds values of 40 bytes, not 3"):
+            writer.send_channel("telemetry", b"abc")
+    # The Rust program, compiled with its own Telemetry, accepts the channel and reads the value.
+    read = subprocess.run(
+        [custom_struct_example, "read", name, "--count", "1"], capture_output=True, text=True, timeout=60
+    )
+    assert read.returncode == 0, read.stderr
+    assert "Telemetry { tick: 5, position: [1.0, 2.0, 3.0], speed: 0.5, battery_mv: 12000 }" in read.stdout
+    reader = Reader(name)
+    assert reader.read_channel("telemetry") == value
+    assert reader.read_channel("note") == b"hello"
+
+
 def test_a_picture_sent_from_python_is_read_by_rust(shm_bin, name):
     picture = a_picture()
     with Writer(name, persist=True) as writer:

@@ -242,6 +242,9 @@ impl Language {
             (Language::Chinese, SendError::NoChannel { channel, .. }) => {
                 format!("{segment}没有名为 `{channel}` 的通道")
             }
+            (Language::Chinese, SendError::StructSize { channel, len, size }) => {
+                format!("结构体通道 `{channel}` 的值是 {size} 字节，而不是 {len} 字节")
+            }
         }
     }
 

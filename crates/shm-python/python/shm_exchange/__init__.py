@@ -21,6 +21,7 @@ from ._shm_exchange import (
     SegmentNameError,
     SendError,
     ShmError,
+    StructType,
     TestData,
 )
 from ._shm_exchange import Reader as _NativeReader
@@ -35,6 +36,7 @@ __all__ = [
     "SegmentNameError",
     "SendError",
     "ShmError",
+    "StructType",
     "TestData",
     "Writer",
 ]
