@@ -330,3 +330,25 @@ def test_the_benchmark_measures_all_three_ways():
     figures = json.loads(done.stdout)
     assert set(figures) == {"shm_exchange_fps", "shared_memory_pickled_header_fps", "queue_fps"}
     assert all(fps > 0 for fps in figures.values()), figures
+
+
+def test_the_type_stubs_describe_every_public_name():
+    import ast
+    import inspect
+
+    stub = Path(shm_exchange.__file__).with_name("__init__.pyi")
+    tree = ast.parse(stub.read_text())
+    described = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+    assert described == set(shm_exchange.__all__)
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        cls = getattr(shm_exchange, node.name)
+        for item in node.body:
+            if isinstance(item, ast.FunctionDef) and not item.name.startswith("__"):
+                assert hasattr(cls, item.name), f"{node.name}.{item.name} is in the stub only"
+        public = {name for name, _ in inspect.getmembers(cls) if not name.startswith("_")}
+        stubbed = {item.name for item in node.body if isinstance(item, ast.FunctionDef)}
+        if not issubclass(cls, Exception):
+            assert public <= stubbed, f"{node.name} lacks stubs for {public - stubbed}"
+        assert cls.__doc__, f"{node.name} has no docstring"
