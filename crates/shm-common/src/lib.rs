@@ -214,6 +214,9 @@
 //!   the lease over. **While another reader holds the lease, `lease` copies the record
 //!   instead** ([`Lease::is_in_place`] says which), as it does for a record of one line and
 //!   elsewhere than Linux;
+//! * a reader that copies the record out anyway (into memory another language owns, say)
+//!   holds it with [`Reader::hold`] and copies and checks it in one pass
+//!   ([`HeldRecord::copy_into`]) rather than checking it in place and then copying it;
 //! * the steps, and why the writer never writes a held buffer, are in `src/protocol/lease.rs`:
 //!   a store-then-load handshake through two sequentially consistent fences, checked by loom
 //!   under every schedule (removing either fence, or the writer's move to the free buffer,
