@@ -581,6 +581,19 @@ impl Writer {
     /// and frames sent this way as any others; [`Writer::send_image`] and
     /// [`Writer::send_frame`] frame them for you.
     pub fn publish_raw(&mut self, name: &str, bytes: &[u8]) -> Result<RecordMeta, SendError> {
+        self.publish_raw_started(name, bytes, None)
+    }
+
+    /// [`Writer::publish_raw`] for a record that began elsewhere, at `started_ns` on this
+    /// machine's monotonic clock (a bridge's record, its first writer's start carried over):
+    /// readers' transfer times then include the way here ([`RecordMeta::delivery`]). `None`:
+    /// now, as `publish_raw`.
+    pub fn publish_raw_started(
+        &mut self,
+        name: &str,
+        bytes: &[u8],
+        started_ns: Option<u64>,
+    ) -> Result<RecordMeta, SendError> {
         let index = self
             .segment
             .layout
@@ -597,7 +610,7 @@ impl Writer {
                 size: spec.capacity,
             });
         }
-        self.publish_to(index, bytes.len(), |sink| sink.put(bytes))
+        self.publish_started_to(index, bytes.len(), |sink| sink.put(bytes), started_ns)
     }
 
     /// Publishes `bytes` to a bytes channel and wakes waiting readers; more bytes than the
@@ -758,11 +771,22 @@ impl Writer {
         len: usize,
         encode: impl FnOnce(&mut dyn Sink),
     ) -> Result<RecordMeta, SendError> {
+        self.publish_started_to(index, len, encode, None)
+    }
+
+    /// [`Writer::publish_to`], the record's start time `started_ns` if given.
+    fn publish_started_to(
+        &mut self,
+        index: usize,
+        len: usize,
+        encode: impl FnOnce(&mut dyn Sink),
+        started_ns: Option<u64>,
+    ) -> Result<RecordMeta, SendError> {
         self.check_room(index, len)?;
         let slot = slot(&self.segment, index);
         let control = self.segment.region.control();
         // Readers asleep in `wait_for_next` are woken when a large record starts, to follow it.
-        let meta = slot.publish(len, encode, || notify_change(control));
+        let meta = slot.publish(len, encode, || notify_change(control), started_ns);
         self.published_any = true;
         notify_change(control);
         Ok(meta)

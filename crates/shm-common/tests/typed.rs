@@ -332,4 +332,22 @@ fn records_encoded_elsewhere_are_published_raw_and_struct_sizes_checked() {
     let mut note = Vec::new();
     reader.read_channel_into("note", &mut note).unwrap();
     assert_eq!(note, b"hello");
+
+    // A record that began elsewhere a second ago keeps that start: its transfer time says so.
+    let began = shm_common::monotonic_ns() - 1_000_000_000;
+    for name in ["pose", "note"] {
+        let bytes = if name == "pose" {
+            bytemuck::bytes_of(&pose)
+        } else {
+            &b"later"[..]
+        };
+        let sent = writer
+            .publish_raw_started(name, bytes, Some(began))
+            .unwrap();
+        assert_eq!(sent.started_ns, began);
+        let read = reader.read_channel_into(name, &mut note).unwrap().unwrap();
+        assert_eq!(read.started_ns, began);
+        let now = shm_common::monotonic_ns();
+        assert!(read.delivery(now, now).transfer >= Duration::from_secs(1));
+    }
 }

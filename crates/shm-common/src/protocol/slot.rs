@@ -82,16 +82,23 @@ impl Slot<'_> {
     /// the line back between the writer's stores, and each theft costs a cache-line transfer.
     /// `started` is called once a streamed record's length is stored, before its bytes: readers
     /// can follow it from then on.
+    ///
+    /// `started_ns`, if given, is the record's start time (a record that began elsewhere)
+    /// rather than now.
     pub(crate) fn publish(
         &self,
         len: usize,
         encode: impl FnOnce(&mut dyn Sink),
         started: impl FnOnce(),
+        started_ns: Option<u64>,
     ) -> RecordMeta {
         if !self.layout.is_one_line() {
             let mut write = self.begin(len);
             started();
             encode(&mut write.sink);
+            if let Some(started_ns) = started_ns {
+                write.started_ns = started_ns;
+            }
             return write.commit();
         }
         let number = self.next_record();
@@ -118,7 +125,15 @@ impl Slot<'_> {
         // Relaxed: published by the Release store of the even sequence word below.
         meta.len.store(len as u64, Ordering::Relaxed);
         meta.kind.store(self.kind.code(), Ordering::Relaxed);
-        complete(meta, number, self.kind, len, checksum, now, now)
+        complete(
+            meta,
+            number,
+            self.kind,
+            len,
+            checksum,
+            started_ns.unwrap_or(now),
+            now,
+        )
     }
 
     /// Marks a write that a writer which died left in progress as given up, for readers
@@ -503,7 +518,7 @@ mod loom_model {
         loom::thread::spawn(move || {
             let slot = slot(&region, capacity);
             for record in 1..=records {
-                slot.publish(len, |sink| sink.put(&vec![record; len]), || ());
+                slot.publish(len, |sink| sink.put(&vec![record; len]), || (), None);
             }
         })
     }
@@ -597,7 +612,7 @@ mod loom_model {
                     let mut write = slot.begin(LEN);
                     write.sink.put(&[9; 8]);
                     write.abandon(&region.control().writer.generation);
-                    slot.publish(LEN, |sink| sink.put(&[1; LEN]), || ());
+                    slot.publish(LEN, |sink| sink.put(&[1; LEN]), || (), None);
                 })
             };
             let slot = slot(&region, STREAMED);
