@@ -214,6 +214,25 @@ impl Checksum {
         }
         fmix(lanes[0].wrapping_add(lanes[1].rotate_left(17)) ^ (len as u64).wrapping_mul(STEP))
     }
+
+    /// The checksum a record of `bytes` carries in a channel of `capacity` bytes
+    /// ([`RecordMeta::checksum`](crate::RecordMeta::checksum)): [`Checksum::of_line`] of its
+    /// zero-padded line where the channel's records fit in one cache line, [`Checksum::of`]
+    /// elsewhere. For programs that check records carried outside a segment (a bridge).
+    pub fn of_record(bytes: &[u8], capacity: usize) -> u64 {
+        if capacity == 0 || capacity > LINE_WORDS * 8 {
+            return Checksum::of(bytes);
+        }
+        let mut line = [0u8; LINE_WORDS * 8];
+        let len = bytes.len().min(line.len());
+        line[..len].copy_from_slice(&bytes[..len]);
+        let words = std::array::from_fn(|i| {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&line[i * 8..i * 8 + 8]);
+            u64::from_ne_bytes(word)
+        });
+        Checksum::of_line(&words, bytes.len())
+    }
 }
 
 /// Words in a cache line.

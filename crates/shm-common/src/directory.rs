@@ -218,8 +218,9 @@ pub(crate) fn check_channels(channels: &[ChannelSpec]) -> Result<(), ChannelErro
     Ok(())
 }
 
-/// The directory's bytes, zero-padded to whole words.
-pub(crate) fn encode(channels: &[ChannelSpec]) -> Vec<u8> {
+/// The directory's bytes, zero-padded to whole words: as a segment stores it after its
+/// control page (and a bridge sends it).
+pub fn encode(channels: &[ChannelSpec]) -> Vec<u8> {
     let mut out = Vec::new();
     out.extend_from_slice(&(channels.len() as u32).to_le_bytes());
     for channel in channels {
@@ -240,8 +241,9 @@ pub(crate) fn encode(channels: &[ChannelSpec]) -> Vec<u8> {
     out
 }
 
-/// Decodes and checks a directory read from a segment; `bytes` may carry padding after it.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<ChannelSpec>, DirectoryError> {
+/// Decodes and checks a directory read from a segment (or a network); `bytes` may carry
+/// padding after it.
+pub fn decode(bytes: &[u8]) -> Result<Vec<ChannelSpec>, DirectoryError> {
     let mut input = Input::new(bytes, |_, len| DirectoryError::Truncated { len });
     let count = input.u32()? as usize;
     if count == 0 || count > MAX_CHANNELS {

@@ -310,10 +310,18 @@ fn records_encoded_elsewhere_are_published_raw_and_struct_sizes_checked() {
         id: 9,
     };
     // Another language's binding encodes the value from the stored description.
-    writer
+    let sent = writer
         .publish_raw("pose", bytemuck::bytes_of(&pose))
         .unwrap();
-    writer.publish_raw("note", b"hello").unwrap();
+    let checksum = shm_common::checksum::Checksum::of_record;
+    assert_eq!(sent.checksum, checksum(bytemuck::bytes_of(&pose), 32));
+    let sent = writer.publish_raw("note", b"hello").unwrap();
+    assert_eq!(sent.checksum, checksum(b"hello", 16));
+    assert_ne!(
+        sent.checksum,
+        checksum(b"hello", 100),
+        "one line or not: another sum"
+    );
     assert!(matches!(
         writer.publish_raw("pose", &[0; 12]),
         Err(shm_common::SendError::StructSize {

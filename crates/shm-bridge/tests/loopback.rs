@@ -1,0 +1,306 @@
+//! Two real bridges on loopback carry one segment's records into another: pictures (over
+//! 10 MiB too), the struct and frames, whole; either bridge killed and restarted carries on;
+//! a second bridge into the same segment is refused; garbage from the network is dropped.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use shm_common::{
+    Capacity, CreationMode, FrameHeader, ImageMessage, PixelFormat, Reader, TestData, Writer,
+};
+use shm_testkit::TestSegment;
+use zenoh::Wait;
+
+/// A bridge process, killed when dropped.
+struct Bridge(Child);
+
+impl Bridge {
+    fn start(args: &[&str]) -> Bridge {
+        let child = Command::new(env!("CARGO_BIN_EXE_shm-bridge"))
+            .args(args)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Bridge(child)
+    }
+
+    /// Kills it (SIGKILL) and returns what it wrote on stderr.
+    fn kill(mut self) -> String {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+        let mut stderr = String::new();
+        if let Some(mut pipe) = self.0.stderr.take() {
+            let _ = pipe.read_to_string(&mut stderr);
+        }
+        stderr
+    }
+}
+
+impl Drop for Bridge {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The outbound bridge of `from`, listening on `port`.
+fn outbound(from: &TestSegment, port: u16) -> Bridge {
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    Bridge::start(&["--name", &from.name, "--listen", &endpoint])
+}
+
+/// The inbound bridge writing `from` into `into`, connecting to `port`.
+fn inbound(from: &TestSegment, into: &TestSegment, port: u16) -> Bridge {
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    Bridge::start(&[
+        "--from",
+        &from.name,
+        "--into",
+        &into.name,
+        "--connect",
+        &endpoint,
+    ])
+}
+
+/// Waits (up to 60 s) until `arrived` finds what it waits for in a reader of `segment`.
+fn wait_for<T>(
+    segment: &TestSegment,
+    what: &str,
+    mut arrived: impl FnMut(&mut Reader) -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut reader: Option<Reader> = None;
+    loop {
+        assert!(Instant::now() < deadline, "{what} never arrived");
+        if reader.is_none() {
+            reader = Reader::open(&segment.location).ok();
+        }
+        if let Some(open) = reader.as_mut() {
+            let _ = open.reopen_if_replaced();
+            if let Some(found) = arrived(open) {
+                return found;
+            }
+            open.wait_for_change(Duration::from_millis(50));
+        } else {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn picture(len: usize, seed: u8) -> Vec<u8> {
+    (0..len).map(|i| (i * 13 + i / 253) as u8 ^ seed).collect()
+}
+
+fn writer(segment: &TestSegment) -> Writer {
+    Writer::create(
+        &segment.location,
+        CreationMode::CreateNew,
+        Capacity::AtLeast(1 << 20),
+    )
+    .unwrap()
+}
+
+fn image_named(reader: &mut Reader, path: &str) -> Option<(ImageMessage, shm_common::RecordMeta)> {
+    reader
+        .latest_image()
+        .ok()
+        .flatten()
+        .filter(|(image, _)| image.path == path)
+}
+
+#[test]
+fn pictures_the_struct_and_frames_cross_the_bridge_whole() {
+    let (from, into) = (
+        TestSegment::new("bridge-from"),
+        TestSegment::new("bridge-into"),
+    );
+    let port = free_port();
+    let mut writer = writer(&from);
+    let _out = outbound(&from, port);
+    let _in = inbound(&from, &into, port);
+
+    let bytes = picture(700_001, 1);
+    let sent = writer.send_image("/first.png", &bytes).unwrap();
+    let (image, meta) = wait_for(&into, "the picture", |reader| {
+        image_named(reader, "/first.png")
+    });
+    assert!(image.bytes == bytes, "the picture changed on the way");
+    assert_eq!(meta.checksum, sent.checksum);
+    // The first writer's start, carried over: transfer times include the bridge.
+    let shift = meta.started_ns.abs_diff(sent.started_ns);
+    assert!(shift < 50_000_000, "start time moved by {shift} ns");
+
+    let data = TestData {
+        id: 42,
+        ..TestData::default()
+    };
+    writer.send_struct(&data).unwrap();
+    let arrived = wait_for(&into, "the struct", |reader| {
+        reader
+            .latest_struct()
+            .ok()
+            .flatten()
+            .filter(|(d, _)| d.id == 42)
+    });
+    assert_eq!(arrived.0, data);
+
+    // Over 10 MiB: both segments grow.
+    let large = picture(12 << 20, 2);
+    let len = ImageMessage::framed_len("/large.bin", large.len());
+    let growth = writer
+        .plan_growth(shm_common::RecordKind::Image, len)
+        .unwrap();
+    writer.grow(&growth).unwrap();
+    writer.send_image("/large.bin", &large).unwrap();
+    let (image, _) = wait_for(&into, "the 12 MiB picture", |reader| {
+        image_named(reader, "/large.bin")
+    });
+    assert!(
+        image.bytes == large,
+        "the 12 MiB picture changed on the way"
+    );
+
+    // Frames: the first one adds the frame channel on both sides.
+    let header = |number| FrameHeader {
+        width: 64,
+        height: 32,
+        format: PixelFormat::Rgba8,
+        stride: 256,
+        number,
+    };
+    let pixels = picture(256 * 32, 3);
+    let len = shm_common::FrameMessage::framed_len(pixels.len());
+    let growth = writer
+        .plan_growth(shm_common::RecordKind::Frame, len)
+        .unwrap();
+    writer.grow(&growth).unwrap();
+    for number in 0..30 {
+        writer.send_frame(&header(number), &pixels).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let frame = wait_for(&into, "the last frame", |reader| {
+        reader
+            .latest_frame()
+            .ok()
+            .flatten()
+            .filter(|(frame, _)| frame.number == 29)
+    });
+    assert!(frame.0.pixels == pixels);
+}
+
+#[test]
+fn either_bridge_killed_and_restarted_carries_on() {
+    let (from, into) = (
+        TestSegment::new("bridge-kill-from"),
+        TestSegment::new("bridge-kill-into"),
+    );
+    let port = free_port();
+    let mut writer = writer(&from);
+    let out = outbound(&from, port);
+    let inside = inbound(&from, &into, port);
+    writer.send_image("/one.png", b"one").unwrap();
+    wait_for(&into, "the first picture", |reader| {
+        image_named(reader, "/one.png")
+    });
+
+    inside.kill();
+    let _inside = inbound(&from, &into, port);
+    writer.send_image("/two.png", b"two").unwrap();
+    wait_for(
+        &into,
+        "a picture after the inbound bridge came back",
+        |reader| image_named(reader, "/two.png"),
+    );
+
+    out.kill();
+    let _out = outbound(&from, port);
+    writer.send_image("/three.png", b"three").unwrap();
+    wait_for(
+        &into,
+        "a picture after the outbound bridge came back",
+        |reader| image_named(reader, "/three.png"),
+    );
+}
+
+#[test]
+fn a_second_bridge_into_one_segment_is_refused_and_garbage_is_dropped() {
+    let (from, into) = (
+        TestSegment::new("bridge-two-from"),
+        TestSegment::new("bridge-two-into"),
+    );
+    let port = free_port();
+    let mut writer = writer(&from);
+    let _out = outbound(&from, port);
+    let first = inbound(&from, &into, port);
+    writer.send_image("/kept.png", b"kept").unwrap();
+    wait_for(&into, "the picture", |reader| {
+        image_named(reader, "/kept.png")
+    });
+
+    // A second writer of the same local segment is refused, as any second writer is.
+    let mut second = inbound(&from, &into, port);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = second.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second bridge was not refused"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(1));
+    let refused = second.kill();
+    assert!(refused.contains("shm-bridge:"), "{refused}");
+
+    // Garbage and a record that fails its checksum, put straight on the network.
+    let mut config = zenoh::Config::default();
+    config
+        .insert_json5("scouting/multicast/enabled", "false")
+        .unwrap();
+    config
+        .insert_json5("connect/endpoints", &format!("[\"tcp/127.0.0.1:{port}\"]"))
+        .unwrap();
+    let session = zenoh::open(config).wait().unwrap();
+    let key = format!("shm-exchange/{}/record/picture", from.name);
+    std::thread::sleep(Duration::from_secs(1));
+    session.put(&key, b"not a record".to_vec()).wait().unwrap();
+    let mut damaged = ImageMessage {
+        path: "/damaged.png".to_owned(),
+        bytes: b"damaged".to_vec(),
+    }
+    .to_bytes();
+    let checksum = shm_common::checksum::Checksum::of(&damaged);
+    damaged[0] ^= 1;
+    let mut message = b"SHMBRDG1".to_vec();
+    message.extend_from_slice(&1u32.to_le_bytes());
+    message.extend_from_slice(&shm_common::RecordKind::Image.code().to_le_bytes());
+    for value in [1u64, 999, checksum, damaged.len() as u64, 0, 0] {
+        message.extend_from_slice(&value.to_le_bytes());
+    }
+    message.extend_from_slice(&damaged);
+    session.put(&key, message).wait().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    session.close().wait().unwrap();
+    let said = first.kill();
+    assert!(
+        said.contains("not a message of this bridge's version"),
+        "{said}"
+    );
+    assert!(said.contains("fails its checksum"), "{said}");
+    let mut reader = Reader::open(&into.location).unwrap();
+    let (image, _) = reader.latest_image().unwrap().unwrap();
+    assert_eq!(image.path, "/kept.png", "nothing damaged was written");
+}
