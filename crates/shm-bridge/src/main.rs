@@ -203,6 +203,7 @@ fn publish(session: &zenoh::Session, name: &str, stop: &AtomicBool) -> Result<()
             let announcement = Announcement {
                 instance: reader.instance_id(),
                 run,
+                writer_active: matches!(reader.writer_status(), WriterStatus::Active { .. }),
                 channels: channels.clone(),
             };
             session
@@ -311,6 +312,15 @@ fn receive(
             }
             Some(Topic::Channels) => {
                 match Announcement::decode(&sample.payload().to_bytes()) {
+                    Ok(announcement) if !announcement.writer_active => {
+                        // The source's writer closed or died: so does this side's, leaving the
+                        // records in place; it comes back with the source's next writer.
+                        if let Some(old) = mirror.take() {
+                            let mut writer = old.writer;
+                            writer.set_persist(true);
+                        }
+                        last_announcement = Some((announcement.run, Instant::now()));
+                    }
                     Ok(announcement) => {
                         let changed = mirror
                             .as_ref()

@@ -13,7 +13,7 @@
 //! resync   (key  shm-exchange/<segment>/resync): empty; the sender sends every channel's
 //!          latest record again
 //! channels (key  shm-exchange/<segment>/channels)
-//!   0  magic "SHMBRDC1"     8  version (u32)      12  reserved
+//!   0  magic "SHMBRDC1"     8  version (u32)      12  its writer (u32: 0 none, 1 active)
 //!  16  source instance id  24  the sending bridge's run (a new number each time it starts)
 //!  32  the segment's channel directory, as stored in segments
 //! ```
@@ -243,6 +243,9 @@ pub struct Announcement {
     /// The sending bridge's run: a receiver that sees another asks for every channel's latest
     /// record again (what the new bridge sent before the link was up is lost).
     pub run: u64,
+    /// Whether a writer holds the source segment: while none does (it closed or died), the
+    /// receiving bridge lets go of its local segment too, so readers there see the writer gone.
+    pub writer_active: bool,
     /// The segment's channels.
     pub channels: Vec<ChannelSpec>,
 }
@@ -253,7 +256,7 @@ impl Announcement {
         let mut out = Vec::new();
         out.extend_from_slice(CHANNELS_MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&0u32.to_le_bytes());
+        out.extend_from_slice(&u32::from(self.writer_active).to_le_bytes());
         out.extend_from_slice(&self.instance.to_le_bytes());
         out.extend_from_slice(&self.run.to_le_bytes());
         out.extend_from_slice(&directory::encode(&self.channels));
@@ -273,6 +276,7 @@ impl Announcement {
         Ok(Announcement {
             instance: word(message, 16),
             run: word(message, 24),
+            writer_active: half(message, 12) == 1,
             channels,
         })
     }
@@ -361,6 +365,7 @@ mod tests {
         let announcement = Announcement {
             instance: 9,
             run: 4,
+            writer_active: true,
             channels: ChannelSpec::demo(1 << 20, 0),
         };
         let message = announcement.encode();

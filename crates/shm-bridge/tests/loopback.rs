@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use shm_common::{
     Capacity, CreationMode, FrameHeader, ImageMessage, PixelFormat, Reader, TestData, Writer,
+    WriterStatus,
 };
 use shm_testkit::TestSegment;
 use zenoh::Wait;
@@ -197,6 +198,50 @@ fn pictures_the_struct_and_frames_cross_the_bridge_whole() {
             .filter(|(frame, _)| frame.number == 29)
     });
     assert!(frame.0.pixels == pixels);
+}
+
+#[test]
+fn the_source_writer_closing_and_coming_back_shows_on_the_other_side() {
+    let (from, into) = (
+        TestSegment::new("bridge-status-from"),
+        TestSegment::new("bridge-status-into"),
+    );
+    let port = free_port();
+    let mut writer = writer(&from);
+    let _out = outbound(&from, port);
+    let _in = inbound(&from, &into, port);
+    writer.send_image("/before.png", b"before").unwrap();
+    wait_for(&into, "the first picture", |reader| {
+        image_named(reader, "/before.png")
+    });
+
+    // The source writer closes, keeping its segment: the bridge's local writer lets go too.
+    writer.set_persist(true);
+    drop(writer);
+    wait_for(&into, "the writer's close", |reader| {
+        (reader.writer_status() == WriterStatus::Closed).then_some(())
+    });
+    let mut reader = Reader::open(&into.location).unwrap();
+    assert_eq!(
+        reader.latest_image().unwrap().unwrap().0.path,
+        "/before.png",
+        "records stay"
+    );
+
+    let mut writer = Writer::create(
+        &from.location,
+        CreationMode::CreateOrOpen,
+        Capacity::Default,
+    )
+    .unwrap();
+    writer.send_image("/after.png", b"after").unwrap();
+    wait_for(&into, "a picture from the next writer", |reader| {
+        image_named(reader, "/after.png")
+    });
+    assert!(matches!(
+        Reader::open(&into.location).unwrap().writer_status(),
+        WriterStatus::Active { .. }
+    ));
 }
 
 #[test]
