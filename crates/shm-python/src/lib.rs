@@ -161,7 +161,8 @@ impl PyWriter {
     }
 
     /// Sends a picture file's bytes (`bytes`, or any contiguous buffer of bytes) under its
-    /// path; returns the record's number. The bytes are copied once, into shared memory.
+    /// path; returns the record's number. The bytes are copied once, into shared memory (twice
+    /// in an `abi3` build running on Python before 3.11, which has no buffer protocol).
     fn send_image(&mut self, path: &str, data: &Bound<'_, PyAny>) -> PyResult<u64> {
         buffer::with_bytes(data, |data| {
             self.make_room(
@@ -184,7 +185,8 @@ impl PyWriter {
     /// Sends a frame of `height` rows of `width` pixels of `channels` bytes each (4: RGBA,
     /// 3: RGB, 1: grey), tightly packed in `pixels` (any contiguous buffer of bytes); numbered
     /// `number`, or one more than the last if `None`. Returns the frame's number. The pixels
-    /// are copied once, into shared memory. (`send_frame` takes a numpy array.)
+    /// are copied once, into shared memory (twice in an `abi3` build on Python before 3.11).
+    /// (`send_frame` takes a numpy array.)
     #[pyo3(signature = (width, height, channels, pixels, number = None))]
     fn send_frame_bytes(
         &mut self,

@@ -53,7 +53,8 @@ class Writer(_NativeWriter):
         """Sends a numpy ``uint8`` array of shape (height, width, 4) (RGBA), (height, width, 3)
         (RGB) or (height, width) (grey) as the next frame of a stream; returns its number (one
         more than the last unless ``number`` is given). The pixels are copied once, into shared
-        memory (a non-contiguous array is made contiguous first)."""
+        memory (a non-contiguous array is made contiguous first; an ``abi3`` build on Python
+        before 3.11 copies them into a ``bytes`` first too)."""
         import numpy
 
         array = numpy.asarray(array)
