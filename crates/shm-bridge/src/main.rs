@@ -34,7 +34,7 @@ use zenoh::Wait;
 use zenoh::handlers::RingChannel;
 use zenoh::qos::CongestionControl;
 
-use wire::{Announcement, Record, Topic};
+use wire::{Announcement, Header, Record, Topic};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -190,7 +190,6 @@ fn publish(session: &zenoh::Session, name: &str, stop: &AtomicBool) -> Result<()
     let run = this_run();
     let mut reader = None;
     let mut announced = Instant::now() - ANNOUNCE_EVERY;
-    let mut buffer = Vec::new();
     while !stop.load(Ordering::Relaxed) {
         let Some(reader) = open_reader(&location, &mut reader)? else {
             std::thread::sleep(Duration::from_millis(100));
@@ -216,23 +215,25 @@ fn publish(session: &zenoh::Session, name: &str, stop: &AtomicBool) -> Result<()
             if !resend_all && !reader.channel_has_new(channel_name) {
                 continue;
             }
-            let Some(meta) = reader.read_channel_into(channel_name, &mut buffer)? else {
+            let instance = reader.instance_id();
+            let Some(held) = reader.hold(channel_name)? else {
                 continue;
             };
-            let record = Record {
+            let meta = *held.meta();
+            let header = Header {
                 kind: channel.kind,
-                instance: reader.instance_id(),
+                instance,
                 sequence: meta.sequence,
                 checksum: meta.checksum,
                 started_unix_ns: to_unix(meta.started_ns),
                 published_unix_ns: to_unix(meta.published_ns),
-                bytes: std::mem::take(&mut buffer),
             };
+            // Held in place and copied once, checked on the way, straight into the message.
+            let message = header.message(held.len(), |out| held.copy_into(out).map(drop))?;
             session
-                .put(wire::record_key(name, channel_name), record.encode())
+                .put(wire::record_key(name, channel_name), message)
                 .congestion_control(CongestionControl::Drop)
                 .wait()?;
-            buffer = record.bytes;
         }
     }
     Ok(())
@@ -278,6 +279,15 @@ struct Mirror {
     written: HashMap<String, (u64, u64)>,
 }
 
+impl Mirror {
+    /// Closes the local writer, leaving the segment and its records in place (for readers, and
+    /// for the next writer to carry over).
+    fn let_go(self) {
+        let mut writer = self.writer;
+        writer.set_persist(true);
+    }
+}
+
 /// Writes what arrives for the remote segment `from` into the local segment `into` until
 /// `stop`.
 fn receive(
@@ -316,8 +326,7 @@ fn receive(
                         // The source's writer closed or died: so does this side's, leaving the
                         // records in place; it comes back with the source's next writer.
                         if let Some(old) = mirror.take() {
-                            let mut writer = old.writer;
-                            writer.set_persist(true);
+                            old.let_go();
                         }
                         last_announcement = Some((announcement.run, Instant::now()));
                     }
@@ -372,9 +381,7 @@ fn start_mirror(
     old: Option<Mirror>,
 ) -> Result<Mirror> {
     if let Some(old) = old {
-        let mut writer = old.writer;
-        // Its records stay for the new writer to carry over.
-        writer.set_persist(true);
+        old.let_go();
     }
     let mut writer = Writer::create_with(location, CreationMode::CreateOrOpen, channels.clone())?;
     writer.set_persist(persist);
@@ -387,8 +394,9 @@ fn start_mirror(
 
 /// Publishes a record that arrived into the local segment, growing it if a picture or frame
 /// needs more room; reports (and drops) one that does not fit its channel.
-fn write_record(mirror: &mut Mirror, channel: &str, record: Record) {
-    let origin = (record.instance, record.sequence);
+fn write_record(mirror: &mut Mirror, channel: &str, record: Record<'_>) {
+    let header = record.header;
+    let origin = (header.instance, header.sequence);
     if mirror.written.get(channel) == Some(&origin) {
         return;
     }
@@ -397,10 +405,10 @@ fn write_record(mirror: &mut Mirror, channel: &str, record: Record) {
         .iter()
         .find(|spec| spec.name.as_str() == channel);
     let expected = spec.map(|spec| spec.kind);
-    if expected != Some(record.kind) {
+    if expected != Some(header.kind) {
         eprintln!(
             "shm-bridge: dropped a {} for channel `{channel}`, which {}",
-            record.kind.noun(),
+            header.kind.noun(),
             expected.map_or("the segment does not have".to_owned(), |kind| format!(
                 "holds {}s",
                 kind.noun()
@@ -414,18 +422,18 @@ fn write_record(mirror: &mut Mirror, channel: &str, record: Record) {
         return;
     }
     let writer = &mut mirror.writer;
-    let demo = matches!(record.kind, RecordKind::Image | RecordKind::Frame);
-    if demo && !writer.fits(record.kind, record.bytes.len()) {
+    let demo = matches!(header.kind, RecordKind::Image | RecordKind::Frame);
+    if demo && !writer.fits(header.kind, record.bytes.len()) {
         let grown = writer
-            .plan_growth(record.kind, record.bytes.len())
+            .plan_growth(header.kind, record.bytes.len())
             .and_then(|growth| writer.grow(&growth));
         if let Err(err) = grown {
-            eprintln!("shm-bridge: dropped a {}: {err}", record.kind.noun());
+            eprintln!("shm-bridge: dropped a {}: {err}", header.kind.noun());
             return;
         }
     }
-    let started = to_monotonic(record.started_unix_ns);
-    match writer.publish_raw_started(channel, &record.bytes, Some(started)) {
+    let started = to_monotonic(header.started_unix_ns);
+    match writer.publish_raw_started(channel, record.bytes, Some(started)) {
         Ok(_) => {
             mirror.written.insert(channel.to_owned(), origin);
         }

@@ -80,23 +80,30 @@ impl Topic<'_> {
 /// The prefix of every key expression.
 const KEY_PREFIX: &str = "shm-exchange";
 
-/// A record as it travels: its metadata and bytes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Record {
+/// What a record message says of its record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
     /// What it holds.
     pub kind: RecordKind,
     /// The source segment's instance: a re-created segment numbers its records afresh.
     pub instance: u64,
     /// Its number in its channel of the source segment.
     pub sequence: u64,
-    /// The writer's checksum of `bytes`.
+    /// The writer's checksum of the record's bytes.
     pub checksum: u64,
     /// The source writer's start and publish times, in ns since the Unix epoch.
     pub started_unix_ns: u64,
     /// See `started_unix_ns`.
     pub published_unix_ns: u64,
+}
+
+/// A record as it arrived: its header and bytes, borrowed from the message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Record<'m> {
+    /// Its metadata.
+    pub header: Header,
     /// The record.
-    pub bytes: Vec<u8>,
+    pub bytes: &'m [u8],
 }
 
 /// Why a message from the network was refused.
@@ -162,10 +169,15 @@ fn half(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(half)
 }
 
-impl Record {
-    /// The message for this record.
-    pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(RECORD_HEADER + self.bytes.len());
+impl Header {
+    /// The message for a record of `len` bytes with this header, its bytes written by `fill`
+    /// straight into the message.
+    pub fn message<E>(
+        &self,
+        len: usize,
+        fill: impl FnOnce(&mut [u8]) -> Result<(), E>,
+    ) -> Result<Vec<u8>, E> {
+        let mut out = Vec::with_capacity(RECORD_HEADER + len);
         out.extend_from_slice(RECORD_MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&self.kind.code().to_le_bytes());
@@ -173,23 +185,26 @@ impl Record {
             self.instance,
             self.sequence,
             self.checksum,
-            self.bytes.len() as u64,
+            len as u64,
             self.started_unix_ns,
             self.published_unix_ns,
         ] {
             out.extend_from_slice(&value.to_le_bytes());
         }
-        out.extend_from_slice(&self.bytes);
-        out
+        out.resize(RECORD_HEADER + len, 0);
+        fill(&mut out[RECORD_HEADER..])?;
+        Ok(out)
     }
+}
 
+impl<'m> Record<'m> {
     /// Whether the bytes give the checksum their first writer computed, for a channel of
     /// `capacity` bytes (whose records fit in one line or not: the checksums differ).
     pub fn check(&self, capacity: usize) -> Result<(), WireError> {
-        let computed = Checksum::of_record(&self.bytes, capacity);
-        if computed != self.checksum {
+        let computed = Checksum::of_record(self.bytes, capacity);
+        if computed != self.header.checksum {
             return Err(WireError::Checksum {
-                stored: self.checksum,
+                stored: self.header.checksum,
                 computed,
             });
         }
@@ -198,7 +213,7 @@ impl Record {
 
     /// Reads a record message of at most `limit` record bytes, checking its framing (its
     /// bytes are checked against the checksum by [`Record::check`], once the channel is known).
-    pub fn decode(message: &[u8], limit: usize) -> Result<Record, WireError> {
+    pub fn decode(message: &'m [u8], limit: usize) -> Result<Record<'m>, WireError> {
         if message.len() < RECORD_HEADER {
             return Err(if message.starts_with(RECORD_MAGIC) {
                 WireError::Truncated { len: message.len() }
@@ -224,13 +239,15 @@ impl Record {
             return Err(WireError::Truncated { len: message.len() });
         }
         Ok(Record {
-            kind,
-            instance: word(message, 16),
-            sequence: word(message, 24),
-            checksum: word(message, 32),
-            started_unix_ns: word(message, 48),
-            published_unix_ns: word(message, 56),
-            bytes: bytes.to_vec(),
+            header: Header {
+                kind,
+                instance: word(message, 16),
+                sequence: word(message, 24),
+                checksum: word(message, 32),
+                started_unix_ns: word(message, 48),
+                published_unix_ns: word(message, 56),
+            },
+            bytes,
         })
     }
 }
@@ -287,22 +304,31 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn record() -> Record {
-        let bytes = b"a picture's bytes".to_vec();
+    const BYTES: &[u8] = b"a picture's bytes";
+
+    fn record() -> Record<'static> {
         Record {
-            kind: RecordKind::Image,
-            instance: 7,
-            sequence: 3,
-            checksum: Checksum::of_record(&bytes, 1 << 20),
-            started_unix_ns: 11,
-            published_unix_ns: 12,
-            bytes,
+            header: Header {
+                kind: RecordKind::Image,
+                instance: 7,
+                sequence: 3,
+                checksum: Checksum::of_record(BYTES, 1 << 20),
+                started_unix_ns: 11,
+                published_unix_ns: 12,
+            },
+            bytes: BYTES,
         }
     }
 
     #[test]
     fn a_record_survives_the_trip_and_every_damage_is_refused() {
-        let message = record().encode();
+        let message = record()
+            .header
+            .message(BYTES.len(), |out| {
+                out.copy_from_slice(BYTES);
+                Ok::<(), ()>(())
+            })
+            .unwrap();
         assert_eq!(Record::decode(&message, 1 << 20), Ok(record()));
         assert_eq!(record().check(1 << 20), Ok(()));
         let mut damaged = message.clone();

@@ -41,10 +41,9 @@
 
 use crate::sync::atomic::{AtomicU64, Ordering, fence};
 
-use super::backoff::Backoff;
 use super::record::RecordMeta;
-use super::sequence::{Newest, RecordNumber};
-use super::slot::{READ_SPINS, Slot, UNSTABLE_AFTER};
+use super::sequence::RecordNumber;
+use super::slot::Slot;
 use crate::error::ReadError;
 use crate::layout::STREAMED_REGIONS;
 
@@ -71,31 +70,7 @@ impl Slot<'_> {
     /// Holds the newest complete record in place (the caller owns the lease entry); `Ok(None)`
     /// if nothing was published. Reader steps 1 to 3.
     pub(crate) fn hold_newest(&self) -> Result<Option<Held>, ReadError> {
-        let mut backoff = Backoff::new(READ_SPINS);
-        loop {
-            let words = self.sequence_words();
-            match Newest::of(words) {
-                Newest::Nothing => return Ok(None),
-                Newest::Record(number) => {
-                    if let Some(held) = self.try_hold(number, words[number.buffer()])? {
-                        return Ok(Some(held));
-                    }
-                }
-                Newest::Contradiction => {
-                    if self.sequence_words() == words {
-                        return Err(ReadError::Inconsistent { kind: self.kind });
-                    }
-                }
-            }
-            let waited = backoff.waited();
-            if waited > UNSTABLE_AFTER {
-                return Err(ReadError::Unstable {
-                    kind: self.kind,
-                    waited_ms: waited.as_millis() as u64,
-                });
-            }
-            backoff.snooze();
-        }
+        self.newest_stable(|number, before| self.try_hold(number, before))
     }
 
     /// Holds record `number`, whose sequence word was `before` when loaded (with Acquire), if

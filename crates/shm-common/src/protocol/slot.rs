@@ -23,9 +23,9 @@ use crate::message::{RecordKind, Sink, Source};
 use crate::sys::SharedRegion;
 
 /// How long a reader keeps retrying a record whose sequence words never settle.
-pub(crate) const UNSTABLE_AFTER: Duration = Duration::from_secs(1);
+const UNSTABLE_AFTER: Duration = Duration::from_secs(1);
 /// Retries of a read that spin before they yield.
-pub(crate) const READ_SPINS: u32 = 16;
+const READ_SPINS: u32 = 16;
 
 /// One slot of a mapped segment.
 pub(crate) struct Slot<'a> {
@@ -155,15 +155,26 @@ impl Slot<'_> {
         &self,
         mut decode: impl FnMut(&mut dyn Source) -> Result<(), FrameError>,
     ) -> Result<Option<RecordMeta>, ReadError> {
+        self.newest_stable(|number, before| self.read_stable(number, before, &mut decode))
+    }
+
+    /// Tries `attempt` on the newest complete record (its number and its sequence word, loaded
+    /// with Acquire) until it succeeds (`Some`); `Ok(None)` if nothing was published. An
+    /// attempt gets `None` when the writer moved on meanwhile, and is tried again on the record
+    /// newest then: a reader is only disturbed if a whole record is published and the next one
+    /// begins during its attempt.
+    pub(crate) fn newest_stable<T>(
+        &self,
+        mut attempt: impl FnMut(RecordNumber, u64) -> Result<Option<T>, ReadError>,
+    ) -> Result<Option<T>, ReadError> {
         let mut backoff = Backoff::new(READ_SPINS);
         loop {
             let words = self.sequence_words();
             match Newest::of(words) {
                 Newest::Nothing => return Ok(None),
                 Newest::Record(number) => {
-                    let before = words[number.buffer()];
-                    if let Some(read) = self.read_stable(number, before, &mut decode)? {
-                        return Ok(Some(read));
+                    if let Some(done) = attempt(number, words[number.buffer()])? {
+                        return Ok(Some(done));
                     }
                 }
                 // Words loaded while the writer moved on can contradict each other, but a second
