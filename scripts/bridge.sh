@@ -10,3 +10,6 @@ cargo fmt --manifest-path "$manifest" -- --check
 cargo clippy --manifest-path "$manifest" --all-targets --locked -- -D warnings
 echo "== shm-bridge: cargo test (two bridges on loopback)"
 timeout --kill-after=30 1200 cargo test --manifest-path "$manifest" --locked
+echo "== shm bench --bridge: figures through two bridges, and bridges that end with the bench"
+SHM_BRIDGE="$PWD/crates/shm-bridge/target/debug/shm-bridge" \
+    timeout --kill-after=30 1200 cargo test -p shm-cli --test cli --locked -- --ignored through_bridges

@@ -73,6 +73,10 @@ struct Args {
     /// Leave the `--into` segment and its records in place when the bridge exits.
     #[arg(long)]
     persist: bool,
+    /// End (cleanly) once PID, the process that started this bridge, has exited: for bridges
+    /// another program starts that must not outlive it, such as `shm bench --bridge`'s.
+    #[arg(long, value_name = "PID")]
+    parent: Option<u32>,
 }
 
 fn main() {
@@ -87,13 +91,16 @@ fn run(args: &Args) -> Result<()> {
     if args.name.is_none() && args.into.is_none() {
         return Err("say what to bridge: --name SEG publishes a local segment, --into SEG writes a remote one into a local segment".into());
     }
-    let session = zenoh::open(config(args)?)
-        .wait()
-        .map_err(|err| format!("Zenoh could not start: {err}"))?;
     // SIGINT, SIGTERM and SIGHUP end the bridge cleanly: its segment's writer closes.
     let stop = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&stop);
     ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))?;
+    if let Some(parent) = args.parent {
+        stop_when_parent_exits(parent, Arc::clone(&stop))?;
+    }
+    let session = zenoh::open(config(args)?)
+        .wait()
+        .map_err(|err| format!("Zenoh could not start: {err}"))?;
     let mut threads = Vec::new();
     if let Some(name) = &args.name {
         let (session, stop, name) = (session.clone(), Arc::clone(&stop), name.clone());
@@ -118,6 +125,25 @@ fn run(args: &Args) -> Result<()> {
         }
     }
     outcome
+}
+
+/// Sets `stop` once `parent`, the process that started this one, has exited (given by its id:
+/// one that died before this process looked would otherwise go unnoticed).
+#[cfg(unix)]
+fn stop_when_parent_exits(parent: u32, stop: Arc<AtomicBool>) -> Result<()> {
+    std::thread::spawn(move || {
+        // An orphan's parent id becomes another process's (init's or a subreaper's).
+        while std::os::unix::process::parent_id() == parent {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn stop_when_parent_exits(_parent: u32, _stop: Arc<AtomicBool>) -> Result<()> {
+    Err("--parent is only available on Unix".into())
 }
 
 /// Zenoh's configuration: the file given, or peers that meet only at the endpoints given.

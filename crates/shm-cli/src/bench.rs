@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -62,6 +62,12 @@ pub struct BenchArgs {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     pub json: bool,
+    /// Also measure the round trip and 10 MiB one way through two `shm-bridge` processes
+    /// talking Zenoh over TCP on loopback. PATH is the `shm-bridge` program: by default the one
+    /// beside this program, else the one on PATH.
+    #[arg(long, value_name = "PATH")]
+    #[allow(clippy::option_option)]
+    pub bridge: Option<Option<PathBuf>>,
 }
 
 fn parse_cpus(text: &str) -> std::result::Result<[usize; 2], String> {
@@ -129,6 +135,10 @@ pub struct PeerArgs {
     /// Wait by spinning only, never sleeping ([`WaitMode::BusyPoll`]).
     #[arg(long)]
     pub busy_poll: bool,
+    /// Read the copy of the measuring process's segment that a bridge writes
+    /// (`<segment>-ping-far`) instead of the segment itself.
+    #[arg(long)]
+    pub far: bool,
 }
 
 fn pin(cpu: Option<usize>) {
@@ -330,10 +340,11 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
     pin(args.cpu);
     let parent = &mut Parent::given_or_current(args.parent);
     let base = args.segment.clone().unwrap_or_default();
+    let ping = if args.far { FAR_PING } else { "ping" };
     match args.role {
         PeerRole::FloorEcho => floor_echo(&segment(&base, "floor")?, parent),
         PeerRole::ShmEcho => {
-            let mut reader = open_reader(&segment(&base, "ping")?, parent)?;
+            let mut reader = open_reader(&segment(&base, ping)?, parent)?;
             if args.busy_poll {
                 reader.set_wait_mode(WaitMode::BusyPoll);
             }
@@ -351,7 +362,7 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
             }
         }
         PeerRole::ShmSink | PeerRole::ShmLease | PeerRole::ShmFrames => {
-            let mut reader = open_reader(&segment(&base, "ping")?, parent)?;
+            let mut reader = open_reader(&segment(&base, ping)?, parent)?;
             let mut writer = Writer::create(
                 &segment(&base, "pong")?,
                 CreationMode::CreateOrOpen,
@@ -368,13 +379,13 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
             // of the shared one.
             let follow = !matches!(args.role, PeerRole::ShmFrames);
             loop {
-                // The record and when it was in hand; the path says when it was sent.
+                // The record, when it was sent (its path says) and when it was in hand.
                 let read = match args.role {
                     PeerRole::ShmLease => match reader.lease_next(PICTURE_CHANNEL)? {
                         Some(lease) => {
                             let at = monotonic_ns();
                             let sent = lease.image()?.path.parse::<u64>().unwrap_or(0);
-                            Some((*lease.meta(), at.saturating_sub(sent)))
+                            Some((*lease.meta(), sent, at))
                         }
                         None => None,
                     },
@@ -387,16 +398,17 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
                             None
                         };
                         let sent = message.path.parse::<u64>().unwrap_or(0);
-                        read.map(|meta| (meta, monotonic_ns().saturating_sub(sent)))
+                        read.map(|meta| (meta, sent, monotonic_ns()))
                     }
                 };
-                if let Some((meta, latency)) = read {
+                if let Some((meta, sent, at)) = read {
                     last_message = Instant::now();
                     received += 1;
-                    let [high, low] = split_ns(latency);
                     let mut scores = [0; 10];
-                    scores[0] = high;
-                    scores[1] = low;
+                    [scores[0], scores[1]] = split_ns(at.saturating_sub(sent));
+                    // Which message this answers: behind a bridge, record numbers are the
+                    // far segment's own.
+                    [scores[2], scores[3]] = split_ns(sent);
                     writer.send_struct(&TestData {
                         id: meta.sequence as i32,
                         age: 0,
@@ -634,10 +646,121 @@ fn stream_large(transport: &Transport, messages: usize, cpu: Option<usize>) -> R
     Ok(percentiles(&mut samples))
 }
 
+/// The segment suffixes the bridges write: copies of `ping` and `pong` on the far side.
+const FAR_PING: &str = "ping-far";
+const FAR_PONG: &str = "pong-far";
+
+/// Two `shm-bridge` processes on loopback between a pair's segments, killed (and the segments
+/// they write removed) when dropped. The near one publishes `ping` and writes the far one's
+/// `pong` into `pong-far`; the far one publishes `pong` and writes `ping` into `ping-far`.
+struct Bridges {
+    processes: Vec<Child>,
+    writes: Vec<SegmentLocation>,
+}
+
+impl Bridges {
+    fn start(program: &Path, base: &str) -> Result<Bridges> {
+        let port = TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port();
+        let endpoint = format!("tcp/127.0.0.1:{port}");
+        let name = |suffix: &str| format!("{base}-{suffix}");
+        let parent = std::process::id().to_string();
+        let mut bridges = Bridges {
+            processes: Vec::new(),
+            writes: vec![segment(base, FAR_PONG)?, segment(base, FAR_PING)?],
+        };
+        for [publishes, from, into, side, endpoint] in [
+            ["ping", "pong", FAR_PONG, "--listen", &endpoint],
+            ["pong", "ping", FAR_PING, "--connect", &endpoint],
+        ] {
+            let process = Command::new(program)
+                .args(["--name", &name(publishes), "--from", &name(from)])
+                .args(["--into", &name(into), side, endpoint, "--parent", &parent])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .spawn()
+                .map_err(|err| format!("cannot start the bridge {}: {err}", program.display()))?;
+            bridges.processes.push(process);
+        }
+        Ok(bridges)
+    }
+}
+
+impl Counterpart for Bridges {
+    fn check_there(&mut self) -> Result<()> {
+        for process in &mut self.processes {
+            if let Some(status) = process.try_wait()? {
+                return Err(format!("a bridge exited ({status}); it said why above").into());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Bridges {
+    fn drop(&mut self) {
+        for process in &mut self.processes {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+        for location in &self.writes {
+            let _ = shm_common::remove(location);
+        }
+    }
+}
+
+/// Two processes to wait on at once: an answer needs both.
+struct Both<'a>(&'a mut dyn Counterpart, &'a mut dyn Counterpart);
+
+impl Counterpart for Both<'_> {
+    fn check_there(&mut self) -> Result<()> {
+        self.0.check_there()?;
+        self.1.check_there()
+    }
+}
+
+/// How to get the `shm-bridge` program, which is built in a workspace of its own.
+const BUILD_THE_BRIDGE: &str = "build it with `cargo build --release --manifest-path \
+    crates/shm-bridge/Cargo.toml` and give its path: --bridge crates/shm-bridge/target/release/shm-bridge";
+
+/// The `shm-bridge` program `--bridge` names: the path given, else the one beside this
+/// program, else the first on PATH.
+fn bridge_program(given: Option<&Path>) -> Result<PathBuf> {
+    if let Some(path) = given {
+        if !path.is_file() {
+            return Err(format!(
+                "--bridge: there is no program at {}; {BUILD_THE_BRIDGE}",
+                path.display()
+            )
+            .into());
+        }
+        return Ok(path.to_owned());
+    }
+    let beside = std::env::current_exe()?.with_file_name("shm-bridge");
+    let on_path = std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|dir| dir.join("shm-bridge"));
+    std::iter::once(beside)
+        .chain(on_path)
+        .find(|path| path.is_file())
+        .ok_or_else(|| {
+            format!(
+                "--bridge found no shm-bridge program beside shm or on PATH; {BUILD_THE_BRIDGE}"
+            )
+            .into()
+        })
+}
+
+/// The measuring side of a shared-memory measurement: it writes `ping`, the peer answers in
+/// `pong`; through bridges, the peer reads `ping-far` and the answers come from `pong-far`.
 struct ShmPair {
     base: String,
     writer: Writer,
     reader: Option<Reader>,
+    /// How the reader of the answers waits.
+    wait_mode: WaitMode,
+    bridges: Option<Bridges>,
 }
 
 impl ShmPair {
@@ -652,21 +775,46 @@ impl ShmPair {
             base,
             writer,
             reader: None,
+            wait_mode: WaitMode::default(),
+            bridges: None,
         })
     }
 
-    /// The reader of the peer's answers, once `peer` has created their segment.
-    fn reader(&mut self, peer: &mut Peer) -> Result<&mut Reader> {
+    /// A pair whose messages go through two bridges (`program`) and come back through them.
+    fn bridged(tag: &str, capacity: usize, program: &Path) -> Result<ShmPair> {
+        let mut pair = ShmPair::new(tag, capacity)?;
+        pair.bridges = Some(Bridges::start(program, &pair.base)?);
+        Ok(pair)
+    }
+
+    /// The peer's next answer.
+    fn answer(&mut self, peer: &mut Peer) -> Result<TestData> {
+        let answers = if self.bridges.is_some() {
+            FAR_PONG
+        } else {
+            "pong"
+        };
+        let mut both = None;
+        let other: &mut dyn Counterpart = match self.bridges.as_mut() {
+            Some(bridges) => both.insert(Both(peer, bridges)),
+            None => peer,
+        };
         if self.reader.is_none() {
-            self.reader = Some(open_reader(&segment(&self.base, "pong")?, peer)?);
+            let mut reader = open_reader(&segment(&self.base, answers)?, other)?;
+            reader.set_wait_mode(self.wait_mode);
+            self.reader = Some(reader);
         }
-        self.reader.as_mut().ok_or_else(|| "no reader".into())
+        let reader = self.reader.as_mut().ok_or("no reader")?;
+        next_struct(reader, other)
     }
 
     /// Starts the peer process in `role` on this pair's segments.
     fn spawn_peer(&self, role: &str, extra: &[String], cpu: Option<usize>) -> Result<Peer> {
         let mut args = vec![role.to_owned(), "--segment".to_owned(), self.base.clone()];
         args.extend_from_slice(extra);
+        if self.bridges.is_some() {
+            args.push("--far".to_owned());
+        }
         let mut peer = Peer::spawn(&args, cpu, false)?;
         peer.creates = Some(segment(&self.base, "pong")?);
         Ok(peer)
@@ -683,23 +831,26 @@ impl ShmPair {
 
 /// 48-byte round trips over shared memory, both readers waiting in `mode`: (median, p99) in
 /// microseconds.
-fn shm_rtt(messages: usize, cpu: Option<usize>, mode: WaitMode) -> Result<(f64, f64)> {
-    let busy = mode == WaitMode::BusyPoll;
-    let mut pair = ShmPair::new(if busy { "rtt-busy" } else { "rtt" }, 4096)?;
-    let extra = if busy {
+fn shm_rtt(
+    mut pair: ShmPair,
+    messages: usize,
+    cpu: Option<usize>,
+    mode: WaitMode,
+) -> Result<(f64, f64)> {
+    let extra = if mode == WaitMode::BusyPoll {
         vec!["--busy-poll".to_owned()]
     } else {
         Vec::new()
     };
     let mut peer = pair.spawn_peer("shm-echo", &extra, cpu)?;
-    pair.reader(&mut peer)?.set_wait_mode(mode);
+    pair.wait_mode = mode;
     let mut samples = Vec::with_capacity(messages);
     let mut data = TestData::default();
     for i in 0..messages + WARM_UP {
         data.id = i as i32;
         let started = Instant::now();
         pair.writer.send_struct(&data)?;
-        let echoed = next_struct(pair.reader(&mut peer)?, &mut peer)?;
+        let echoed = pair.answer(&mut peer)?;
         if echoed.id != data.id {
             return Err(format!("the echo returned {} for {}", echoed.id, data.id).into());
         }
@@ -786,19 +937,24 @@ fn floor_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
     Ok(percentiles(&mut samples))
 }
 
-/// 10 MiB one way over shared memory, the peer in `role` (`shm-sink` copies each picture out,
-/// `shm-lease` holds it in place): (median, p99) in milliseconds.
-fn shm_large(role: &str, messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
-    let mut pair = ShmPair::new(role, LARGE + 4096)?;
+/// 10 MiB one way over shared memory (through bridges if `pair` has them), the peer in `role`
+/// (`shm-sink` copies each picture out, `shm-lease` holds it in place): (median, p99) in
+/// milliseconds.
+fn shm_large(
+    mut pair: ShmPair,
+    role: &str,
+    messages: usize,
+    cpu: Option<usize>,
+) -> Result<(f64, f64)> {
     let mut peer = pair.spawn_peer(role, &[], cpu)?;
     let payload = vec![0x5au8; LARGE];
     let mut samples = Vec::with_capacity(messages);
     for i in 0..messages + WARM_UP {
-        let sent = monotonic_ns().to_string();
-        let meta = pair.writer.send_image(&sent, &payload)?;
+        let sent = monotonic_ns();
+        pair.writer.send_image(&sent.to_string(), &payload)?;
         let ack = loop {
-            let ack = next_struct(pair.reader(&mut peer)?, &mut peer)?;
-            if ack.id == meta.sequence as i32 {
+            let ack = pair.answer(&mut peer)?;
+            if join_ns([ack.scores[2], ack.scores[3]]) == sent {
                 break ack;
             }
         };
@@ -823,7 +979,7 @@ fn shm_frames(seconds: f64, cpu: Option<usize>) -> Result<f64> {
     let mut sent = 0u64;
     while Instant::now() < until {
         while sent >= acked + 2 {
-            acked = acked.max(next_struct(pair.reader(&mut peer)?, &mut peer)?.id as u64);
+            acked = acked.max(pair.answer(&mut peer)?.id as u64);
         }
         pair.writer
             .send_image(&monotonic_ns().to_string(), &frame)?;
@@ -898,6 +1054,11 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         None => (None, None),
     };
     pin(own_cpu);
+    // Found before anything is measured: a missing program fails at once.
+    let bridge = match &args.bridge {
+        Some(given) => Some(bridge_program(given.as_deref())?),
+        None => None,
+    };
     let progress = |what: &str| {
         if !args.json {
             eprintln!("  measuring {what}…");
@@ -915,12 +1076,22 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         (
             "shm",
             "shm",
-            shm_rtt(args.messages, peer_cpu, WaitMode::SpinThenSleep)?,
+            shm_rtt(
+                ShmPair::new("rtt", 4096)?,
+                args.messages,
+                peer_cpu,
+                WaitMode::SpinThenSleep,
+            )?,
         ),
         (
             "shm_busy_poll",
             "shm, busy-polling",
-            shm_rtt(args.messages, peer_cpu, WaitMode::BusyPoll)?,
+            shm_rtt(
+                ShmPair::new("rtt-busy", 4096)?,
+                args.messages,
+                peer_cpu,
+                WaitMode::BusyPoll,
+            )?,
         ),
     ];
     for transport in &streams {
@@ -928,6 +1099,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             transport.key(),
             transport.key(),
             stream_rtt(transport, args.messages, peer_cpu)?,
+        ));
+    }
+    if let Some(program) = &bridge {
+        progress("48-byte round trips through two bridges");
+        rtts.push((
+            "bridge",
+            "shm, two bridges (Zenoh)",
+            shm_rtt(
+                ShmPair::bridged("bridge-rtt", 4096, program)?,
+                args.messages,
+                peer_cpu,
+                WaitMode::SpinThenSleep,
+            )?,
         ));
     }
     results.insert("floor_48b_rtt_us".to_owned(), json!(floor.0));
@@ -955,14 +1139,37 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         (
             "shm, copied out".to_owned(),
             ["shm_10mib_oneway_ms", "shm_10mib_oneway_p99_ms"].map(str::to_owned),
-            shm_large("shm-sink", args.large_messages, peer_cpu)?,
+            shm_large(
+                ShmPair::new("shm-sink", LARGE + 4096)?,
+                "shm-sink",
+                args.large_messages,
+                peer_cpu,
+            )?,
         ),
         (
             "shm, held in place".to_owned(),
             ["shm_10mib_lease_ms", "shm_10mib_lease_p99_ms"].map(str::to_owned),
-            shm_large("shm-lease", args.large_messages, peer_cpu)?,
+            shm_large(
+                ShmPair::new("shm-lease", LARGE + 4096)?,
+                "shm-lease",
+                args.large_messages,
+                peer_cpu,
+            )?,
         ),
     ];
+    if let Some(program) = &bridge {
+        progress("10 MiB one way through two bridges");
+        larges.push((
+            "shm, two bridges (Zenoh)".to_owned(),
+            ["bridge_10mib_oneway_ms", "bridge_10mib_oneway_p99_ms"].map(str::to_owned),
+            shm_large(
+                ShmPair::bridged("bridge-large", LARGE + 4096, program)?,
+                "shm-sink",
+                args.large_messages,
+                peer_cpu,
+            )?,
+        ));
+    }
     for transport in &streams {
         let key = transport.key();
         larges.push((

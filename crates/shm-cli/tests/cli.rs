@@ -339,6 +339,103 @@ fn bench_json_has_every_key_as_a_number() {
     );
 }
 
+/// The `shm-bridge` program, built in its own workspace (`scripts/bridge.sh` builds it and sets
+/// SHM_BRIDGE to it).
+fn bridge_program() -> String {
+    std::env::var("SHM_BRIDGE").expect("SHM_BRIDGE names the shm-bridge program")
+}
+
+#[test]
+fn bench_with_no_bridge_program_there_fails_at_once_in_words() {
+    let output = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(["bench", "--json", "--bridge", "/nonexistent/shm-bridge"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("--bridge: there is no program at /nonexistent/shm-bridge; build it with `cargo build --release --manifest-path crates/shm-bridge/Cargo.toml`"),
+        "{message}"
+    );
+    assert!(output.stdout.is_empty(), "measured before it failed");
+}
+
+#[test]
+#[ignore = "needs the shm-bridge program (its own workspace): scripts/bridge.sh builds it and runs this"]
+fn bench_through_bridges_reports_their_figures_beside_the_local_ones() {
+    let bench = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args([
+            "bench",
+            "--json",
+            "--messages",
+            "200",
+            "--large-messages",
+            "3",
+            "--frame-seconds",
+            "0.3",
+            "--idle-seconds",
+            "0.3",
+            "--bridge",
+            &bridge_program(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = bench.id();
+    let output = bench.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let result = json(&output);
+    for key in [
+        "bridge_48b_rtt_us",
+        "bridge_48b_rtt_p99_us",
+        "bridge_10mib_oneway_ms",
+        "bridge_10mib_oneway_p99_ms",
+        "shm_48b_rtt_us",
+        "shm_10mib_oneway_ms",
+    ] {
+        let value = result[key].as_f64();
+        assert!(
+            value.is_some_and(|v| v.is_finite() && v > 0.0),
+            "{key}: {:?}",
+            result[key]
+        );
+    }
+    assert_eq!(bench_segments(pid), Vec::<String>::new());
+}
+
+#[test]
+#[ignore = "needs the shm-bridge program (its own workspace): scripts/bridge.sh builds it and runs this"]
+fn bench_through_bridges_killed_ends_the_bridges_too() {
+    let mut bench = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args([
+            "bench",
+            "--json",
+            "--messages",
+            "20000",
+            "--bridge",
+            &bridge_program(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = bench.id();
+    let bridges = [child_with(pid, "--listen"), child_with(pid, "--connect")];
+    let peer = child_with(pid, "shm-echo");
+    kill(pid);
+    bench.wait().unwrap();
+    for process in bridges.into_iter().chain([peer]) {
+        assert!(gone_within_30_s(process), "{process} outlived the bench");
+    }
+    // The bridges closed cleanly, removing the copies they wrote; the peer removed its segment.
+    let left = bench_segments(pid);
+    for name in &left {
+        let _ = std::fs::remove_file(Path::new("/dev/shm").join(name));
+    }
+    assert_eq!(left, vec![format!("shm-bench-{pid}-bridge-rtt-ping")]);
+}
+
 #[test]
 fn a_picture_from_a_pipe_arrives_as_one_from_a_file() {
     let segment = TestSegment::new("cli-pipe");
