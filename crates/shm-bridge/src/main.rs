@@ -34,7 +34,7 @@ use zenoh::Wait;
 use zenoh::handlers::RingChannel;
 use zenoh::qos::CongestionControl;
 
-use wire::{Announcement, Header, Record, Topic};
+use wire::{Announcement, Header, Record, SourceWriter, Topic};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
@@ -228,7 +228,11 @@ fn publish(session: &zenoh::Session, name: &str, stop: &AtomicBool) -> Result<()
             let announcement = Announcement {
                 instance: reader.instance_id(),
                 run,
-                writer_active: matches!(reader.writer_status(), WriterStatus::Active { .. }),
+                writer: match reader.writer_status() {
+                    WriterStatus::Active { .. } | WriterStatus::Replaced => SourceWriter::Active,
+                    WriterStatus::Crashed { .. } => SourceWriter::Crashed,
+                    WriterStatus::Closed => SourceWriter::Closed,
+                },
                 channels: channels.clone(),
             };
             session
@@ -348,11 +352,15 @@ fn receive(
             }
             Some(Topic::Channels) => {
                 match Announcement::decode(&sample.payload().to_bytes()) {
-                    Ok(announcement) if !announcement.writer_active => {
+                    Ok(announcement) if announcement.writer != SourceWriter::Active => {
                         // The source's writer closed or died: so does this side's, leaving the
                         // records in place; it comes back with the source's next writer.
                         if let Some(old) = mirror.take() {
-                            old.let_go();
+                            if announcement.writer == SourceWriter::Crashed {
+                                old.writer.abandon();
+                            } else {
+                                old.let_go();
+                            }
                         }
                         last_announcement = Some((announcement.run, Instant::now()));
                     }

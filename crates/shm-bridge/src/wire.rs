@@ -137,6 +137,11 @@ pub enum WireError {
     },
     /// A channel directory that does not decode.
     Channels(String),
+    /// A writer state code no version of the bridge gives.
+    WriterState {
+        /// The code.
+        code: u32,
+    },
 }
 
 impl std::fmt::Display for WireError {
@@ -153,6 +158,9 @@ impl std::fmt::Display for WireError {
                 "fails its checksum (sent {stored:#018x}, computed {computed:#018x}): damaged on the way"
             ),
             WireError::Channels(why) => write!(f, "has a channel directory that {why}"),
+            WireError::WriterState { code } => {
+                write!(f, "names writer state {code}, which is unknown")
+            }
         }
     }
 }
@@ -260,11 +268,23 @@ pub struct Announcement {
     /// The sending bridge's run: a receiver that sees another asks for every channel's latest
     /// record again (what the new bridge sent before the link was up is lost).
     pub run: u64,
-    /// Whether a writer holds the source segment: while none does (it closed or died), the
-    /// receiving bridge lets go of its local segment too, so readers there see the writer gone.
-    pub writer_active: bool,
+    /// The source segment's writer: while none is active, the receiving bridge lets go of its
+    /// local segment the same way (closing it, or abandoning it as a crashed writer would), so
+    /// readers there see what became of the writer.
+    pub writer: SourceWriter,
     /// The segment's channels.
     pub channels: Vec<ChannelSpec>,
+}
+
+/// What became of a source segment's writer, as its bridge sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceWriter {
+    /// None holds the segment: it closed (or none ever attached).
+    Closed = 0,
+    /// A live process writes it.
+    Active = 1,
+    /// Its writer died without closing.
+    Crashed = 2,
 }
 
 impl Announcement {
@@ -273,7 +293,7 @@ impl Announcement {
         let mut out = Vec::new();
         out.extend_from_slice(CHANNELS_MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&u32::from(self.writer_active).to_le_bytes());
+        out.extend_from_slice(&(self.writer as u32).to_le_bytes());
         out.extend_from_slice(&self.instance.to_le_bytes());
         out.extend_from_slice(&self.run.to_le_bytes());
         out.extend_from_slice(&directory::encode(&self.channels));
@@ -288,12 +308,18 @@ impl Announcement {
         {
             return Err(WireError::Unknown);
         }
+        let writer = match half(message, 12) {
+            0 => SourceWriter::Closed,
+            1 => SourceWriter::Active,
+            2 => SourceWriter::Crashed,
+            code => return Err(WireError::WriterState { code }),
+        };
         let channels = directory::decode(&message[CHANNELS_HEADER..])
             .map_err(|err| WireError::Channels(err.to_string()))?;
         Ok(Announcement {
             instance: word(message, 16),
             run: word(message, 24),
-            writer_active: half(message, 12) == 1,
+            writer,
             channels,
         })
     }
@@ -391,7 +417,7 @@ mod tests {
         let announcement = Announcement {
             instance: 9,
             run: 4,
-            writer_active: true,
+            writer: SourceWriter::Crashed,
             channels: ChannelSpec::demo(1 << 20, 0),
         };
         let message = announcement.encode();
@@ -403,5 +429,11 @@ mod tests {
             Err(WireError::Channels(_))
         ));
         assert_eq!(Announcement::decode(b"SHMBRDC1"), Err(WireError::Unknown));
+        let mut unknown_state = message.clone();
+        unknown_state[12] = 9;
+        assert_eq!(
+            Announcement::decode(&unknown_state),
+            Err(WireError::WriterState { code: 9 })
+        );
     }
 }

@@ -201,7 +201,7 @@ fn pictures_the_struct_and_frames_cross_the_bridge_whole() {
 }
 
 #[test]
-fn the_source_writer_closing_and_coming_back_shows_on_the_other_side() {
+fn the_source_writer_closing_crashing_and_coming_back_shows_on_the_other_side() {
     let (from, into) = (
         TestSegment::new("bridge-status-from"),
         TestSegment::new("bridge-status-into"),
@@ -237,6 +237,39 @@ fn the_source_writer_closing_and_coming_back_shows_on_the_other_side() {
     writer.send_image("/after.png", b"after").unwrap();
     wait_for(&into, "a picture from the next writer", |reader| {
         image_named(reader, "/after.png")
+    });
+    assert!(matches!(
+        Reader::open(&into.location).unwrap().writer_status(),
+        WriterStatus::Active { .. }
+    ));
+
+    // The source writer dies (it lets go as a killed one would: the lock free, its pid left):
+    // the other side's writer shows as crashed too, its records still there.
+    writer.abandon();
+    let status = wait_for(&into, "the writer's crash", |reader| {
+        let status = reader.writer_status();
+        matches!(status, WriterStatus::Crashed { .. }).then_some(status)
+    });
+    assert_ne!(
+        status,
+        WriterStatus::Crashed {
+            pid: std::process::id()
+        },
+        "the crash shown is the other side's writer's"
+    );
+    let mut reader = Reader::open(&into.location).unwrap();
+    assert_eq!(reader.latest_image().unwrap().unwrap().0.path, "/after.png");
+
+    // A writer taking over the source is followed there too.
+    let mut writer = Writer::create(
+        &from.location,
+        CreationMode::OpenExisting,
+        Capacity::Default,
+    )
+    .unwrap();
+    writer.send_image("/taken-over.png", b"again").unwrap();
+    wait_for(&into, "a picture after the crash", |reader| {
+        image_named(reader, "/taken-over.png")
     });
     assert!(matches!(
         Reader::open(&into.location).unwrap().writer_status(),

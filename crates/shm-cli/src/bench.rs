@@ -66,7 +66,6 @@ pub struct BenchArgs {
     /// talking Zenoh over TCP on loopback. PATH is the `shm-bridge` program: by default the one
     /// beside this program, else the one on PATH.
     #[arg(long, value_name = "PATH")]
-    #[allow(clippy::option_option)]
     pub bridge: Option<Option<PathBuf>>,
 }
 

@@ -332,6 +332,8 @@ pub struct Writer {
     published_any: bool,
     /// A larger segment took this one's name: closing must leave the name alone.
     superseded: bool,
+    /// Let go of as a crashed writer would ([`Writer::abandon`]): closing stores nothing.
+    abandoned: bool,
 }
 
 impl Writer {
@@ -433,7 +435,20 @@ impl Writer {
             persist: false,
             published_any: false,
             superseded: false,
+            abandoned: false,
         }
+    }
+
+    /// Lets go of the segment as a writer that crashed would: the segment, its records and this
+    /// writer's pid stay, the lock is released, and readers see [`WriterStatus::Crashed`] (a
+    /// next writer carries on, as after any crash). For a program that mirrors another
+    /// machine's segment (`shm-bridge`) and passes on that the writer there crashed.
+    pub fn abandon(mut self) {
+        self.abandoned = true;
+        if sys::unlock_writer(self.segment.region.file()).is_ok() {
+            self.segment.locked = false;
+        }
+        // Dropping stores nothing but wakes the readers, which find the lock free.
     }
 
     /// Keeps the segment (and its records) in place after this writer closes.
@@ -806,12 +821,14 @@ impl Drop for Writer {
             return;
         }
         let control = self.segment.region.control();
-        // Release: the next writer, which swaps its pid in with Acquire, sees every record.
-        control.writer.pid.store(0, Ordering::Release);
+        if !self.abandoned {
+            // Release: the next writer, which swaps its pid in with Acquire, sees every record.
+            control.writer.pid.store(0, Ordering::Release);
+        }
         // Relaxed: a counter readers compare for inequality only.
         control.writer.generation.fetch_add(1, Ordering::Relaxed);
         notify_change(control);
-        if self.removes_on_close() {
+        if !self.abandoned && self.removes_on_close() {
             // Already gone (someone ran `shm remove`) is fine; there is nobody to tell otherwise.
             let _ = self.segment.unlink_if_ours();
         }

@@ -288,6 +288,18 @@ pub(crate) fn try_lock_writer(file: &File) -> io::Result<bool> {
     try_set_lock(file, &writer_range_lock(libc::F_WRLCK))
 }
 
+/// Drops the writer lock held through `file`.
+#[cfg(target_os = "linux")]
+pub(crate) fn unlock_writer(file: &File) -> io::Result<()> {
+    let lock = writer_range_lock(libc::F_UNLCK);
+    // SAFETY: as in `try_set_lock`.
+    let result = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_OFD_SETLK, &lock) };
+    if result != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Takes channel `channel`'s lease lock on `file` (the right to use the slot's lease entry)
 /// if no other open of the file holds it: `Ok(false)` if one does.
 #[cfg(target_os = "linux")]
@@ -339,6 +351,12 @@ pub(crate) fn try_lock_writer(file: &File) -> io::Result<bool> {
         Err(std::fs::TryLockError::WouldBlock) => Ok(false),
         Err(std::fs::TryLockError::Error(error)) => Err(error),
     }
+}
+
+/// Elsewhere: drops the `flock` held through `file`.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn unlock_writer(file: &File) -> io::Result<()> {
+    file.unlock()
 }
 
 /// Elsewhere `flock` cannot be asked without taking it: a shared lock, taken and dropped at

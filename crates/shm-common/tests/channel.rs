@@ -194,6 +194,53 @@ fn persisted_segments_outlive_their_writer() {
 }
 
 #[test]
+fn an_abandoned_segment_looks_crashed_keeps_its_records_and_is_taken_over() {
+    let segment = TestSegment::new("abandon");
+    let mut writer = writer(&segment.location, MIN_CAPACITY);
+    writer.send_struct(&TestData::default()).unwrap();
+    let mut reader = Reader::open(&segment.location).unwrap();
+    reader.latest_struct().unwrap();
+    let waiting = std::thread::spawn(move || {
+        let woke = reader.wait_for_change(Duration::from_secs(20));
+        (woke, reader)
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    writer.abandon();
+    let (woke, mut reader) = waiting.join().unwrap();
+    assert!(woke, "readers waiting were not woken");
+    assert_eq!(
+        reader.writer_status(),
+        WriterStatus::Crashed {
+            pid: std::process::id()
+        }
+    );
+    assert!(segment.dev_shm_path().exists());
+    assert_eq!(
+        reader.latest_struct().unwrap().unwrap().0,
+        TestData::default()
+    );
+
+    let mut next = Writer::create(
+        &segment.location,
+        CreationMode::OpenExisting,
+        Capacity::Default,
+    )
+    .unwrap();
+    assert_eq!(
+        reader.writer_status(),
+        WriterStatus::Active {
+            pid: std::process::id()
+        }
+    );
+    next.send_struct(&TestData {
+        id: 7,
+        ..TestData::default()
+    })
+    .unwrap();
+    assert_eq!(reader.latest_struct().unwrap().unwrap().0.id, 7);
+}
+
+#[test]
 fn a_writer_that_publishes_nothing_leaves_an_existing_segment_alone() {
     let segment = TestSegment::new("failedsend");
     let mut first = writer(&segment.location, MIN_CAPACITY);
