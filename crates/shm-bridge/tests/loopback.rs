@@ -12,7 +12,7 @@ use shm_common::{
     Capacity, CreationMode, FrameHeader, ImageMessage, PixelFormat, Reader, TestData, Writer,
     WriterStatus,
 };
-use shm_testkit::TestSegment;
+use shm_testkit::{Corpus, Expect, TestSegment};
 use zenoh::Wait;
 
 /// A bridge process, killed when dropped.
@@ -198,6 +198,46 @@ fn pictures_the_struct_and_frames_cross_the_bridge_whole() {
             .filter(|(frame, _)| frame.number == 29)
     });
     assert!(frame.0.pixels == pixels);
+}
+
+#[test]
+fn corpus_pictures_cross_the_bridge_byte_identical() {
+    let corpus = Corpus::best("corpus_pictures_cross_the_bridge_byte_identical");
+    let mut files: Vec<_> = corpus
+        .entries
+        .iter()
+        .map(|entry| (std::fs::read(&entry.path).unwrap(), entry))
+        .collect();
+    // The largest few, of the pictures that decode and of those that must be refused: a bridge
+    // carries bytes, whatever they hold.
+    files.sort_by_key(|(bytes, _)| std::cmp::Reverse(bytes.len()));
+    let chosen = files
+        .iter()
+        .filter(|(_, entry)| entry.expect == Expect::Ok)
+        .take(4)
+        .chain(
+            files
+                .iter()
+                .filter(|(_, entry)| entry.expect == Expect::Error)
+                .take(2),
+        );
+    let (from, into) = (
+        TestSegment::new("bridge-corpus-from"),
+        TestSegment::new("bridge-corpus-into"),
+    );
+    let port = free_port();
+    let mut writer = writer(&from);
+    let _out = outbound(&from, port);
+    let _in = inbound(&from, &into, port);
+    let mut carried = 0;
+    for (bytes, entry) in chosen {
+        let path = format!("/corpus/{}", entry.relative);
+        writer.send_image(&path, bytes).unwrap();
+        let (image, _) = wait_for(&into, &path, |reader| image_named(reader, &path));
+        assert!(&image.bytes == bytes, "{path} changed on the way");
+        carried += 1;
+    }
+    assert_eq!(carried, 6, "the corpus has too few pictures");
 }
 
 #[test]
