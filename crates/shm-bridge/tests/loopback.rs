@@ -1,6 +1,8 @@
 //! Two real bridges on loopback carry one segment's records into another: pictures (over
-//! 10 MiB too), the struct and frames, whole; either bridge killed and restarted carries on;
-//! a second bridge into the same segment is refused; garbage from the network is dropped.
+//! 10 MiB too, and corpus pictures), the struct and frames, whole; the source writer closing,
+//! crashing and coming back shows on the other side; either bridge killed and restarted
+//! carries on; a second bridge into the same segment is refused; garbage from the network is
+//! dropped. As root: two hosts in network namespaces, the link between them cut and healed.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Read;
@@ -20,12 +22,26 @@ struct Bridge(Child);
 
 impl Bridge {
     fn start(args: &[&str]) -> Bridge {
-        let child = Command::new(env!("CARGO_BIN_EXE_shm-bridge"))
-            .args(args)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        Bridge(child)
+        Bridge::run(Command::new(env!("CARGO_BIN_EXE_shm-bridge")).args(args))
+    }
+
+    /// Starts it in the network namespace `namespace` (`ip netns exec` execs it: the child is
+    /// the bridge itself).
+    fn start_in(namespace: &str, args: &[&str]) -> Bridge {
+        Bridge::run(
+            Command::new("ip")
+                .args(["netns", "exec", namespace, env!("CARGO_BIN_EXE_shm-bridge")])
+                .args(args),
+        )
+    }
+
+    fn run(command: &mut Command) -> Bridge {
+        Bridge(command.stderr(Stdio::piped()).spawn().unwrap())
+    }
+
+    /// Whether it still runs.
+    fn running(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_none()
     }
 
     /// Kills it (SIGKILL) and returns what it wrote on stderr.
@@ -421,4 +437,128 @@ fn a_second_bridge_into_one_segment_is_refused_and_garbage_is_dropped() {
     let mut reader = Reader::open(&into.location).unwrap();
     let (image, _) = reader.latest_image().unwrap().unwrap();
     assert_eq!(image.path, "/kept.png", "nothing damaged was written");
+}
+
+/// Runs `ip` with `args`, which must succeed.
+fn ip(args: &[&str]) {
+    let output = Command::new("ip").args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "ip {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Two network namespaces joined by a veth pair, 10.200.N.1 in the first and 10.200.N.2 in
+/// the second: two hosts with a link between them that a test can cut. Deleted when dropped.
+struct TwoHosts {
+    names: [String; 2],
+    links: [String; 2],
+    subnet: u32,
+}
+
+impl TwoHosts {
+    fn new() -> TwoHosts {
+        let pid = std::process::id();
+        let hosts = TwoHosts {
+            names: [format!("shmb-{pid}-a"), format!("shmb-{pid}-b")],
+            links: [format!("shmb{pid}a"), format!("shmb{pid}b")],
+            subnet: pid % 250 + 1,
+        };
+        for name in &hosts.names {
+            ip(&["netns", "add", name]);
+        }
+        let [a, b] = &hosts.names;
+        let [link_a, link_b] = &hosts.links;
+        ip(&[
+            "link", "add", link_a, "netns", a, "type", "veth", "peer", link_b, "netns", b,
+        ]);
+        for (index, (name, link)) in hosts.names.iter().zip(&hosts.links).enumerate() {
+            let address = format!("{}/24", hosts.address(index));
+            ip(&["-n", name, "addr", "add", &address, "dev", link]);
+            ip(&["-n", name, "link", "set", link, "up"]);
+            ip(&["-n", name, "link", "set", "lo", "up"]);
+        }
+        hosts
+    }
+
+    fn address(&self, host: usize) -> String {
+        format!("10.200.{}.{}", self.subnet, host + 1)
+    }
+
+    /// Takes the second host's end of the link down or up.
+    fn set_link(&self, up: bool) {
+        let state = if up { "up" } else { "down" };
+        ip(&["-n", &self.names[1], "link", "set", &self.links[1], state]);
+    }
+}
+
+impl Drop for TwoHosts {
+    fn drop(&mut self) {
+        for name in &self.names {
+            let _ = Command::new("ip").args(["netns", "del", name]).output();
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root and iproute2 to make network namespaces: scripts/bridge.sh runs it as root"]
+fn a_link_cut_between_two_hosts_heals_and_the_newest_record_arrives() {
+    let hosts = TwoHosts::new();
+    let (from, into) = (
+        TestSegment::new("bridge-cut-from"),
+        TestSegment::new("bridge-cut-into"),
+    );
+    let endpoint = format!("tcp/{}:7447", hosts.address(0));
+    let mut writer = writer(&from);
+    let mut out = Bridge::start_in(
+        &hosts.names[0],
+        &["--name", &from.name, "--listen", &endpoint],
+    );
+    let mut inside = Bridge::start_in(
+        &hosts.names[1],
+        &[
+            "--from",
+            &from.name,
+            "--into",
+            &into.name,
+            "--connect",
+            &endpoint,
+        ],
+    );
+    writer.send_image("/before-the-cut.png", b"before").unwrap();
+    wait_for(&into, "a picture across the link", |reader| {
+        image_named(reader, "/before-the-cut.png")
+    });
+
+    // Down for longer than Zenoh's session lease (10 s): the session ends and must be made
+    // again, by the bridges themselves.
+    hosts.set_link(false);
+    let during = picture(300_000, 4);
+    std::thread::sleep(Duration::from_secs(1));
+    writer.send_image("/during-the-cut.png", &during).unwrap();
+    std::thread::sleep(Duration::from_secs(13));
+    let mut reader = Reader::open(&into.location).unwrap();
+    assert_eq!(
+        reader.latest_image().unwrap().unwrap().0.path,
+        "/before-the-cut.png",
+        "a picture crossed a link that was down"
+    );
+    assert!(
+        out.running() && inside.running(),
+        "a bridge died of the cut"
+    );
+
+    // Back up: the newest record, published while the link was down, arrives without being
+    // sent again, and so do the next ones.
+    hosts.set_link(true);
+    let (image, _) = wait_for(&into, "the picture published during the cut", |reader| {
+        image_named(reader, "/during-the-cut.png")
+    });
+    assert!(image.bytes == during);
+    writer.send_image("/after-the-cut.png", b"after").unwrap();
+    wait_for(&into, "a picture after the cut", |reader| {
+        image_named(reader, "/after-the-cut.png")
+    });
+    assert!(out.running() && inside.running());
 }
