@@ -12,8 +12,9 @@
 //! Records keep their metadata: kind, number, checksum (checked on arrival: a record that
 //! fails it is reported and dropped, as is any malformed or oversized message) and the first
 //! writer's start time, so readers there see transfer times that include the network. A slow
-//! link skips to the newest record: the sender drops what the link cannot take (Zenoh's
-//! congestion control `Drop`) and the receiver keeps a bounded ring of what arrived. Zenoh
+//! link skips to the newest record: the sender sends one record of a channel at a time, the
+//! newest when the link has taken the last (the segment is the queue, one deep), and the
+//! receiver keeps a bounded ring of what arrived, dropping the oldest. Zenoh
 //! fragments large records, reconnects dropped links by itself, and with a `--config` file
 //! offers TLS and user/password authentication (see the README).
 
@@ -260,9 +261,12 @@ fn publish(session: &zenoh::Session, name: &str, stop: &AtomicBool) -> Result<()
             };
             // Held in place and copied once, checked on the way, straight into the message.
             let message = header.message(held.len(), |out| held.copy_into(out).map(drop))?;
+            // Waits while the link is busy rather than dropping: what waits meanwhile is only
+            // this record, and one dropped might be the last, which the other side would then
+            // never see. A link stuck for 5 s is closed by Zenoh, which then reconnects.
             session
                 .put(wire::record_key(name, channel_name), message)
-                .congestion_control(CongestionControl::Drop)
+                .congestion_control(CongestionControl::Block)
                 .wait()?;
         }
     }

@@ -8,6 +8,7 @@
 use std::io::Read;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use shm_common::{
@@ -257,6 +258,43 @@ fn corpus_pictures_cross_the_bridge_byte_identical() {
 }
 
 #[test]
+fn a_burst_of_large_pictures_ends_with_the_newest_on_the_other_side() {
+    let (from, into) = (
+        TestSegment::new("bridge-burst-from"),
+        TestSegment::new("bridge-burst-into"),
+    );
+    let port = free_port();
+    let mut writer = Writer::create(
+        &from.location,
+        CreationMode::CreateNew,
+        Capacity::AtLeast(5 << 20),
+    )
+    .unwrap();
+    let _out = outbound(&from, port);
+    let _in = inbound(&from, &into, port);
+    writer.send_image("/first.png", b"first").unwrap();
+    wait_for(&into, "the first picture", |reader| {
+        image_named(reader, "/first.png")
+    });
+    // Faster than the link takes them: some are skipped, never the newest.
+    let last = picture(4 << 20, 9);
+    for number in 0..40 {
+        let bytes = if number == 39 {
+            &last
+        } else {
+            &picture(4 << 20, number)
+        };
+        writer
+            .send_image(&format!("/burst-{number}"), bytes)
+            .unwrap();
+    }
+    let (image, _) = wait_for(&into, "the newest picture of the burst", |reader| {
+        image_named(reader, "/burst-39")
+    });
+    assert!(image.bytes == last);
+}
+
+#[test]
 fn the_source_writer_closing_crashing_and_coming_back_shows_on_the_other_side() {
     let (from, into) = (
         TestSegment::new("bridge-status-from"),
@@ -459,11 +497,14 @@ struct TwoHosts {
 
 impl TwoHosts {
     fn new() -> TwoHosts {
+        // Tests run side by side in one process: each pair of hosts gets its own number.
+        static PAIRS: AtomicU32 = AtomicU32::new(0);
+        let pair = PAIRS.fetch_add(1, Ordering::Relaxed);
         let pid = std::process::id();
         let hosts = TwoHosts {
-            names: [format!("shmb-{pid}-a"), format!("shmb-{pid}-b")],
-            links: [format!("shmb{pid}a"), format!("shmb{pid}b")],
-            subnet: pid % 250 + 1,
+            names: [format!("shmb-{pid}-{pair}a"), format!("shmb-{pid}-{pair}b")],
+            links: [format!("shmb{pid}{pair}a"), format!("shmb{pid}{pair}b")],
+            subnet: (pid * 4 + pair) % 250 + 1,
         };
         for name in &hosts.names {
             ip(&["netns", "add", name]);
@@ -484,6 +525,22 @@ impl TwoHosts {
 
     fn address(&self, host: usize) -> String {
         format!("10.200.{}.{}", self.subnet, host + 1)
+    }
+
+    /// Limits what the first host sends over the link to `rate` (tc's syntax, e.g. `20mbit`),
+    /// with a token bucket (netem is not in every kernel).
+    fn limit_rate(&self, rate: &str) {
+        let (name, link) = (&self.names[0], &self.links[0]);
+        let limit = [
+            "-n", name, "qdisc", "add", "dev", link, "root", "tbf", "rate", rate, "burst",
+            "32kbit", "latency", "400ms",
+        ];
+        let output = Command::new("tc").args(limit).output().unwrap();
+        assert!(
+            output.status.success(),
+            "tc {limit:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     /// Takes the second host's end of the link down or up.
@@ -561,4 +618,59 @@ fn a_link_cut_between_two_hosts_heals_and_the_newest_record_arrives() {
         image_named(reader, "/after-the-cut.png")
     });
     assert!(out.running() && inside.running());
+}
+
+#[test]
+#[ignore = "needs root and iproute2 to make network namespaces: scripts/bridge.sh runs it as root"]
+fn a_slow_link_skips_to_the_newest_record_and_never_loses_it() {
+    let hosts = TwoHosts::new();
+    // 20 Mbit/s: a 512 KiB picture takes about 0.2 s, far longer than the writer takes.
+    hosts.limit_rate("20mbit");
+    let (from, into) = (
+        TestSegment::new("bridge-slow-from"),
+        TestSegment::new("bridge-slow-into"),
+    );
+    let endpoint = format!("tcp/{}:7447", hosts.address(0));
+    let mut writer = writer(&from);
+    let _out = Bridge::start_in(
+        &hosts.names[0],
+        &["--name", &from.name, "--listen", &endpoint],
+    );
+    let _in = Bridge::start_in(
+        &hosts.names[1],
+        &[
+            "--from",
+            &from.name,
+            "--into",
+            &into.name,
+            "--connect",
+            &endpoint,
+        ],
+    );
+    writer.send_image("/first.png", b"first").unwrap();
+    wait_for(&into, "a picture across the slow link", |reader| {
+        image_named(reader, "/first.png")
+    });
+    let last = picture(1 << 19, 30);
+    for number in 0..30u8 {
+        let bytes = if number == 29 {
+            last.clone()
+        } else {
+            picture(1 << 19, number)
+        };
+        writer
+            .send_image(&format!("/slow-{number}"), &bytes)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let (image, meta) = wait_for(&into, "the newest picture", |reader| {
+        image_named(reader, "/slow-29")
+    });
+    assert!(image.bytes == last);
+    // The far side's own count: the first picture, then what crossed of the 30.
+    assert!(
+        meta.sequence < 20,
+        "{} pictures crossed a link that carries about 5 a second: nothing was skipped",
+        meta.sequence - 1
+    );
 }

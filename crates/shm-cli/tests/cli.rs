@@ -3,11 +3,13 @@
 
 mod common;
 
+use std::io::{BufRead, Read};
 use std::path::Path;
 use std::process::Command;
 
 use common::{SmallTmpfs, fails, json, shm, shm_file, stderr, stdout, succeeds};
 use serde_json::Value;
+use shm_common::{Capacity, CreationMode, Reader, TestData, Writer};
 use shm_testkit::{Corpus, Expect, TestSegment};
 
 fn sha256_hex(bytes: &[u8]) -> String {
@@ -638,6 +640,126 @@ fn watch_prints_one_line_per_new_record_and_waits_for_the_writer() {
             .any(|line| line["event"] == "writer" && line["state"] != "attached"),
         "the writers come and go: {lines:?}"
     );
+}
+
+/// A process killed when dropped.
+struct Spawned(std::process::Child);
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+#[ignore = "needs the shm-bridge program (its own workspace): scripts/bridge.sh builds it and runs this"]
+fn watch_through_bridges_shows_the_other_segment_s_records_with_their_transfer_times() {
+    let (from, into) = (
+        TestSegment::new("cli-bridge-from"),
+        TestSegment::new("cli-bridge-into"),
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let bridge = |args: &[&str]| {
+        Spawned(
+            Command::new(bridge_program())
+                .args(args)
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut writer =
+        Writer::create(&from.location, CreationMode::CreateNew, Capacity::Default).unwrap();
+    let _out = bridge(&["--name", &from.name, "--listen", &endpoint]);
+    let _in = bridge(&[
+        "--from",
+        &from.name,
+        "--into",
+        &into.name,
+        "--connect",
+        &endpoint,
+    ]);
+    // Structs until one has crossed: the bridged segment is there and up to date.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    for id in 1.. {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing crossed the bridge"
+        );
+        writer
+            .send_struct(&TestData {
+                id,
+                ..TestData::default()
+            })
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let crossed = Reader::open(&into.location)
+            .ok()
+            .and_then(|mut reader| reader.latest_struct().ok().flatten())
+            .is_some_and(|(data, _)| data.id == id);
+        if crossed {
+            break;
+        }
+    }
+    let mut watcher = Command::new(env!("CARGO_BIN_EXE_shm"))
+        .args(["watch", "--json", "--count", "2", "--name", &into.name])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once it has said who writes the segment, it has it open: what comes next is new.
+    let mut lines = std::io::BufReader::new(watcher.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while !seen.iter().any(|line: &Value| line["event"] == "writer") {
+        let line = lines.next().expect("the watcher ended early").unwrap();
+        seen.push(serde_json::from_str(&line).unwrap());
+    }
+    let picture = Corpus::bundled().find("basn2c08.png").path.clone();
+    writer
+        .send_image("/bridged.png", &std::fs::read(&picture).unwrap())
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    writer
+        .send_struct(&TestData {
+            id: 6,
+            ..TestData::default()
+        })
+        .unwrap();
+    seen.extend(lines.map(|line| serde_json::from_str::<Value>(&line.unwrap()).unwrap()));
+    let status = watcher.wait().unwrap();
+    let mut said = String::new();
+    watcher
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut said)
+        .unwrap();
+    assert!(status.success(), "{said}");
+    let new: Vec<&Value> = seen
+        .iter()
+        .filter(|line| line["event"] == "record" && line["existing"] == false)
+        .collect();
+    let kinds: Vec<&str> = new
+        .iter()
+        .map(|line| line["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["image", "struct"], "{new:?}");
+    assert!(
+        new[1]["detail"].as_str().unwrap().contains("Id=6"),
+        "{new:?}"
+    );
+    for line in &new {
+        assert!(
+            line["transfer_us"].as_u64().is_some_and(|us| us > 0),
+            "{line}"
+        );
+    }
 }
 
 #[test]
