@@ -82,6 +82,8 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
+    // RUST_LOG (e.g. `RUST_LOG=zenoh=debug`) shows what Zenoh does: why a link fails, say.
+    zenoh::try_init_log_from_env();
     if let Err(err) = run(&args) {
         eprintln!("shm-bridge: {err}");
         std::process::exit(1);
@@ -162,7 +164,9 @@ fn config(args: &Args) -> Result<zenoh::Config> {
         let quoted: Vec<String> = endpoints.iter().map(|e| format!("{e:?}")).collect();
         format!("[{}]", quoted.join(","))
     };
-    if !args.listen.is_empty() {
+    // Without a config file a bridge listens only where --listen says: Zenoh's default (any
+    // port, every interface) would let anyone who finds the port in.
+    if !args.listen.is_empty() || args.config.is_none() {
         config
             .insert_json5("listen/endpoints", &quoted(&args.listen))
             .map_err(|err| format!("cannot listen on {:?}: {err}", args.listen))?;

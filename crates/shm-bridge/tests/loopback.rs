@@ -294,6 +294,56 @@ fn a_burst_of_large_pictures_ends_with_the_newest_on_the_other_side() {
     assert!(image.bytes == last);
 }
 
+/// The TCP ports the process `pid` listens on.
+fn listening_ports(pid: u32) -> Vec<u16> {
+    let sockets: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|fd| std::fs::read_link(fd.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            Some(
+                target
+                    .strip_prefix("socket:[")?
+                    .strip_suffix(']')?
+                    .to_owned(),
+            )
+        })
+        .collect();
+    let mut ports = Vec::new();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap();
+        for line in text.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // local address, state (0A: listening), inode
+            let (local, state, inode) = (fields[1], fields[3], fields[9]);
+            if state == "0A" && sockets.iter().any(|socket| socket == inode) {
+                let port = local.rsplit_once(':').unwrap().1;
+                ports.push(u16::from_str_radix(port, 16).unwrap());
+            }
+        }
+    }
+    ports
+}
+
+#[test]
+fn a_bridge_listens_only_where_it_is_told() {
+    let (from, into) = (
+        TestSegment::new("bridge-listen-from"),
+        TestSegment::new("bridge-listen-into"),
+    );
+    let port = free_port();
+    let mut writer = writer(&from);
+    let out = outbound(&from, port);
+    let inside = inbound(&from, &into, port);
+    writer.send_image("/crossed.png", b"crossed").unwrap();
+    wait_for(&into, "the picture", |reader| {
+        image_named(reader, "/crossed.png")
+    });
+    assert_eq!(listening_ports(out.0.id()), [port]);
+    assert_eq!(listening_ports(inside.0.id()), Vec::<u16>::new());
+}
+
 #[test]
 fn the_source_writer_closing_crashing_and_coming_back_shows_on_the_other_side() {
     let (from, into) = (
@@ -475,6 +525,152 @@ fn a_second_bridge_into_one_segment_is_refused_and_garbage_is_dropped() {
     let mut reader = Reader::open(&into.location).unwrap();
     let (image, _) = reader.latest_image().unwrap().unwrap();
     assert_eq!(image.path, "/kept.png", "nothing damaged was written");
+}
+
+/// A certificate authority, a server certificate for `localhost` and a client certificate it
+/// signed, and a password file, written into `dir`; returns the Zenoh configurations (JSON5) of
+/// the listening bridge and of connecting bridges with and without each credential.
+struct Credentials {
+    listener: String,
+    connector: String,
+    wrong_password: String,
+    no_client_certificate: String,
+}
+
+fn credentials(dir: &std::path::Path) -> Credentials {
+    use rcgen::{
+        BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+        KeyUsagePurpose,
+    };
+    let mut ca = CertificateParams::new(Vec::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_certificate = ca.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    let path = |name: &str| dir.join(name).display().to_string();
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    write("ca.pem", &ca_certificate.pem());
+    for (name, usage) in [
+        ("server", ExtendedKeyUsagePurpose::ServerAuth),
+        ("client", ExtendedKeyUsagePurpose::ClientAuth),
+    ] {
+        let mut params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        params.extended_key_usages = vec![usage];
+        params.use_authority_key_identifier_extension = true;
+        let key = KeyPair::generate().unwrap();
+        let certificate = params.signed_by(&key, &issuer).unwrap();
+        write(&format!("{name}.pem"), &certificate.pem());
+        write(&format!("{name}.key"), &key.serialize_pem());
+    }
+    write("users.txt", "receiver:the-right-password\n");
+    let tls_client = format!(
+        r#"root_ca_certificate: "{}", connect_certificate: "{}", connect_private_key: "{}",
+            enable_mtls: true"#,
+        path("ca.pem"),
+        path("client.pem"),
+        path("client.key")
+    );
+    // Only the endpoints given: no multicast scouting, no gossip, no listening.
+    let alone = r#"scouting: { multicast: { enabled: false }, gossip: { enabled: false } }"#;
+    let connector = |tls: &str, password: &str| {
+        format!(
+            r#"{{ {alone}, listen: {{ endpoints: [] }},
+                transport: {{ link: {{ tls: {{ {tls} }} }},
+                auth: {{ usrpwd: {{ user: "receiver", password: "{password}" }} }} }} }}"#
+        )
+    };
+    Credentials {
+        listener: format!(
+            r#"{{ {alone}, transport: {{
+                link: {{ tls: {{ root_ca_certificate: "{}", listen_certificate: "{}",
+                    listen_private_key: "{}", enable_mtls: true }} }},
+                auth: {{ usrpwd: {{ dictionary_file: "{}" }} }} }} }}"#,
+            path("ca.pem"),
+            path("server.pem"),
+            path("server.key"),
+            path("users.txt")
+        ),
+        connector: connector(&tls_client, "the-right-password"),
+        wrong_password: connector(&tls_client, "a-guess"),
+        no_client_certificate: connector(
+            &format!(r#"root_ca_certificate: "{}""#, path("ca.pem")),
+            "the-right-password",
+        ),
+    }
+}
+
+#[test]
+fn with_tls_and_a_password_only_the_right_bridge_gets_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = credentials(dir.path());
+    let config = |name: &str, text: &str| {
+        let file = dir.path().join(format!("{name}.json5"));
+        std::fs::write(&file, text).unwrap();
+        file.display().to_string()
+    };
+    let from = TestSegment::new("bridge-tls-from");
+    let port = free_port();
+    let tls = format!("tls/localhost:{port}");
+    let mut writer = writer(&from);
+    let listener = config("listener", &credentials.listener);
+    let _out = Bridge::start(&[
+        "--name", &from.name, "--listen", &tls, "--config", &listener,
+    ]);
+    // One bridge with every credential, and one without each.
+    let receivers = [
+        ("right", Some(credentials.connector.as_str()), tls.clone()),
+        (
+            "wrongpw",
+            Some(credentials.wrong_password.as_str()),
+            tls.clone(),
+        ),
+        (
+            "nocert",
+            Some(credentials.no_client_certificate.as_str()),
+            tls.clone(),
+        ),
+        ("plain", None, format!("tcp/127.0.0.1:{port}")),
+    ];
+    let mut bridges = Vec::new();
+    let mut segments = Vec::new();
+    for (name, text, endpoint) in receivers {
+        let into = TestSegment::new(&format!("bridge-tls-{name}"));
+        let mut args = vec![
+            "--from".to_owned(),
+            from.name.clone(),
+            "--into".to_owned(),
+            into.name.clone(),
+            "--connect".to_owned(),
+            endpoint,
+        ];
+        if let Some(text) = text {
+            args.extend(["--config".to_owned(), config(name, text)]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        bridges.push(Bridge::start(&args));
+        segments.push(into);
+    }
+    writer
+        .send_image("/secret.png", b"for the right bridge only")
+        .unwrap();
+    wait_for(
+        &segments[0],
+        "the picture, over TLS with the password",
+        |reader| image_named(reader, "/secret.png"),
+    );
+    // The others had as long and longer: nothing of the source reached them.
+    std::thread::sleep(Duration::from_secs(3));
+    for into in &segments[1..] {
+        assert!(
+            Reader::open(&into.location).is_err(),
+            "{} got the segment without every credential",
+            into.name
+        );
+    }
 }
 
 /// Runs `ip` with `args`, which must succeed.
