@@ -1156,6 +1156,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             )?,
         ),
     ];
+    for transport in &streams {
+        let key = transport.key();
+        larges.push((
+            key.to_owned(),
+            [
+                format!("{key}_10mib_oneway_ms"),
+                format!("{key}_10mib_oneway_p99_ms"),
+            ],
+            stream_large(transport, args.large_messages, peer_cpu)?,
+        ));
+    }
     if let Some(program) = &bridge {
         progress("10 MiB one way through two bridges");
         larges.push((
@@ -1167,17 +1178,6 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 args.large_messages,
                 peer_cpu,
             )?,
-        ));
-    }
-    for transport in &streams {
-        let key = transport.key();
-        larges.push((
-            key.to_owned(),
-            [
-                format!("{key}_10mib_oneway_ms"),
-                format!("{key}_10mib_oneway_p99_ms"),
-            ],
-            stream_large(transport, args.large_messages, peer_cpu)?,
         ));
     }
     table.push("10 MiB picture, one way           median        p99".to_owned());
