@@ -16,7 +16,9 @@
 //! newest when the link has taken the last (the segment is the queue, one deep), and the
 //! receiver keeps a bounded ring of what arrived, dropping the oldest. Zenoh
 //! fragments large records, reconnects dropped links by itself, and with a `--config` file
-//! offers TLS and user/password authentication (see the README).
+//! offers TLS and user/password authentication (see the README); without one, a bridge
+//! listens only where `--listen` says. The channel announcements say whether the source's
+//! writer is active, closed or crashed, and the receiving side's writer follows suit.
 
 mod wire;
 

@@ -1,5 +1,6 @@
 //! `shm bench`: the same transfers between two real processes over shared memory, a pipe, a
-//! Unix stream socket and TCP on loopback, with the memcpy floor measured in the same run.
+//! Unix stream socket and TCP on loopback (and, with `--bridge`, through two `shm-bridge`
+//! processes on loopback), with the floors measured in the same run.
 //!
 //! The peer process is this executable again (`shm bench-peer ROLE ...`, hidden). Every
 //! transport moves the same bytes the same way: the sender stamps each message with the
