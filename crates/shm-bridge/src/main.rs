@@ -14,12 +14,13 @@
 //! writer's start time, so readers there see transfer times that include the network. A slow
 //! link skips to the newest record: the sender sends one record of a channel at a time, the
 //! newest when the link has taken the last (the segment is the queue, one deep), and the
-//! receiver keeps a bounded ring of what arrived, dropping the oldest. Zenoh
+//! receiver keeps the newest message of each channel until it is written. Zenoh
 //! fragments large records, reconnects dropped links by itself, and with a `--config` file
 //! offers TLS and user/password authentication (see the README); without one, a bridge
 //! listens only where `--listen` says. The channel announcements say whether the source's
 //! writer is active, closed or crashed, and the receiving side's writer follows suit.
 
+mod inbox;
 mod wire;
 
 use std::collections::HashMap;
@@ -30,20 +31,21 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::Parser;
 use shm_common::{
-    ChannelSpec, CreationMode, LayoutError, MAX_CAPACITY, OpenError, Reader, RecordKind,
-    SegmentLocation, SegmentName, Writer, WriterStatus, monotonic_ns,
+    ChannelSpec, CreationMode, LayoutError, MAX_CAPACITY, MAX_CHANNELS, OpenError, Reader,
+    RecordKind, SegmentLocation, SegmentName, Writer, WriterStatus, monotonic_ns,
 };
 use zenoh::Wait;
 use zenoh::handlers::RingChannel;
 use zenoh::qos::CongestionControl;
 
+use inbox::{Inbox, Put};
 use wire::{Announcement, Header, Record, SourceWriter, Topic};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
-/// Records waiting to be written into the local segment, at most: a slow reader of the network
-/// drops the oldest rather than queueing without bound.
-const INBOUND_RING: usize = 16;
+/// Keys whose newest message may wait to be written into the local segment at once: every
+/// channel's records, the announcements and the resync requests.
+const INBOX_KEYS: usize = MAX_CHANNELS + 2;
 /// How often the channels of a published segment are announced (late receivers learn them).
 const ANNOUNCE_EVERY: Duration = Duration::from_secs(1);
 
@@ -339,18 +341,28 @@ fn receive(
     stop: &AtomicBool,
 ) -> Result<()> {
     let location = named(into)?;
-    let subscriber = session
+    let inbox = Arc::new(Inbox::new(INBOX_KEYS));
+    let arrivals = Arc::clone(&inbox);
+    // Undeclared when dropped, at the end of this function.
+    let _subscriber = session
         .declare_subscriber(wire::segment_keys(from))
-        .with(RingChannel::new(INBOUND_RING))
+        .callback(move |sample| {
+            let key = sample.key_expr().as_str().to_owned();
+            if arrivals.put(key.clone(), sample) == Put::Full {
+                eprintln!(
+                    "shm-bridge: dropped a message on {key}: messages of {INBOX_KEYS} other keys \
+                     wait already, more than a segment has channels"
+                );
+            }
+        })
         .wait()?;
     let mut mirror: Option<Mirror> = None;
     // The last announcement's sending bridge run, and when it arrived.
     let mut last_announcement = None;
     while !stop.load(Ordering::Relaxed) {
-        let Some(sample) = subscriber.recv_timeout(Duration::from_millis(200))? else {
+        let Some((key, sample)) = inbox.take(Duration::from_millis(200)) else {
             continue;
         };
-        let key = sample.key_expr().as_str().to_owned();
         let channel = match Topic::of(&key, from) {
             Some(Topic::Record(channel)) => channel.to_owned(),
             Some(Topic::Resync) => continue,

@@ -496,9 +496,13 @@ fn a_second_bridge_into_one_segment_is_refused_and_garbage_is_dropped() {
         .insert_json5("connect/endpoints", &format!("[\"tcp/127.0.0.1:{port}\"]"))
         .unwrap();
     let session = zenoh::open(config).wait().unwrap();
-    let key = format!("shm-exchange/{}/record/picture", from.name);
+    let key = |channel: &str| format!("shm-exchange/{}/record/{channel}", from.name);
     std::thread::sleep(Duration::from_secs(1));
-    session.put(&key, b"not a record".to_vec()).wait().unwrap();
+    // On two keys: of one key only the newest waiting message would be looked at.
+    session
+        .put(key("struct"), b"not a record".to_vec())
+        .wait()
+        .unwrap();
     let mut damaged = ImageMessage {
         path: "/damaged.png".to_owned(),
         bytes: b"damaged".to_vec(),
@@ -513,7 +517,7 @@ fn a_second_bridge_into_one_segment_is_refused_and_garbage_is_dropped() {
         message.extend_from_slice(&value.to_le_bytes());
     }
     message.extend_from_slice(&damaged);
-    session.put(&key, message).wait().unwrap();
+    session.put(key("picture"), message).wait().unwrap();
     std::thread::sleep(Duration::from_secs(2));
     session.close().wait().unwrap();
     let said = first.kill();
