@@ -531,6 +531,55 @@ fn a_second_bridge_into_one_segment_is_refused_and_garbage_is_dropped() {
     assert_eq!(image.path, "/kept.png", "nothing damaged was written");
 }
 
+#[test]
+fn a_record_over_max_bytes_is_dropped_with_a_line_saying_so() {
+    let (from, into) = (
+        TestSegment::new("bridge-max-from"),
+        TestSegment::new("bridge-max-into"),
+    );
+    let port = free_port();
+    let mut writer = writer(&from);
+    let _out = outbound(&from, port);
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let inside = Bridge::start(&[
+        "--from",
+        &from.name,
+        "--into",
+        &into.name,
+        "--connect",
+        &endpoint,
+        "--max-bytes",
+        "4096",
+    ]);
+    writer.send_image("/small.png", &picture(1000, 5)).unwrap();
+    wait_for(&into, "the small picture", |reader| {
+        image_named(reader, "/small.png")
+    });
+    writer
+        .send_image("/large.png", &picture(100_000, 6))
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    writer.send_struct(&TestData::default()).unwrap();
+    wait_for(&into, "the struct sent after it", |reader| {
+        reader.latest_struct().ok().flatten()
+    });
+    let said = inside.kill();
+    let framed = ImageMessage::framed_len("/large.png", 100_000);
+    assert!(
+        said.contains(&format!(
+            "dropped a record of `picture` from shm-exchange/{}/record/picture: it claims {framed} bytes, more than the 4096 accepted",
+            from.name
+        )),
+        "{said}"
+    );
+    let mut reader = Reader::open(&into.location).unwrap();
+    let (image, _) = reader.latest_image().unwrap().unwrap();
+    assert_eq!(
+        image.path, "/small.png",
+        "the oversized picture was written"
+    );
+}
+
 /// A certificate authority, a server certificate for `localhost` and a client certificate it
 /// signed, and a password file, written into `dir`; returns the Zenoh configurations (JSON5) of
 /// the listening bridge and of connecting bridges with and without each credential.
