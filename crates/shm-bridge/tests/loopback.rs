@@ -46,7 +46,7 @@ impl Bridge {
     }
 
     /// Kills it (SIGKILL) and returns what it wrote on stderr.
-    fn kill(mut self) -> String {
+    fn kill(&mut self) -> String {
         let _ = self.0.kill();
         let _ = self.0.wait();
         let mut stderr = String::new();
@@ -78,17 +78,60 @@ fn outbound(from: &TestSegment, port: u16) -> Bridge {
     Bridge::start(&["--name", &from.name, "--listen", &endpoint])
 }
 
-/// The inbound bridge writing `from` into `into`, connecting to `port`.
-fn inbound(from: &TestSegment, into: &TestSegment, port: u16) -> Bridge {
+/// The inbound bridge writing `from` into `into`, connecting to `port`, with `extra` arguments.
+fn inbound(from: &TestSegment, into: &TestSegment, port: u16, extra: &[&str]) -> Bridge {
     let endpoint = format!("tcp/127.0.0.1:{port}");
-    Bridge::start(&[
+    let mut args = vec![
         "--from",
         &from.name,
         "--into",
         &into.name,
         "--connect",
         &endpoint,
-    ])
+    ];
+    args.extend_from_slice(extra);
+    Bridge::start(&args)
+}
+
+/// A source segment, its copy, and the two bridges between them on loopback. The bridges come
+/// first: they end before the segments are removed.
+struct Bridged {
+    out: Bridge,
+    inside: Bridge,
+    from: TestSegment,
+    into: TestSegment,
+    port: u16,
+}
+
+impl Bridged {
+    /// The segments `<tag>-from` (its writer, returned, created first with room for
+    /// `capacity` bytes) and `<tag>-into`, and the bridges from one into the other.
+    fn new(tag: &str, capacity: usize) -> (Writer, Bridged) {
+        let from = TestSegment::new(&format!("{tag}-from"));
+        let into = TestSegment::new(&format!("{tag}-into"));
+        let port = free_port();
+        let writer = Writer::create(
+            &from.location,
+            CreationMode::CreateNew,
+            Capacity::AtLeast(capacity),
+        )
+        .unwrap();
+        let out = outbound(&from, port);
+        let inside = inbound(&from, &into, port, &[]);
+        let bridged = Bridged {
+            out,
+            inside,
+            from,
+            into,
+            port,
+        };
+        (writer, bridged)
+    }
+
+    /// Waits until the copy's latest picture is `path`; `what` names it if it never comes.
+    fn arrives(&self, what: &str, path: &str) -> (ImageMessage, shm_common::RecordMeta) {
+        wait_for(&self.into, what, |reader| image_named(reader, path))
+    }
 }
 
 /// Waits (up to 60 s) until `arrived` finds what it waits for in a reader of `segment`.
@@ -139,20 +182,12 @@ fn image_named(reader: &mut Reader, path: &str) -> Option<(ImageMessage, shm_com
 
 #[test]
 fn pictures_the_struct_and_frames_cross_the_bridge_whole() {
-    let (from, into) = (
-        TestSegment::new("bridge-from"),
-        TestSegment::new("bridge-into"),
-    );
-    let port = free_port();
-    let mut writer = writer(&from);
-    let _out = outbound(&from, port);
-    let _in = inbound(&from, &into, port);
+    let (mut writer, bridged) = Bridged::new("bridge", 1 << 20);
+    let into = &bridged.into;
 
     let bytes = picture(700_001, 1);
     let sent = writer.send_image("/first.png", &bytes).unwrap();
-    let (image, meta) = wait_for(&into, "the picture", |reader| {
-        image_named(reader, "/first.png")
-    });
+    let (image, meta) = bridged.arrives("the picture", "/first.png");
     assert!(image.bytes == bytes, "the picture changed on the way");
     assert_eq!(meta.checksum, sent.checksum);
     // The first writer's start, carried over: transfer times include the bridge.
@@ -164,7 +199,7 @@ fn pictures_the_struct_and_frames_cross_the_bridge_whole() {
         ..TestData::default()
     };
     writer.send_struct(&data).unwrap();
-    let arrived = wait_for(&into, "the struct", |reader| {
+    let arrived = wait_for(into, "the struct", |reader| {
         reader
             .latest_struct()
             .ok()
@@ -181,9 +216,7 @@ fn pictures_the_struct_and_frames_cross_the_bridge_whole() {
         .unwrap();
     writer.grow(&growth).unwrap();
     writer.send_image("/large.bin", &large).unwrap();
-    let (image, _) = wait_for(&into, "the 12 MiB picture", |reader| {
-        image_named(reader, "/large.bin")
-    });
+    let (image, _) = bridged.arrives("the 12 MiB picture", "/large.bin");
     assert!(
         image.bytes == large,
         "the 12 MiB picture changed on the way"
@@ -207,7 +240,7 @@ fn pictures_the_struct_and_frames_cross_the_bridge_whole() {
         writer.send_frame(&header(number), &pixels).unwrap();
         std::thread::sleep(Duration::from_millis(10));
     }
-    let frame = wait_for(&into, "the last frame", |reader| {
+    let frame = wait_for(into, "the last frame", |reader| {
         reader
             .latest_frame()
             .ok()
@@ -238,19 +271,12 @@ fn corpus_pictures_cross_the_bridge_byte_identical() {
                 .filter(|(_, entry)| entry.expect == Expect::Error)
                 .take(2),
         );
-    let (from, into) = (
-        TestSegment::new("bridge-corpus-from"),
-        TestSegment::new("bridge-corpus-into"),
-    );
-    let port = free_port();
-    let mut writer = writer(&from);
-    let _out = outbound(&from, port);
-    let _in = inbound(&from, &into, port);
+    let (mut writer, bridged) = Bridged::new("bridge-corpus", 1 << 20);
     let mut carried = 0;
     for (bytes, entry) in chosen {
         let path = format!("/corpus/{}", entry.relative);
         writer.send_image(&path, bytes).unwrap();
-        let (image, _) = wait_for(&into, &path, |reader| image_named(reader, &path));
+        let (image, _) = bridged.arrives(&path, &path);
         assert!(&image.bytes == bytes, "{path} changed on the way");
         carried += 1;
     }
@@ -259,23 +285,9 @@ fn corpus_pictures_cross_the_bridge_byte_identical() {
 
 #[test]
 fn a_burst_of_large_pictures_ends_with_the_newest_on_the_other_side() {
-    let (from, into) = (
-        TestSegment::new("bridge-burst-from"),
-        TestSegment::new("bridge-burst-into"),
-    );
-    let port = free_port();
-    let mut writer = Writer::create(
-        &from.location,
-        CreationMode::CreateNew,
-        Capacity::AtLeast(5 << 20),
-    )
-    .unwrap();
-    let _out = outbound(&from, port);
-    let _in = inbound(&from, &into, port);
+    let (mut writer, bridged) = Bridged::new("bridge-burst", 5 << 20);
     writer.send_image("/first.png", b"first").unwrap();
-    wait_for(&into, "the first picture", |reader| {
-        image_named(reader, "/first.png")
-    });
+    bridged.arrives("the first picture", "/first.png");
     // Faster than the link takes them: some are skipped, never the newest.
     let last = picture(4 << 20, 9);
     for number in 0..40 {
@@ -288,9 +300,7 @@ fn a_burst_of_large_pictures_ends_with_the_newest_on_the_other_side() {
             .send_image(&format!("/burst-{number}"), bytes)
             .unwrap();
     }
-    let (image, _) = wait_for(&into, "the newest picture of the burst", |reader| {
-        image_named(reader, "/burst-39")
-    });
+    let (image, _) = bridged.arrives("the newest picture of the burst", "/burst-39");
     assert!(image.bytes == last);
 }
 
@@ -328,41 +338,24 @@ fn listening_ports(pid: u32) -> Vec<u16> {
 
 #[test]
 fn a_bridge_listens_only_where_it_is_told() {
-    let (from, into) = (
-        TestSegment::new("bridge-listen-from"),
-        TestSegment::new("bridge-listen-into"),
-    );
-    let port = free_port();
-    let mut writer = writer(&from);
-    let out = outbound(&from, port);
-    let inside = inbound(&from, &into, port);
+    let (mut writer, bridged) = Bridged::new("bridge-listen", 1 << 20);
     writer.send_image("/crossed.png", b"crossed").unwrap();
-    wait_for(&into, "the picture", |reader| {
-        image_named(reader, "/crossed.png")
-    });
-    assert_eq!(listening_ports(out.0.id()), [port]);
-    assert_eq!(listening_ports(inside.0.id()), Vec::<u16>::new());
+    bridged.arrives("the picture", "/crossed.png");
+    assert_eq!(listening_ports(bridged.out.0.id()), [bridged.port]);
+    assert_eq!(listening_ports(bridged.inside.0.id()), Vec::<u16>::new());
 }
 
 #[test]
 fn the_source_writer_closing_crashing_and_coming_back_shows_on_the_other_side() {
-    let (from, into) = (
-        TestSegment::new("bridge-status-from"),
-        TestSegment::new("bridge-status-into"),
-    );
-    let port = free_port();
-    let mut writer = writer(&from);
-    let _out = outbound(&from, port);
-    let _in = inbound(&from, &into, port);
+    let (mut writer, bridged) = Bridged::new("bridge-status", 1 << 20);
+    let (from, into) = (&bridged.from, &bridged.into);
     writer.send_image("/before.png", b"before").unwrap();
-    wait_for(&into, "the first picture", |reader| {
-        image_named(reader, "/before.png")
-    });
+    bridged.arrives("the first picture", "/before.png");
 
     // The source writer closes, keeping its segment: the bridge's local writer lets go too.
     writer.set_persist(true);
     drop(writer);
-    wait_for(&into, "the writer's close", |reader| {
+    wait_for(into, "the writer's close", |reader| {
         (reader.writer_status() == WriterStatus::Closed).then_some(())
     });
     let mut reader = Reader::open(&into.location).unwrap();
@@ -379,9 +372,7 @@ fn the_source_writer_closing_crashing_and_coming_back_shows_on_the_other_side() 
     )
     .unwrap();
     writer.send_image("/after.png", b"after").unwrap();
-    wait_for(&into, "a picture from the next writer", |reader| {
-        image_named(reader, "/after.png")
-    });
+    bridged.arrives("a picture from the next writer", "/after.png");
     assert!(matches!(
         Reader::open(&into.location).unwrap().writer_status(),
         WriterStatus::Active { .. }
@@ -390,7 +381,7 @@ fn the_source_writer_closing_crashing_and_coming_back_shows_on_the_other_side() 
     // The source writer dies (it lets go as a killed one would: the lock free, its pid left):
     // the other side's writer shows as crashed too, its records still there.
     writer.abandon();
-    let status = wait_for(&into, "the writer's crash", |reader| {
+    let status = wait_for(into, "the writer's crash", |reader| {
         let status = reader.writer_status();
         matches!(status, WriterStatus::Crashed { .. }).then_some(status)
     });
@@ -412,9 +403,7 @@ fn the_source_writer_closing_crashing_and_coming_back_shows_on_the_other_side() 
     )
     .unwrap();
     writer.send_image("/taken-over.png", b"again").unwrap();
-    wait_for(&into, "a picture after the crash", |reader| {
-        image_named(reader, "/taken-over.png")
-    });
+    bridged.arrives("a picture after the crash", "/taken-over.png");
     assert!(matches!(
         Reader::open(&into.location).unwrap().writer_status(),
         WriterStatus::Active { .. }
@@ -423,55 +412,33 @@ fn the_source_writer_closing_crashing_and_coming_back_shows_on_the_other_side() 
 
 #[test]
 fn either_bridge_killed_and_restarted_carries_on() {
-    let (from, into) = (
-        TestSegment::new("bridge-kill-from"),
-        TestSegment::new("bridge-kill-into"),
-    );
-    let port = free_port();
-    let mut writer = writer(&from);
-    let out = outbound(&from, port);
-    let inside = inbound(&from, &into, port);
+    let (mut writer, mut bridged) = Bridged::new("bridge-kill", 1 << 20);
     writer.send_image("/one.png", b"one").unwrap();
-    wait_for(&into, "the first picture", |reader| {
-        image_named(reader, "/one.png")
-    });
+    bridged.arrives("the first picture", "/one.png");
 
-    inside.kill();
-    let _inside = inbound(&from, &into, port);
+    bridged.inside.kill();
+    bridged.inside = inbound(&bridged.from, &bridged.into, bridged.port, &[]);
     writer.send_image("/two.png", b"two").unwrap();
-    wait_for(
-        &into,
-        "a picture after the inbound bridge came back",
-        |reader| image_named(reader, "/two.png"),
-    );
+    bridged.arrives("a picture after the inbound bridge came back", "/two.png");
 
-    out.kill();
-    let _out = outbound(&from, port);
+    bridged.out.kill();
+    bridged.out = outbound(&bridged.from, bridged.port);
     writer.send_image("/three.png", b"three").unwrap();
-    wait_for(
-        &into,
+    bridged.arrives(
         "a picture after the outbound bridge came back",
-        |reader| image_named(reader, "/three.png"),
+        "/three.png",
     );
 }
 
 #[test]
 fn a_second_bridge_into_one_segment_is_refused_and_garbage_is_dropped() {
-    let (from, into) = (
-        TestSegment::new("bridge-two-from"),
-        TestSegment::new("bridge-two-into"),
-    );
-    let port = free_port();
-    let mut writer = writer(&from);
-    let _out = outbound(&from, port);
-    let first = inbound(&from, &into, port);
+    let (mut writer, mut bridged) = Bridged::new("bridge-two", 1 << 20);
+    let (from, into, port) = (&bridged.from, &bridged.into, bridged.port);
     writer.send_image("/kept.png", b"kept").unwrap();
-    wait_for(&into, "the picture", |reader| {
-        image_named(reader, "/kept.png")
-    });
+    bridged.arrives("the picture", "/kept.png");
 
     // A second writer of the same local segment is refused, as any second writer is.
-    let mut second = inbound(&from, &into, port);
+    let mut second = inbound(from, into, port, &[]);
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
         if let Some(status) = second.0.try_wait().unwrap() {
@@ -520,7 +487,7 @@ fn a_second_bridge_into_one_segment_is_refused_and_garbage_is_dropped() {
     session.put(key("picture"), message).wait().unwrap();
     std::thread::sleep(Duration::from_secs(2));
     session.close().wait().unwrap();
-    let said = first.kill();
+    let said = bridged.inside.kill();
     assert!(
         said.contains("not a message of this bridge's version"),
         "{said}"
@@ -540,17 +507,7 @@ fn a_record_over_max_bytes_is_dropped_with_a_line_saying_so() {
     let port = free_port();
     let mut writer = writer(&from);
     let _out = outbound(&from, port);
-    let endpoint = format!("tcp/127.0.0.1:{port}");
-    let inside = Bridge::start(&[
-        "--from",
-        &from.name,
-        "--into",
-        &into.name,
-        "--connect",
-        &endpoint,
-        "--max-bytes",
-        "4096",
-    ]);
+    let mut inside = inbound(&from, &into, port, &["--max-bytes", "4096"]);
     writer.send_image("/small.png", &picture(1000, 5)).unwrap();
     wait_for(&into, "the small picture", |reader| {
         image_named(reader, "/small.png")

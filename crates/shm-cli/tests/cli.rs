@@ -288,21 +288,24 @@ fn usage_errors_exit_2_without_panicking() {
     }
 }
 
+/// `shm bench --json` with a few of each measurement: seconds, not a minute.
+const SHORT_BENCH: [&str; 10] = [
+    "bench",
+    "--json",
+    "--messages",
+    "200",
+    "--large-messages",
+    "3",
+    "--frame-seconds",
+    "0.3",
+    "--idle-seconds",
+    "0.3",
+];
+
 #[test]
 fn bench_json_has_every_key_as_a_number() {
     let output = Command::new(env!("CARGO_BIN_EXE_shm"))
-        .args([
-            "bench",
-            "--json",
-            "--messages",
-            "200",
-            "--large-messages",
-            "3",
-            "--frame-seconds",
-            "0.3",
-            "--idle-seconds",
-            "0.3",
-        ])
+        .args(SHORT_BENCH)
         .output()
         .unwrap();
     assert!(output.status.success(), "{}", stderr(&output));
@@ -366,20 +369,8 @@ fn bench_with_no_bridge_program_there_fails_at_once_in_words() {
 #[ignore = "needs the shm-bridge program (its own workspace): scripts/bridge.sh builds it and runs this"]
 fn bench_through_bridges_reports_their_figures_beside_the_local_ones() {
     let bench = Command::new(env!("CARGO_BIN_EXE_shm"))
-        .args([
-            "bench",
-            "--json",
-            "--messages",
-            "200",
-            "--large-messages",
-            "3",
-            "--frame-seconds",
-            "0.3",
-            "--idle-seconds",
-            "0.3",
-            "--bridge",
-            &bridge_program(),
-        ])
+        .args(SHORT_BENCH)
+        .args(["--bridge", &bridge_program()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
