@@ -14,13 +14,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 use shm_common::{
     Capacity, CreationMode, Follower, ImageMessage, PICTURE_CHANNEL, Reader, RecordKind,
-    SegmentEvent, SegmentLocation, SegmentName, SharedLine, TestData, WaitMode, Writer,
-    monotonic_ns,
+    SegmentEvent, SegmentLocation, SegmentName, SharedBytes, SharedLine, TestData, WaitMode,
+    Writer, monotonic_ns,
 };
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -85,6 +85,11 @@ fn parse_cpus(text: &str) -> std::result::Result<[usize; 2], String> {
 pub enum PeerRole {
     /// Hand one cache line back: the round-trip floor.
     FloorEcho,
+    /// Copy 10 MiB out of bare shared memory as it is copied in: the one-way floor.
+    FloorSink,
+    /// Load 10 MiB of bare shared memory as it is copied in, keeping none of it: the floor
+    /// under a record held in place.
+    FloorLoad,
     /// Echo 48-byte messages over shared memory.
     ShmEcho,
     /// Receive 10 MiB messages over shared memory, acknowledging each with its latency.
@@ -343,6 +348,8 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
     let ping = if args.far { FAR_PING } else { "ping" };
     match args.role {
         PeerRole::FloorEcho => floor_echo(&segment(&base, "floor")?, parent),
+        PeerRole::FloorSink => floor_sink(&segment(&base, "copy-floor")?, parent, LARGE),
+        PeerRole::FloorLoad => floor_sink(&segment(&base, "copy-floor")?, parent, FLOOR_PIECE),
         PeerRole::ShmEcho => {
             let mut reader = open_reader(&segment(&base, ping)?, parent)?;
             if args.busy_poll {
@@ -866,13 +873,13 @@ fn shm_rtt(
 /// The word value that ends a floor ping-pong.
 const FLOOR_STOP: u64 = u64::MAX;
 
-/// Spins until `line`'s word, which `other` stores, is not `old`.
-fn floor_wait(line: &SharedLine, old: u64, other: &mut dyn Counterpart) -> Result<u64> {
+/// Spins until `word`, which `other` stores, is not `old`.
+fn floor_wait(word: &AtomicU64, old: u64, other: &mut dyn Counterpart) -> Result<u64> {
     let started = Instant::now();
     let mut spins = 0u32;
     loop {
         // Acquire: pairs with the other side's Release store.
-        let value = line.word().load(Ordering::Acquire);
+        let value = word.load(Ordering::Acquire);
         if value != old {
             return Ok(value);
         }
@@ -900,7 +907,7 @@ fn floor_echo(location: &SegmentLocation, parent: &mut Parent) -> Result<()> {
     };
     let mut seen = 0;
     loop {
-        let value = floor_wait(&line, seen, parent)?;
+        let value = floor_wait(line.word(), seen, parent)?;
         if value == FLOOR_STOP {
             return Ok(());
         }
@@ -927,12 +934,119 @@ fn floor_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
         value += 1;
         // Release: pairs with the peer's Acquire load.
         line.word().store(value, Ordering::Release);
-        value = floor_wait(&line, value, &mut peer)?;
+        value = floor_wait(line.word(), value, &mut peer)?;
         if i >= WARM_UP {
             samples.push(started.elapsed().as_secs_f64() * 1e6);
         }
     }
     line.word().store(FLOOR_STOP, Ordering::Release);
+    peer.finish()?;
+    Ok(percentiles(&mut samples))
+}
+
+/// The floor's signal words: how far the writer got (round in the high half, bytes in the
+/// low), and the last round the reader has whole.
+const COPIED: usize = 0;
+const RECEIVED: usize = 1;
+
+/// Round and byte count in one word.
+fn copied(round: u64, bytes: usize) -> u64 {
+    (round << 32) | bytes as u64
+}
+
+/// Bytes the one-way floor's writer copies in between two stores of its count (as a segment's
+/// writer does).
+const FLOOR_PIECE: usize = 64 * 1024;
+
+/// The peer's side of the one-way floor: copies each 10 MiB out of bare shared memory as the
+/// writer's count says it is in, then says it has it. With `keep` of 10 MiB it keeps a copy of
+/// the whole; with less, each piece lands over the last at the start of a small buffer: the
+/// bytes are loaded once, as a reader checking a record in place loads them.
+fn floor_sink(location: &SegmentLocation, parent: &mut Parent, keep: usize) -> Result<()> {
+    let started = Instant::now();
+    let shared = loop {
+        match SharedBytes::open(location) {
+            Ok(shared) => break shared,
+            Err(err) => {
+                parent
+                    .keep_waiting(started, &format!("shared bytes {location}"))
+                    .map_err(|_| err)?;
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    };
+    let (Some(copied_word), Some(received)) = (shared.word(COPIED), shared.word(RECEIVED)) else {
+        return Err("the shared bytes have no signal words".into());
+    };
+    let mut out = vec![0u8; keep.clamp(FLOOR_PIECE, LARGE)];
+    let mut seen = 0;
+    for round in 1u64.. {
+        let base = (round as usize % 2) * LARGE;
+        let mut have = 0;
+        while have < LARGE {
+            seen = floor_wait(copied_word, seen, parent)?;
+            if seen == FLOOR_STOP {
+                return Ok(());
+            }
+            let upto = (seen as u32 as usize).min(LARGE);
+            if seen >> 32 != round || upto <= have {
+                continue;
+            }
+            let mut at = have;
+            while at < upto {
+                let piece = (upto - at).min(FLOOR_PIECE);
+                let into = if out.len() == LARGE { at } else { 0 };
+                if !shared.read(base + at, &mut out[into..into + piece]) {
+                    return Err("the shared bytes are smaller than 20 MiB".into());
+                }
+                at += piece;
+            }
+            have = upto;
+        }
+        // Release: nothing to publish but the count itself.
+        received.store(round, Ordering::Release);
+    }
+    Ok(())
+}
+
+/// 10 MiB from one process to another through bare shared memory, with no protocol, checksum or
+/// clock: the writer copies 64 KiB at a time into one of two buffers in turn (as a segment's
+/// writer does) and stores how far it got; the peer (`role`: `floor-sink` keeps a copy,
+/// `floor-load` only loads the bytes) takes each piece as soon as the count says it is there.
+/// (median, p99) in milliseconds, from the first byte copied in to the peer's word saying it has
+/// the last one.
+fn floor_one_way(role: &str, messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
+    const PIECE: usize = FLOOR_PIECE;
+    let base = format!("shm-bench-{}-floor", std::process::id());
+    let shared = SharedBytes::create(&segment(&base, "copy-floor")?, 2 * LARGE)?;
+    let (Some(copied_word), Some(received)) = (shared.word(COPIED), shared.word(RECEIVED)) else {
+        return Err("the shared bytes have no signal words".into());
+    };
+    let mut peer = Peer::spawn(&[role.to_owned(), "--segment".to_owned(), base], cpu, false)?;
+    let payload = vec![0x5au8; LARGE];
+    let mut samples = Vec::with_capacity(messages);
+    for round in 1..=(messages + WARM_UP) as u64 {
+        let at = (round as usize % 2) * LARGE;
+        let started = Instant::now();
+        for (index, piece) in payload.chunks(PIECE).enumerate() {
+            if !shared.write(at + index * PIECE, piece) {
+                return Err("the shared bytes are smaller than 20 MiB".into());
+            }
+            // Release: the peer's Acquire load of the count sees the bytes before it.
+            copied_word.store(
+                copied(round, index * PIECE + piece.len()),
+                Ordering::Release,
+            );
+        }
+        let mut answer = received.load(Ordering::Acquire);
+        while answer != round {
+            answer = floor_wait(received, answer, &mut peer)?;
+        }
+        if round > WARM_UP as u64 {
+            samples.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    copied_word.store(FLOOR_STOP, Ordering::Release);
     peer.finish()?;
     Ok(percentiles(&mut samples))
 }
@@ -964,6 +1078,23 @@ fn shm_large(
     }
     pair.stop()?;
     peer.finish()?;
+    Ok(percentiles(&mut samples))
+}
+
+/// 10 MiB pictures published with nobody reading them: the writer's copy into shared memory
+/// (and its checksum) alone, the part of a one-way transfer no reader can save. (median, p99)
+/// in milliseconds.
+fn shm_write_alone(messages: usize) -> Result<(f64, f64)> {
+    let mut pair = ShmPair::new("write-alone", LARGE + 4096)?;
+    let payload = vec![0x5au8; LARGE];
+    let mut samples = Vec::with_capacity(messages);
+    for i in 0..messages + WARM_UP {
+        let started = Instant::now();
+        pair.writer.send_image("/alone", &payload)?;
+        if i >= WARM_UP {
+            samples.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+    }
     Ok(percentiles(&mut samples))
 }
 
@@ -1134,8 +1265,21 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     progress("10 MiB one way");
     let memcpy = memcpy_floor(LARGE, args.large_messages);
     results.insert("memcpy_10mib_ms".to_owned(), json!(memcpy));
-    // Each: its label in the table, its keys (median, p99) and its figures.
+    let load_floor = floor_one_way("floor-load", args.large_messages, peer_cpu)?;
+    let copy_floor = floor_one_way("floor-sink", args.large_messages, peer_cpu)?;
+    for (name, (median, p99)) in [("load", load_floor), ("copy", copy_floor)] {
+        results.insert(format!("floor_10mib_{name}_ms"), json!(median));
+        results.insert(format!("floor_10mib_{name}_p99_ms"), json!(p99));
+    }
+    // Each: its label in the table, its keys (median, p99), its figures and its floor across
+    // processes (the one that takes the bytes as it does).
     let mut larges = vec![
+        (
+            "shm, writer alone".to_owned(),
+            ["shm_10mib_write_ms", "shm_10mib_write_p99_ms"].map(str::to_owned),
+            shm_write_alone(args.large_messages)?,
+            None,
+        ),
         (
             "shm, copied out".to_owned(),
             ["shm_10mib_oneway_ms", "shm_10mib_oneway_p99_ms"].map(str::to_owned),
@@ -1145,6 +1289,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 args.large_messages,
                 peer_cpu,
             )?,
+            Some(copy_floor.0),
         ),
         (
             "shm, held in place".to_owned(),
@@ -1155,6 +1300,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 args.large_messages,
                 peer_cpu,
             )?,
+            Some(load_floor.0),
         ),
     ];
     for transport in &streams {
@@ -1166,6 +1312,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 format!("{key}_10mib_oneway_p99_ms"),
             ],
             stream_large(transport, args.large_messages, peer_cpu)?,
+            Some(copy_floor.0),
         ));
     }
     if let Some(program) = &bridge {
@@ -1179,15 +1326,28 @@ pub fn run(args: &BenchArgs) -> Result<()> {
                 args.large_messages,
                 peer_cpu,
             )?,
+            Some(copy_floor.0),
         ));
     }
     table.push("10 MiB picture, one way           median        p99".to_owned());
     table.push(format!("  memcpy (one copy, floor)   {memcpy:>9.3} ms"));
-    for (label, [median_key, p99_key], (median, p99)) in larges {
-        results.insert(median_key, json!(median));
-        results.insert(p99_key, json!(p99));
+    for (label, (median, p99)) in [
+        ("across, loaded (floor)", load_floor),
+        ("across, copied (floor)", copy_floor),
+    ] {
         table.push(format!(
             "  {label:<24}   {median:>9.3} ms {p99:>9.3} ms   ({:.2} x memcpy)",
+            median / memcpy
+        ));
+    }
+    for (label, [median_key, p99_key], (median, p99), floor) in larges {
+        results.insert(median_key, json!(median));
+        results.insert(p99_key, json!(p99));
+        let across = floor.map_or_else(String::new, |floor| {
+            format!(", {:.2} x its floor", median / floor)
+        });
+        table.push(format!(
+            "  {label:<24}   {median:>9.3} ms {p99:>9.3} ms   ({:.2} x memcpy{across})",
             median / memcpy
         ));
     }

@@ -408,7 +408,7 @@ pub use layout::{Capacities, DEFAULT_CAPACITY, MAX_CAPACITY, MIN_CAPACITY};
 #[cfg(not(loom))]
 pub use lease::{HeldRecord, Lease};
 #[cfg(not(loom))]
-pub use line::SharedLine;
+pub use line::{SharedBytes, SharedLine};
 pub use location::{CreationMode, DEFAULT_SEGMENT_NAME, SegmentLocation, SegmentName};
 pub use message::{
     FrameHeader, FrameMessage, FrameView, ImageMessage, ImageView, Message, PixelFormat,

@@ -330,7 +330,7 @@ fn open_object(location: &SegmentLocation, mode: CreationMode) -> Result<(File, 
 }
 
 /// Opens (or creates) the bare file behind `location`, owner-only and checked as a segment's
-/// is, without any header: for [`SharedLine`](crate::SharedLine).
+/// is, without any header: for [`SharedLine`](crate::SharedLine) and [`SharedBytes`](crate::SharedBytes).
 pub(crate) fn open_bare(location: &SegmentLocation, mode: CreationMode) -> Result<File, OpenError> {
     open_object(location, mode)
         .map(|(file, _)| file)

@@ -17,7 +17,7 @@ use std::fs::File;
 use std::io;
 use std::mem::size_of;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU32, AtomicU64};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use memmap2::{MmapOptions, MmapRaw};
@@ -171,6 +171,55 @@ impl SharedRegion {
         // SAFETY: as in `store_blocks`, for `offset..offset + dst.len()`.
         unsafe { wide::load_blocks(self.base().add(offset), dst, lanes) };
         Some(true)
+    }
+
+    /// Copies `src`, a whole number of words, into the region at the 8-aligned `offset` (as
+    /// relaxed atomic word stores, 32 bytes per instruction where the CPU can), with no
+    /// checksum; `None` (nothing done) if out of bounds, misaligned or not whole words.
+    pub(crate) fn store_bytes(&self, offset: usize, src: &[u8]) -> Option<()> {
+        if !src.len().is_multiple_of(8) {
+            return None;
+        }
+        let offset = self.checked_range(offset, src.len())?;
+        let wide = if wide::available() {
+            src.len() / 32 * 32
+        } else {
+            0
+        };
+        // SAFETY: the moves are available (or `wide` is 0); `offset..offset + wide` was checked
+        // to lie in the mapping, which lives as long as `&self`, 8-aligned.
+        unsafe { wide::store(self.base().add(offset), &src[..wide]) };
+        let words = self.words(offset + wide, (src.len() - wide) / 8)?;
+        for (word, chunk) in words.iter().zip(src[wide..].chunks_exact(8)) {
+            let mut bytes = [0u8; 8];
+            bytes.copy_from_slice(chunk);
+            // Relaxed: whoever publishes these bytes orders them.
+            word.store(u64::from_ne_bytes(bytes), Ordering::Relaxed);
+        }
+        Some(())
+    }
+
+    /// Copies from the region at the 8-aligned `offset` into `dst`, a whole number of words
+    /// (as relaxed atomic word loads, 32 bytes per instruction where the CPU can), with no
+    /// checksum; `None` (nothing done) if out of bounds, misaligned or not whole words.
+    pub(crate) fn load_bytes(&self, offset: usize, dst: &mut [u8]) -> Option<()> {
+        if !dst.len().is_multiple_of(8) {
+            return None;
+        }
+        let offset = self.checked_range(offset, dst.len())?;
+        let wide = if wide::available() {
+            dst.len() / 32 * 32
+        } else {
+            0
+        };
+        // SAFETY: as in `store_bytes`, for `offset..offset + wide`.
+        unsafe { wide::load(self.base().add(offset), &mut dst[..wide]) };
+        let words = self.words(offset + wide, (dst.len() - wide) / 8)?;
+        for (word, chunk) in words.iter().zip(dst[wide..].chunks_exact_mut(8)) {
+            // Relaxed: whoever published these bytes orders them.
+            chunk.copy_from_slice(&word.load(Ordering::Relaxed).to_ne_bytes());
+        }
+        Some(())
     }
 
     /// Reads from `source` with `read(2)` straight into the region's `offset..offset + len`:

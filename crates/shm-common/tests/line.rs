@@ -1,9 +1,9 @@
-//! The bare shared cache line `shm bench` measures its floor with.
+//! The bare shared memory `shm bench` measures its floors with.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::atomic::Ordering;
 
-use shm_common::{OpenError, SharedLine};
+use shm_common::{OpenError, SharedBytes, SharedLine};
 use shm_testkit::TestSegment;
 
 #[test]
@@ -36,6 +36,69 @@ fn a_shared_line_carries_a_word_between_two_mappings_and_goes_with_its_creator()
         created.word().load(Ordering::Acquire)
     });
     assert_eq!(answer, 43);
+    assert!(segment.dev_shm_path().exists());
+    drop(created);
+    assert!(!segment.dev_shm_path().exists(), "its creator removes it");
+}
+
+#[test]
+fn shared_bytes_carry_whole_words_between_two_mappings_and_refuse_anything_else() {
+    let segment = TestSegment::new("bytes");
+    let created = SharedBytes::create(&segment.location, 1000).unwrap();
+    assert!(matches!(
+        SharedBytes::create(&segment.location, 1000),
+        Err(OpenError::Os { source, .. }) if source.kind() == std::io::ErrorKind::AlreadyExists
+    ));
+    let opened = SharedBytes::open(&segment.location).unwrap();
+    assert_eq!(created.len(), 1024, "rounded up to a cache line");
+    assert_eq!(opened.len(), 1024);
+    let mut back = vec![1u8; 1024];
+    assert!(opened.read(0, &mut back));
+    assert!(back.iter().all(|&byte| byte == 0), "new bytes are zeroed");
+
+    // 104 bytes: three 32-byte blocks and a word, at an offset that is a word, not a block.
+    let bytes: Vec<u8> = (0..104u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+    assert!(created.write(8, &bytes));
+    let mut back = vec![0u8; 104];
+    assert!(opened.read(8, &mut back));
+    assert_eq!(back, bytes);
+
+    // Refused without copying anything: a misaligned offset, a partial word, past the end.
+    assert!(!created.write(3, &[7; 8]));
+    assert!(!created.write(0, &[7; 5]));
+    assert!(!created.write(1016, &[7; 16]));
+    assert!(!created.write(usize::MAX - 7, &[7; 8]));
+    let mut tail = [9u8; 16];
+    assert!(!opened.read(1016, &mut tail));
+    assert_eq!(tail, [9; 16], "a refused read leaves the buffer as it was");
+    let mut whole = vec![0u8; 1024];
+    assert!(opened.read(0, &mut whole));
+    assert_eq!(&whole[8..112], &bytes[..]);
+    assert!(
+        whole[..8]
+            .iter()
+            .chain(&whole[112..])
+            .all(|&byte| byte == 0)
+    );
+
+    // The words: each its own, published with the bytes before them.
+    assert!(created.word(SharedBytes::WORDS).is_none());
+    let done = std::thread::scope(|scope| {
+        let reader = scope.spawn(|| {
+            while opened.word(3).unwrap().load(Ordering::Acquire) != 1 {
+                std::hint::spin_loop();
+            }
+            let mut back = vec![0u8; 1024];
+            assert!(opened.read(0, &mut back));
+            back
+        });
+        assert!(created.write(0, &[0xab; 1024]));
+        created.word(3).unwrap().store(1, Ordering::Release);
+        reader.join().unwrap()
+    });
+    assert!(done.iter().all(|&byte| byte == 0xab));
+    assert_eq!(opened.word(2).unwrap().load(Ordering::Relaxed), 0);
+    drop(opened);
     assert!(segment.dev_shm_path().exists());
     drop(created);
     assert!(!segment.dev_shm_path().exists(), "its creator removes it");

@@ -55,6 +55,26 @@ pub(crate) unsafe fn load_blocks(src: *const u8, dst: &mut [u8], lanes: &mut Lan
     unsafe { x86::load_blocks(src, dst, lanes) }
 }
 
+/// Copies `src` (whole 32-byte blocks) to `dst` in shared memory, with no checksum.
+///
+/// # Safety
+/// As [`store_blocks`].
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn store(dst: *mut u8, src: &[u8]) {
+    // SAFETY: the caller checked AVX2 and the destination range.
+    unsafe { x86::store(dst, src) }
+}
+
+/// Copies whole 32-byte blocks from `src` in shared memory into `dst`, with no checksum.
+///
+/// # Safety
+/// As [`load_blocks`].
+#[cfg(target_arch = "x86_64")]
+pub(crate) unsafe fn load(src: *const u8, dst: &mut [u8]) {
+    // SAFETY: the caller checked AVX2 and the source range.
+    unsafe { x86::load(src, dst) }
+}
+
 /// Adds whole 32-byte blocks of private memory to `lanes`, a block per instruction.
 ///
 /// # Safety
@@ -68,6 +88,14 @@ pub(crate) unsafe fn sum_blocks(bytes: &[u8], lanes: &mut Lanes) {
 /// Never called: [`available`] is false.
 #[cfg(not(target_arch = "x86_64"))]
 pub(crate) unsafe fn sum_blocks(_bytes: &[u8], _lanes: &mut Lanes) {}
+
+/// Never called: [`available`] is false.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) unsafe fn store(_dst: *mut u8, _src: &[u8]) {}
+
+/// Never called: [`available`] is false.
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) unsafe fn load(_src: *const u8, _dst: &mut [u8]) {}
 
 /// Never called: [`available`] is false.
 #[cfg(not(target_arch = "x86_64"))]
@@ -222,6 +250,31 @@ mod x86 {
             at = unsafe { at.add(32) };
         }
         sums.store(lanes);
+    }
+
+    /// # Safety
+    /// As [`super::store`].
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn store(dst: *mut u8, src: &[u8]) {
+        for (index, block) in src.chunks_exact(32).enumerate() {
+            // SAFETY: `block` is 32 readable bytes; the caller guarantees `dst..dst +
+            // src.len()` in the shared mapping, 8-byte aligned.
+            unsafe { store_shared(dst.add(32 * index), load_private(block.as_ptr())) };
+        }
+    }
+
+    /// # Safety
+    /// As [`super::load`].
+    #[target_feature(enable = "avx2")]
+    pub(super) unsafe fn load(src: *const u8, dst: &mut [u8]) {
+        for (index, block) in dst.chunks_exact_mut(32).enumerate() {
+            // SAFETY: the caller guarantees `src..src + dst.len()` in the shared mapping,
+            // 8-byte aligned; `block` is 32 writable bytes, written unaligned.
+            unsafe {
+                let value = load_shared(src.add(32 * index));
+                _mm256_storeu_si256(block.as_mut_ptr().cast(), value);
+            }
+        }
     }
 
     /// # Safety
