@@ -1550,6 +1550,11 @@ impl Reader {
                 }
             }
         }
+        // The sleep costs a syscall anyway: the file's length is checked before it, so that an
+        // idle reader notices a truncation the rare checks on the busy path would leave for long.
+        if self.segment.truncated_file_len(true).is_some() {
+            return true;
+        }
         let mut seen = self.seen_counter;
         let notify = &self.segment.region.control().notify;
         let changed = notify::sleep_until(notify, &mut seen, start, timeout, || {

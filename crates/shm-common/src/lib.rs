@@ -333,9 +333,9 @@
 //!   (`shm remove`) deletes a named segment, or a file that is empty or one of ours.
 //! * If someone truncates a segment's file, reads, sends, waits, [`Reader::info`] and a
 //!   writer's close report it or do without the missing pages: a file segment's length is
-//!   checked before every access; a named segment's before every copy into the data buffers
-//!   and every 64th access to the control page alone (a struct round trip takes less than one
-//!   `fstat`, and only the segment's owner can truncate it). [`Reader::writer_status`] reads
+//!   checked before every access; a named segment's before every copy into the data buffers,
+//!   before a reader sleeps, and every 65 536th access to the control page alone (a struct
+//!   round trip takes less than one `fstat`, and only the segment's owner can truncate it). [`Reader::writer_status`] reads
 //!   the header through the file. A truncation racing with an access already under way can
 //!   still raise `SIGBUS`, which no check before the access can exclude.
 //!

@@ -34,10 +34,17 @@ pub(crate) struct Segment {
     pub(crate) locked: bool,
     /// How many times the file's length was asked about.
     pub(crate) length_checks: std::sync::atomic::AtomicU32,
+    /// One more than the length the last look found the file truncated to, 0 if it found it
+    /// whole: the checks that do not look report it, so a truncation one look found (before a
+    /// sleep, say) is what the next read reports, however rarely that read would look.
+    pub(crate) truncated_to: std::sync::atomic::AtomicU64,
 }
 
-/// One in how many accesses to a named segment's control page alone checks the file's length.
-pub(crate) const LENGTH_CHECK_EVERY: u32 = 64;
+/// One in how many accesses to a named segment's control page alone checks the file's length:
+/// rarely, because each check is a syscall that a struct round trip would wait for (every 64th
+/// put one in about every twentieth round trip, and the slowest percent of them at three times
+/// the median); a reader also checks whenever it is about to sleep.
+pub(crate) const LENGTH_CHECK_EVERY: u32 = 1 << 16;
 
 /// Offset of the writer's pid in the header (see [`crate::layout::ControlBlock`]).
 const PID_OFFSET: u64 = std::mem::offset_of!(crate::layout::ControlBlock, writer) as u64;
@@ -177,19 +184,25 @@ impl Segment {
 
     /// The file's length if someone truncated it below the layout. Touching the missing pages
     /// would raise SIGBUS, so callers check before they touch the segment: a file segment
-    /// every time; a named one every time before copying a record in the data buffers
-    /// (`always`), where a `fstat` costs nothing beside the copy, and every
-    /// [`LENGTH_CHECK_EVERY`]th time otherwise (a struct round trip through the control page
-    /// takes less than one `fstat`, and only the segment's owner can truncate it). A
+    /// every time; a named one every time before copying a record in the data buffers or
+    /// sleeping (`always`), where a `fstat` costs nothing beside the copy or the sleep, and
+    /// every [`LENGTH_CHECK_EVERY`]th time otherwise (a struct round trip through the control
+    /// page takes less than one `fstat`, and only the segment's owner can truncate it). A
     /// truncation between this check and the access remains possible; see the crate docs.
     pub(crate) fn truncated_file_len(&self, always: bool) -> Option<u64> {
-        // Relaxed: a counter for how often to look; each look is its own syscall.
+        let named = matches!(self.location, SegmentLocation::Named(_));
+        // Relaxed, and a load and a store rather than an atomic increment, which would be a
+        // full barrier on every access: a count another thread loses now and then only moves
+        // the next look.
         let count = self
             .length_checks
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let named = matches!(self.location, SegmentLocation::Named(_));
+            .load(std::sync::atomic::Ordering::Relaxed);
+        self.length_checks
+            .store(count.wrapping_add(1), std::sync::atomic::Ordering::Relaxed);
         if named && !always && !count.is_multiple_of(LENGTH_CHECK_EVERY) {
-            return None;
+            // Relaxed: what an earlier look of this process found.
+            let known = self.truncated_to.load(std::sync::atomic::Ordering::Relaxed);
+            return known.checked_sub(1);
         }
         let len = self
             .region
@@ -197,7 +210,13 @@ impl Segment {
             .metadata()
             .map(|meta| meta.len())
             .unwrap_or(0);
-        (len < self.layout.total_size as u64).then_some(len)
+        let truncated = (len < self.layout.total_size as u64).then_some(len);
+        // Relaxed: read back only by this process's checks that do not look.
+        self.truncated_to.store(
+            truncated.map_or(0, |len| len + 1),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        truncated
     }
 
     /// Whether a writer holds the lock: this process through this segment, or any other open.
@@ -281,6 +300,7 @@ fn initialise(
         created: true,
         locked: true,
         length_checks: Default::default(),
+        truncated_to: Default::default(),
     })
 }
 
@@ -443,6 +463,7 @@ fn validated(
             created: false,
             locked,
             length_checks: Default::default(),
+            truncated_to: Default::default(),
         }),
         Err(reason) => Err(OpenError::Invalid {
             segment: location.clone(),

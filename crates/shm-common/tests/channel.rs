@@ -490,6 +490,50 @@ fn a_corrupt_struct_record_or_contradictory_sequence_words_are_reported() {
 }
 
 #[test]
+fn a_truncated_named_segment_is_found_before_a_reader_sleeps_and_then_always_reported() {
+    let segment = TestSegment::new("truncated");
+    let mut writer = writer(&segment.location, MIN_CAPACITY);
+    writer.send_struct(&TestData::default()).unwrap();
+    let mut reader = Reader::open(&segment.location).unwrap();
+    reader.latest_struct().unwrap().unwrap();
+    // Taken in: the writer's arrival, the only change so far.
+    reader.wait_for_change(Duration::from_millis(1));
+    assert!(!reader.wait_for_change(Duration::from_millis(1)));
+    // The control page stays; the data buffers go. Struct traffic alone touches only the
+    // control page and looks at the file's length rarely; a reader about to sleep looks.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(segment.dev_shm_path())
+        .unwrap()
+        .set_len(8192)
+        .unwrap();
+    let started = std::time::Instant::now();
+    assert!(reader.wait_for_change(Duration::from_secs(10)));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the wait ended on the truncation, not its timeout"
+    );
+    for _ in 0..3 {
+        let err = reader.latest_struct().unwrap_err();
+        assert!(
+            matches!(err, ReadError::FileTruncated { len: 8192, .. }),
+            "{err}"
+        );
+    }
+    // The writer finds it before its next picture, and from then on for structs too.
+    let err = writer.send_image("t.png", b"t").unwrap_err();
+    assert!(
+        matches!(err, SendError::FileTruncated { len: 8192, .. }),
+        "{err}"
+    );
+    let err = writer.send_struct(&TestData::default()).unwrap_err();
+    assert!(
+        matches!(err, SendError::FileTruncated { len: 8192, .. }),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_truncated_file_is_reported_not_a_crash() {
     let dir = tempfile::tempdir().unwrap();
     let location = file_segment(&dir);
