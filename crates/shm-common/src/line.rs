@@ -67,7 +67,7 @@ impl SharedBytes {
 
     /// How many bytes there are.
     pub fn len(&self) -> usize {
-        self.bare.region.len() - CONTROL_SIZE
+        self.bare.region.len().saturating_sub(CONTROL_SIZE)
     }
 
     /// Whether there are no bytes at all.

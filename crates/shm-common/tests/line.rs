@@ -103,3 +103,25 @@ fn shared_bytes_carry_whole_words_between_two_mappings_and_refuse_anything_else(
     drop(created);
     assert!(!segment.dev_shm_path().exists(), "its creator removes it");
 }
+
+#[test]
+fn shared_bytes_someone_else_made_shorter_than_their_page_are_refused_in_words() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let segment = TestSegment::new("short-bytes");
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(segment.dev_shm_path())
+        .unwrap();
+    file.set_len(4040).unwrap();
+    let Err(err) = SharedBytes::open(&segment.location) else {
+        panic!("a file shorter than the page of words was opened");
+    };
+    assert!(err.to_string().contains("4040 bytes"), "{err}");
+    assert!(
+        segment.dev_shm_path().exists(),
+        "not the opener's to remove"
+    );
+    std::fs::remove_file(segment.dev_shm_path()).unwrap();
+}
