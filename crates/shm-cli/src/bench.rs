@@ -1016,7 +1016,6 @@ fn floor_sink(location: &SegmentLocation, parent: &mut Parent, keep: usize) -> R
 /// (median, p99) in milliseconds, from the first byte copied in to the peer's word saying it has
 /// the last one.
 fn floor_one_way(role: &str, messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
-    const PIECE: usize = FLOOR_PIECE;
     let base = format!("shm-bench-{}-floor", std::process::id());
     let shared = SharedBytes::create(&segment(&base, "copy-floor")?, 2 * LARGE)?;
     let (Some(copied_word), Some(received)) = (shared.word(COPIED), shared.word(RECEIVED)) else {
@@ -1028,13 +1027,13 @@ fn floor_one_way(role: &str, messages: usize, cpu: Option<usize>) -> Result<(f64
     for round in 1..=(messages + WARM_UP) as u64 {
         let at = (round as usize % 2) * LARGE;
         let started = Instant::now();
-        for (index, piece) in payload.chunks(PIECE).enumerate() {
-            if !shared.write(at + index * PIECE, piece) {
+        for (index, piece) in payload.chunks(FLOOR_PIECE).enumerate() {
+            if !shared.write(at + index * FLOOR_PIECE, piece) {
                 return Err("the shared bytes are smaller than 20 MiB".into());
             }
             // Release: the peer's Acquire load of the count sees the bytes before it.
             copied_word.store(
-                copied(round, index * PIECE + piece.len()),
+                copied(round, index * FLOOR_PIECE + piece.len()),
                 Ordering::Release,
             );
         }
