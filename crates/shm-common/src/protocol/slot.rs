@@ -273,21 +273,22 @@ impl Slot<'_> {
     /// Checks the untrusted length and kind against the slot.
     pub(crate) fn check_record(&self, len: u64, kind_code: u32) -> Result<usize, ReadError> {
         let capacity = self.layout.capacity;
-        let len = usize::try_from(len)
-            .ok()
-            .filter(|&len| len <= capacity)
-            .ok_or(ReadError::LengthExceedsCapacity {
+        // The error is built only when the check fails: built eagerly, it was dropped on every
+        // read of a struct (an error value has drop glue), some 30 instructions.
+        let Some(checked) = usize::try_from(len).ok().filter(|&len| len <= capacity) else {
+            return Err(ReadError::LengthExceedsCapacity {
                 kind: self.kind,
                 len,
                 capacity,
-            })?;
+            });
+        };
         if kind_code != self.kind.code() {
             return Err(ReadError::WrongKind {
                 expected: self.kind,
                 found: kind_code,
             });
         }
-        Ok(len)
+        Ok(checked)
     }
 
     /// Decodes a one-line record copied out of the segment, and computes its checksum.
