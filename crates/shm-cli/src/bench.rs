@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 use shm_common::{
-    Capacity, CreationMode, Follower, ImageMessage, PICTURE_CHANNEL, Reader, RecordKind,
+    Capacity, CreationMode, Follower, ImageMessage, OpenError, PICTURE_CHANNEL, Reader, RecordKind,
     SegmentEvent, SegmentLocation, SegmentName, SharedBytes, SharedLine, TestData, WaitMode,
     Writer, monotonic_ns,
 };
@@ -348,8 +348,8 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
     let ping = if args.far { FAR_PING } else { "ping" };
     match args.role {
         PeerRole::FloorEcho => floor_echo(&segment(&base, "floor")?, parent),
-        PeerRole::FloorSink => floor_sink(&segment(&base, "copy-floor")?, parent, LARGE),
-        PeerRole::FloorLoad => floor_sink(&segment(&base, "copy-floor")?, parent, FLOOR_PIECE),
+        PeerRole::FloorSink => floor_sink(&segment(&base, "copy-floor")?, parent, true),
+        PeerRole::FloorLoad => floor_sink(&segment(&base, "copy-floor")?, parent, false),
         PeerRole::ShmEcho => {
             let mut reader = open_reader(&segment(&base, ping)?, parent)?;
             if args.busy_poll {
@@ -891,20 +891,31 @@ fn floor_wait(word: &AtomicU64, old: u64, other: &mut dyn Counterpart) -> Result
     }
 }
 
-/// The peer's side of the floor: hands every odd value back as the next even one.
-fn floor_echo(location: &SegmentLocation, parent: &mut Parent) -> Result<()> {
+/// Opens what `parent` creates at `location` (`what`, for the message if it never does) once it
+/// is there.
+fn open_created<T>(
+    what: &str,
+    location: &SegmentLocation,
+    parent: &mut Parent,
+    open: impl Fn(&SegmentLocation) -> std::result::Result<T, OpenError>,
+) -> Result<T> {
     let started = Instant::now();
-    let line = loop {
-        match SharedLine::open(location) {
-            Ok(line) => break line,
+    loop {
+        match open(location) {
+            Ok(opened) => return Ok(opened),
             Err(err) => {
                 parent
-                    .keep_waiting(started, &format!("cache line {location}"))
+                    .keep_waiting(started, &format!("{what} {location}"))
                     .map_err(|_| err)?;
                 std::thread::sleep(Duration::from_millis(1));
             }
         }
-    };
+    }
+}
+
+/// The peer's side of the floor: hands every odd value back as the next even one.
+fn floor_echo(location: &SegmentLocation, parent: &mut Parent) -> Result<()> {
+    let line = open_created("cache line", location, parent, SharedLine::open)?;
     let mut seen = 0;
     loop {
         let value = floor_wait(line.word(), seen, parent)?;
@@ -959,26 +970,15 @@ fn copied(round: u64, bytes: usize) -> u64 {
 const FLOOR_PIECE: usize = 64 * 1024;
 
 /// The peer's side of the one-way floor: copies each 10 MiB out of bare shared memory as the
-/// writer's count says it is in, then says it has it. With `keep` of 10 MiB it keeps a copy of
-/// the whole; with less, each piece lands over the last at the start of a small buffer: the
-/// bytes are loaded once, as a reader checking a record in place loads them.
-fn floor_sink(location: &SegmentLocation, parent: &mut Parent, keep: usize) -> Result<()> {
-    let started = Instant::now();
-    let shared = loop {
-        match SharedBytes::open(location) {
-            Ok(shared) => break shared,
-            Err(err) => {
-                parent
-                    .keep_waiting(started, &format!("shared bytes {location}"))
-                    .map_err(|_| err)?;
-                std::thread::sleep(Duration::from_millis(1));
-            }
-        }
-    };
+/// writer's count says it is in, then says it has it. With `keep_whole` it keeps a copy of the
+/// whole; without, each piece lands over the last at the start of a small buffer: the bytes
+/// are loaded once, as a reader checking a record in place loads them.
+fn floor_sink(location: &SegmentLocation, parent: &mut Parent, keep_whole: bool) -> Result<()> {
+    let shared = open_created("shared bytes", location, parent, SharedBytes::open)?;
     let (Some(copied_word), Some(received)) = (shared.word(COPIED), shared.word(RECEIVED)) else {
         return Err("the shared bytes have no signal words".into());
     };
-    let mut out = vec![0u8; keep.clamp(FLOOR_PIECE, LARGE)];
+    let mut out = vec![0u8; if keep_whole { LARGE } else { FLOOR_PIECE }];
     let mut seen = 0;
     for round in 1u64.. {
         let base = (round as usize % 2) * LARGE;
@@ -995,7 +995,7 @@ fn floor_sink(location: &SegmentLocation, parent: &mut Parent, keep: usize) -> R
             let mut at = have;
             while at < upto {
                 let piece = (upto - at).min(FLOOR_PIECE);
-                let into = if out.len() == LARGE { at } else { 0 };
+                let into = if keep_whole { at } else { 0 };
                 if !shared.read(base + at, &mut out[into..into + piece]) {
                     return Err("the shared bytes are smaller than 20 MiB".into());
                 }

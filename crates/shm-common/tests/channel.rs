@@ -489,6 +489,16 @@ fn a_corrupt_struct_record_or_contradictory_sequence_words_are_reported() {
     assert_eq!(meta.sequence, 3);
 }
 
+/// Cuts the file at `path` to `len` bytes, as someone else might.
+fn truncate(path: &Path, len: u64) {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(len)
+        .unwrap();
+}
+
 #[test]
 fn a_truncated_named_segment_is_found_before_a_reader_sleeps_and_then_always_reported() {
     let segment = TestSegment::new("truncated");
@@ -501,12 +511,7 @@ fn a_truncated_named_segment_is_found_before_a_reader_sleeps_and_then_always_rep
     assert!(!reader.wait_for_change(Duration::from_millis(1)));
     // The control page stays; the data buffers go. Struct traffic alone touches only the
     // control page and looks at the file's length rarely; a reader about to sleep looks.
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(segment.dev_shm_path())
-        .unwrap()
-        .set_len(8192)
-        .unwrap();
+    truncate(&segment.dev_shm_path(), 8192);
     let started = std::time::Instant::now();
     assert!(reader.wait_for_change(Duration::from_secs(10)));
     assert!(
@@ -540,12 +545,7 @@ fn a_truncated_file_is_reported_not_a_crash() {
     let mut writer = writer(&location, MIN_CAPACITY);
     writer.send_image("t.png", b"t").unwrap();
     let mut reader = Reader::open(&location).unwrap();
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(file_path(&location))
-        .unwrap()
-        .set_len(100)
-        .unwrap();
+    truncate(file_path(&location), 100);
     let err = reader.latest_image().unwrap_err();
     assert!(
         matches!(err, ReadError::FileTruncated { len: 100, .. }),
@@ -558,12 +558,7 @@ fn a_truncated_file_is_reported_not_a_crash() {
     );
     // Truncated to nothing, not even the control page is there: every entry point reports it
     // or does without it, none faults.
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(file_path(&location))
-        .unwrap()
-        .set_len(0)
-        .unwrap();
+    truncate(file_path(&location), 0);
     assert!(matches!(
         reader.info(),
         Err(ReadError::FileTruncated { len: 0, .. })
