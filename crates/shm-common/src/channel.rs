@@ -1068,7 +1068,8 @@ pub enum WaitMode {
 }
 
 impl Reader {
-    /// Opens an existing segment; [`OpenError::NotFound`] if no writer created it yet.
+    /// Opens an existing segment; [`OpenError::NotFound`] if no writer created it yet. One whose
+    /// creator is still setting it up is waited for, half a second at most.
     pub fn open(location: &SegmentLocation) -> Result<Reader, OpenError> {
         Ok(Reader::around(Segment::for_reader(location)?))
     }

@@ -51,16 +51,18 @@ const PID_OFFSET: u64 = std::mem::offset_of!(crate::layout::ControlBlock, writer
 
 impl Segment {
     /// Opens an existing segment to read it. Waits briefly for a creator that is still writing
-    /// the header.
+    /// the header, or has created the file and not yet taken its lock.
     pub(crate) fn for_reader(location: &SegmentLocation) -> Result<Segment, OpenError> {
         let deadline = Instant::now() + INITIALISATION_WAIT;
         loop {
             let (file, _) = open_object(location, CreationMode::OpenExisting)
                 .map_err(|err| err.into_open_error(location))?;
+            // Its creator takes the writer lock just after creating the file: an unlocked,
+            // uninitialised one is being set up while it is new and was abandoned once old.
             let initialising = |err: &OpenError| {
                 still_initialising(err)
-                    && sys::writer_lock_held(&file).unwrap_or(false)
                     && Instant::now() < deadline
+                    && (sys::writer_lock_held(&file).unwrap_or(false) || just_made(&file))
             };
             let attempt = map(
                 location,
@@ -435,6 +437,18 @@ fn random_instance_id() -> u64 {
     // RandomState is seeded from the OS's randomness; mixing in the time and pid keeps ids
     // distinct even if two processes drew the same keys.
     RandomState::new().hash_one((sys::monotonic_ns(), std::process::id()))
+}
+
+/// Whether `file` was created (or last resized) within [`INITIALISATION_WAIT`]; a time in
+/// the future (the clock was set back) counts as new.
+fn just_made(file: &File) -> bool {
+    file.metadata()
+        .and_then(|metadata| metadata.modified())
+        .is_ok_and(|modified| {
+            modified
+                .elapsed()
+                .map_or(true, |age| age < INITIALISATION_WAIT)
+        })
 }
 
 /// A fresh segment has size 0 until its creator sizes it, and magic 0 until it is initialised.

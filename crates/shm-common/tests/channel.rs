@@ -10,9 +10,9 @@ use std::mem::offset_of;
 use proptest::prelude::*;
 use shm_common::layout::{self, BufferMeta, ControlBlock, Header, WriterLock};
 use shm_common::{
-    Capacity, CreateError, CreationMode, DEFAULT_CAPACITY, FrameError, MIN_CAPACITY, Message,
-    OpenError, ReadError, Reader, RecordKind, SegmentLocation, SendError, TestData, WaitMode,
-    Writer, WriterStatus,
+    Capacity, CreateError, CreationMode, DEFAULT_CAPACITY, FrameError, LayoutError, MIN_CAPACITY,
+    Message, OpenError, ReadError, Reader, RecordKind, SegmentLocation, SendError, TestData,
+    WaitMode, Writer, WriterStatus,
 };
 use shm_testkit::{TestSegment, offsets};
 
@@ -150,6 +150,57 @@ fn create_new_refuses_an_existing_segment() {
     .err()
     .unwrap();
     assert!(matches!(err, CreateError::AlreadyExists { .. }));
+}
+
+/// An empty, unlocked file at `segment`'s name, made `age` ago: what a reader finds between a
+/// creator's creating the file and its taking the writer lock (or after a creator died there).
+fn empty_unlocked_segment(segment: &TestSegment, age: Duration) {
+    let file = std::fs::File::create_new(segment.dev_shm_path()).unwrap();
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))
+        .unwrap();
+    file.set_modified(std::time::SystemTime::now() - age)
+        .unwrap();
+}
+
+#[test]
+fn a_reader_waits_for_a_creator_that_has_not_yet_locked_its_new_segment() {
+    let segment = TestSegment::new("unlocked-new");
+    empty_unlocked_segment(&segment, Duration::ZERO);
+    let location = segment.location.clone();
+    let creator = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(100));
+        let mut writer = writer(&location, MIN_CAPACITY);
+        writer.send_struct(&TestData::default()).unwrap();
+        writer
+    });
+    let mut reader = Reader::open(&segment.location).expect("waited for its creator");
+    let _writer = creator.join().unwrap();
+    assert!(matches!(
+        reader.writer_status(),
+        WriterStatus::Active { .. }
+    ));
+    assert_eq!(
+        reader.latest_struct().unwrap().unwrap().0,
+        TestData::default()
+    );
+}
+
+#[test]
+fn an_old_empty_unlocked_segment_is_reported_uninitialised() {
+    let segment = TestSegment::new("unlocked-old");
+    empty_unlocked_segment(&segment, Duration::from_secs(60));
+    let err = Reader::open(&segment.location).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            OpenError::Invalid {
+                reason: LayoutError::Uninitialised,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(segment.dev_shm_path().exists(), "a reader removes nothing");
 }
 
 #[test]
