@@ -112,15 +112,12 @@ impl Slot<'_> {
         // second clock read would cost more than it measures.
         let now = monotonic_ns();
         begin_write(meta, number);
-        let offset = self.layout.region_offset(index);
-        if let Some(words) =
-            offset.and_then(|offset| self.region.words(offset, self.layout.capacity.div_ceil(8)))
-        {
-            for (word, value) in words.iter().zip(values) {
-                // Relaxed: ordered by the seqlock fences (`begin_write`, and the Release store
-                // of the even word below).
-                word.store(value, Ordering::Relaxed);
-            }
+        // The whole line, zeros past the record: the record's buffer is the descriptor's own
+        // inline line (see `Layout::for_channels`), reached without offsets or bounds checks.
+        for (word, value) in meta.inline.words.iter().zip(values) {
+            // Relaxed: ordered by the seqlock fences (`begin_write`, and the Release store of
+            // the even word below).
+            word.store(value, Ordering::Relaxed);
         }
         // Relaxed: published by the Release store of the even sequence word below.
         meta.len.store(len as u64, Ordering::Relaxed);
@@ -214,15 +211,10 @@ impl Slot<'_> {
         let kind_code = meta.kind.load(Ordering::Relaxed);
         let mut line = [0u64; LINE_WORDS];
         let streamed = if self.layout.is_one_line() {
-            let offset = self.layout.region_offset(index);
-            if let Some(words) = offset
-                .and_then(|offset| self.region.words(offset, self.layout.capacity.div_ceil(8)))
-            {
-                for (value, word) in line.iter_mut().zip(words) {
-                    // Relaxed: the Acquire fence and sequence re-check below decide whether
-                    // the copy counts.
-                    *value = word.load(Ordering::Relaxed);
-                }
+            for (value, word) in line.iter_mut().zip(&meta.inline.words) {
+                // Relaxed: the Acquire fence and sequence re-check below decide whether the
+                // copy counts.
+                *value = word.load(Ordering::Relaxed);
             }
             None
         } else {
