@@ -726,11 +726,21 @@ impl Writer {
     }
 
     /// The index of the demo's `kind` channel, which a segment made for other data lacks.
+    #[inline]
     fn demo_index(&self, kind: RecordKind) -> Result<usize, SendError> {
-        demo_index(&self.segment, kind).ok_or_else(|| SendError::NoChannel {
+        match demo_index(&self.segment, kind) {
+            Some(index) => Ok(index),
+            None => Err(self.no_demo_channel(kind)),
+        }
+    }
+
+    /// The error for a segment without the demo's `kind` channel, out of the send path.
+    #[cold]
+    fn no_demo_channel(&self, kind: RecordKind) -> SendError {
+        SendError::NoChannel {
             segment: self.segment.location.clone(),
             channel: demo_channel(kind).unwrap_or_default().to_owned(),
-        })
+        }
     }
 
     /// Begins a picture of `len` bytes named `path` that is filled in place, straight in
@@ -760,24 +770,36 @@ impl Writer {
 
     /// Refuses a record of `len` bytes that channel `index` cannot hold, or a segment whose file
     /// was cut short.
+    #[inline]
     fn check_room(&self, index: usize, len: usize) -> Result<(), SendError> {
-        let slot = slot(&self.segment, index);
-        if len > slot.layout.capacity {
-            return Err(SendError::TooLarge {
-                kind: slot.kind,
-                size: len,
-                capacity: slot.layout.capacity,
-                segment: self.segment.location.clone(),
-            });
+        let layout = self.segment.layout.channels[index].slot;
+        if len > layout.capacity {
+            return Err(self.too_large(index, len));
         }
         // A one-line record lives in the control page; the others in the data buffers.
-        if let Some(len) = self.segment.truncated_file_len(!slot.layout.is_one_line()) {
-            return Err(SendError::FileTruncated {
-                segment: self.segment.location.clone(),
-                len,
-            });
+        match self.segment.truncated_file_len(!layout.is_one_line()) {
+            None => Ok(()),
+            Some(len) => Err(self.truncated(len)),
         }
-        Ok(())
+    }
+
+    #[cold]
+    fn too_large(&self, index: usize, size: usize) -> SendError {
+        let channel = &self.segment.layout.channels[index];
+        SendError::TooLarge {
+            kind: channel.spec.kind,
+            size,
+            capacity: channel.slot.capacity,
+            segment: self.segment.location.clone(),
+        }
+    }
+
+    #[cold]
+    fn truncated(&self, len: u64) -> SendError {
+        SendError::FileTruncated {
+            segment: self.segment.location.clone(),
+            len,
+        }
     }
 
     fn publish_to(
@@ -1245,22 +1267,38 @@ impl Reader {
     }
 
     /// The demo's channel for `kind`, or [`ReadError::NoChannel`].
+    #[inline]
     fn demo_channel(&self, kind: RecordKind) -> Result<usize, ReadError> {
-        demo_index(&self.segment, kind).ok_or_else(|| ReadError::NoChannel {
+        match demo_index(&self.segment, kind) {
+            Some(index) => Ok(index),
+            None => Err(self.no_demo_channel(kind)),
+        }
+    }
+
+    /// The error for a segment without the demo's `kind` channel, out of the read path.
+    #[cold]
+    fn no_demo_channel(&self, kind: RecordKind) -> ReadError {
+        ReadError::NoChannel {
             segment: self.segment.location.clone(),
             channel: demo_channel(kind).unwrap_or_default().to_owned(),
-        })
+        }
     }
 
     /// A file segment someone truncated is reported instead of touching its missing pages.
+    #[inline]
     fn check_file_length(&self, index: usize) -> Result<(), ReadError> {
-        let in_data_buffers = !slot(&self.segment, index).layout.is_one_line();
+        let in_data_buffers = !self.segment.layout.channels[index].slot.is_one_line();
         match self.segment.truncated_file_len(in_data_buffers) {
-            Some(len) => Err(ReadError::FileTruncated {
-                segment: self.segment.location.clone(),
-                len,
-            }),
             None => Ok(()),
+            Some(len) => Err(self.truncated(len)),
+        }
+    }
+
+    #[cold]
+    fn truncated(&self, len: u64) -> ReadError {
+        ReadError::FileTruncated {
+            segment: self.segment.location.clone(),
+            len,
         }
     }
 
