@@ -332,6 +332,7 @@ fn bench_json_has_every_key_as_a_number() {
         "tcp_48b_rtt_us",
         "shm_1080p_fps",
         "memcpy_1080p_fps",
+        "floor_1080p_fps",
         "floor_48b_rtt_us",
         "floor_48b_rtt_p99_us",
         "shm_first_send_3mib_ms",
