@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use shm_common::{SegmentLocation, SegmentName};
 use shm_testkit::TestSegment;
 
 /// `target/<profile>/examples/<name>`, built by `cargo test` with this test.
@@ -28,8 +29,41 @@ fn example(name: &str) -> Command {
     command
 }
 
+/// A running example. One that a failed assertion leaves running is stopped as Ctrl-C would
+/// stop it, so that its writer removes its segment.
+struct Running(Option<Child>);
+
+impl Running {
+    fn start(command: &mut Command) -> Running {
+        Running(Some(command.spawn().unwrap()))
+    }
+
+    fn into_child(mut self) -> Child {
+        self.0.take().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let Some(mut child) = self.0.take() else {
+            return;
+        };
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while matches!(child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 /// Waits for `child` to exit, within `limit`.
-fn finish(child: Child, limit: Duration) -> Output {
+fn finish(child: Running, limit: Duration) -> Output {
+    let child = child.into_child();
     let pid = child.id();
     let (done, result) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -48,10 +82,11 @@ fn finish(child: Child, limit: Duration) -> Output {
 }
 
 /// Asks `child` to stop as Ctrl-C would, and returns what it printed.
-fn interrupt(child: Child, signal: &str) -> Output {
+fn interrupt(child: Running, signal: &str) -> Output {
+    let pid = child.0.as_ref().map(Child::id).unwrap();
     let status = Command::new("kill")
         .arg(format!("-{signal}"))
-        .arg(child.id().to_string())
+        .arg(pid.to_string())
         .status()
         .unwrap();
     assert!(status.success());
@@ -88,14 +123,9 @@ fn assert_removed(segment: &TestSegment) {
 #[test]
 fn custom_struct_passes_a_user_type_from_one_process_to_another() {
     let segment = TestSegment::new("ex-struct");
-    let writer = example("custom_struct")
-        .args(["write", &segment.name])
-        .spawn()
-        .unwrap();
-    let reader = example("custom_struct")
-        .args(["read", &segment.name, "--count", "3"])
-        .spawn()
-        .unwrap();
+    let writer = Running::start(example("custom_struct").args(["write", &segment.name]));
+    let reader =
+        Running::start(example("custom_struct").args(["read", &segment.name, "--count", "3"]));
     let read = finish(reader, Duration::from_secs(30));
     assert_succeeded(&read, "read");
     let lines: Vec<String> = text(&read.stdout).lines().map(str::to_owned).collect();
@@ -122,16 +152,17 @@ fn custom_struct_passes_a_user_type_from_one_process_to_another() {
 #[test]
 fn ping_pong_prints_the_median_round_trip() {
     let segment = TestSegment::new("ex-pingpong");
-    let ping_segment = format!("{}-ping", segment.name);
-    let pong_segment = format!("{}-pong", segment.name);
-    let pong = example("ping_pong")
-        .args(["pong", &segment.name])
-        .spawn()
-        .unwrap();
-    let ping = example("ping_pong")
-        .args(["ping", &segment.name, "--rounds", "2000"])
-        .spawn()
-        .unwrap();
+    // The two segments the example makes of the name, removed if an assertion fails.
+    let [ping_segment, pong_segment] = ["ping", "pong"].map(|end| {
+        let name = format!("{}-{end}", segment.name);
+        TestSegment {
+            location: SegmentLocation::Named(SegmentName::new(name.clone()).unwrap()),
+            name,
+        }
+    });
+    let pong = Running::start(example("ping_pong").args(["pong", &segment.name]));
+    let ping =
+        Running::start(example("ping_pong").args(["ping", &segment.name, "--rounds", "2000"]));
     let pinged = finish(ping, Duration::from_secs(60));
     assert_succeeded(&pinged, "ping");
     let line = text(&pinged.stdout);
@@ -143,11 +174,8 @@ fn ping_pong_prints_the_median_round_trip() {
     let ponged = finish(pong, Duration::from_secs(10));
     assert_succeeded(&ponged, "pong");
     assert_eq!(text(&ponged.stdout).trim(), "answered 2000 balls");
-    for name in [ping_segment, pong_segment] {
-        assert!(
-            !std::path::Path::new("/dev/shm").join(&name).exists(),
-            "{name} left behind"
-        );
+    for made in [ping_segment, pong_segment] {
+        assert!(!made.dev_shm_path().exists(), "{} left behind", made.name);
     }
 }
 
@@ -159,15 +187,13 @@ fn picture_sends_a_file_that_arrives_byte_for_byte() {
     let copy = dir.path().join("copy.png");
     let bytes: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
     std::fs::write(&original, &bytes).unwrap();
-    let sender = example("picture")
-        .args(["send", &segment.name, original.to_str().unwrap()])
-        .spawn()
-        .unwrap();
+    let sender = Running::start(example("picture").args([
+        "send",
+        &segment.name,
+        original.to_str().unwrap(),
+    ]));
     let received = finish(
-        example("picture")
-            .args(["receive", &segment.name, copy.to_str().unwrap()])
-            .spawn()
-            .unwrap(),
+        Running::start(example("picture").args(["receive", &segment.name, copy.to_str().unwrap()])),
         Duration::from_secs(30),
     );
     assert_succeeded(&received, "receive");
@@ -184,15 +210,10 @@ fn picture_sends_a_file_that_arrives_byte_for_byte() {
 #[test]
 fn frames_stream_from_one_process_to_another_intact() {
     let segment = TestSegment::new("ex-frames");
-    let sender = example("frames")
-        .args(["send", &segment.name, "--count", "100000"])
-        .spawn()
-        .unwrap();
+    let sender =
+        Running::start(example("frames").args(["send", &segment.name, "--count", "100000"]));
     let received = finish(
-        example("frames")
-            .args(["receive", &segment.name, "--count", "60"])
-            .spawn()
-            .unwrap(),
+        Running::start(example("frames").args(["receive", &segment.name, "--count", "60"])),
         Duration::from_secs(60),
     );
     assert_succeeded(&received, "receive");
