@@ -1078,10 +1078,12 @@ const STREAM_PASS: usize = 64 * 1024;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum WaitMode {
     /// Spins for up to 50 µs (longer while a writer is visibly in the middle of a record), then
-    /// sleeps on the segment's futex until a writer publishes: no CPU while idle. Now and then
-    /// a wake-up lets the scheduler put two processes answering each other on one core, and
-    /// until it moves one away each answer waits out the other's spin (on a 2-CPU machine:
-    /// round trips of about 110 µs, over 1 % of them in some runs).
+    /// sleeps on the segment's futex until a writer publishes: no CPU while idle. A reader
+    /// woken onto the CPU its writer woke it from moves to another CPU its affinity allows
+    /// (its affinity is set without that CPU, then back): otherwise, with two processes
+    /// answering each other, each answer would wait out the other's spin until the scheduler
+    /// moved one away (on a 2-CPU VM: round trips of about 110 µs, over 1 % of them in most
+    /// runs).
     #[default]
     SpinThenSleep,
     /// Spins until something arrives or the timeout passes, never sleeping: the lowest and

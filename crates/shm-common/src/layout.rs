@@ -7,7 +7,8 @@
 //!                WriterLock    pid of the writer holding the segment's (kernel) lock, attach
 //!                              generation, whether a larger segment replaced this one,
 //!                              whether the writer keeps the segment after it closes
-//!                Notify        change counter (the futex word) and sleeping-waiter count
+//!                Notify        change counter (the futex word), sleeping-waiter count, the
+//!                              CPU of the writer's last wake-up
 //!                SlotControl   x 15: one per channel, two buffer descriptors each, each with
 //!                              an inline line that holds a one-line channel's buffer itself
 //! offset 4096  the channel directory (see crate::directory)                (written once)
@@ -99,6 +100,11 @@ pub struct Notify {
     pub counter: AtomicU32,
     /// Number of readers asleep on `counter`; a writer makes the wake-up syscall only if non-zero.
     pub waiters: AtomicU32,
+    /// One more than the CPU the writer ran on when it last woke sleeping readers, 0 if not
+    /// known: a woken reader that finds itself there moves to another CPU (see
+    /// `protocol::notify`). A hint, never needed for correctness; 0 in segments of writers
+    /// that do not store it.
+    pub waker_cpu: AtomicU32,
 }
 
 /// Descriptor of one data buffer; its fields are valid only while `seq` is even and unchanged.
@@ -185,6 +191,7 @@ const _: () = {
     assert!(size_of::<WriterLock>() == 64);
     assert!(offset_of!(WriterLock, persist) == 12);
     assert!(size_of::<Notify>() == 64);
+    assert!(offset_of!(Notify, waker_cpu) == 8);
     assert!(size_of::<BufferMeta>() == 128);
     assert!(offset_of!(BufferMeta, started_ns) == 24);
     assert!(offset_of!(BufferMeta, kind) == 32);

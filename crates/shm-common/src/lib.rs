@@ -109,7 +109,7 @@
 //!                        instance id, directory length, channel count
 //!                writer: pid, generation, replaced, persist (own cache line; the lock
 //!                        itself is the kernel's, on the file)
-//!                notify: change counter, waiters         (own cache line)
+//!                notify: change counter, waiters, waker's CPU  (own cache line)
 //!                15 slots, one per channel: descriptors of buffers 0 and 1
 //!                (each descriptor: sequence, length, checksum, start time, kind, the
 //!                physical buffer holding the record, bytes written so far, publish time
@@ -279,6 +279,12 @@
 //! does not pay a futex wake-up at the end; a write that never finishes (its writer died) is
 //! spun on once and then ignored. An idle reader therefore costs nothing measurable (0.2 % of a
 //! core in `shm bench`, waking every 50 ms), a busy one reacts within a cache-line transfer.
+//! The scheduler often puts a woken thread on its waker's CPU (always where the other CPUs
+//! look busy, as a virtual CPU the host descheduled while idle does), and a writer waiting for
+//! an answer would then spin on the CPU its reader needs: round trips of 100 µs for tens of
+//! milliseconds on two CPUs. So the writer notes its CPU when it wakes readers, and a woken
+//! reader that finds itself there moves to another CPU its affinity allows (two
+//! `sched_setaffinity` calls: away, then back to the set it had).
 //! Elsewhere than Linux the reader polls with 1 ms sleeps.
 //!
 //! # One writer at a time, held by the kernel

@@ -571,6 +571,98 @@ pub(crate) fn futex_wake_all(word: &AtomicU32) {
     };
 }
 
+/// The CPU the calling thread runs on now, if the system says: a hint, as the thread may move
+/// at any time.
+#[cfg(target_os = "linux")]
+pub(crate) fn current_cpu() -> Option<u32> {
+    // SAFETY: sched_getcpu takes no arguments and only reports on the calling thread.
+    let cpu = unsafe { libc::sched_getcpu() };
+    u32::try_from(cpu).ok()
+}
+
+/// Moves the calling thread off `cpu` to another CPU its affinity allows, then gives it its
+/// affinity back (the scheduler has no reason to move it back). Returns whether it moved;
+/// nothing happens if `cpu` is the only CPU allowed, or not one of them. Another thread that
+/// changes this thread's affinity between the two calls has its change undone.
+#[cfg(target_os = "linux")]
+pub(crate) fn move_off_cpu(cpu: u32) -> bool {
+    let cpu = cpu as usize;
+    let Some(allowed) = affinity() else {
+        return false;
+    };
+    if cpu >= 8 * size_of::<libc::cpu_set_t>() {
+        return false;
+    }
+    // SAFETY: `cpu` is below the set's size in bits (checked above); both only read the set.
+    let (mine, count) = unsafe { (libc::CPU_ISSET(cpu, &allowed), libc::CPU_COUNT(&allowed)) };
+    if !mine || count < 2 {
+        return false;
+    }
+    let mut elsewhere = allowed;
+    // SAFETY: as above, `cpu` is within the set.
+    unsafe { libc::CPU_CLR(cpu, &mut elsewhere) };
+    // Setting an affinity without the thread's CPU moves it before the call returns.
+    set_affinity(&elsewhere) && {
+        set_affinity(&allowed);
+        true
+    }
+}
+
+/// The CPUs the calling thread may run on.
+#[cfg(target_os = "linux")]
+fn affinity() -> Option<libc::cpu_set_t> {
+    // SAFETY: cpu_set_t is plain bits, for which all zeros is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    // SAFETY: `set` is a valid, writable set of the size given; pid 0 is the calling thread.
+    let done = unsafe { libc::sched_getaffinity(0, size_of::<libc::cpu_set_t>(), &mut set) };
+    (done == 0).then_some(set)
+}
+
+/// Lets the calling thread run on `set` only; whether the system agreed.
+#[cfg(target_os = "linux")]
+fn set_affinity(set: &libc::cpu_set_t) -> bool {
+    // SAFETY: `set` is a valid set of the size given; pid 0 is the calling thread.
+    unsafe { libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), set) == 0 }
+}
+
+/// The CPUs the calling thread may run on, in order (for tests).
+#[cfg(test)]
+#[cfg(target_os = "linux")]
+pub(crate) fn allowed_cpus() -> Vec<u32> {
+    let set = affinity().expect("sched_getaffinity");
+    (0..8 * size_of::<libc::cpu_set_t>())
+        // SAFETY: every `cpu` is below the set's size in bits; CPU_ISSET only reads the set.
+        .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &set) })
+        .map(|cpu| cpu as u32)
+        .collect()
+}
+
+/// Lets the calling thread run on `cpus` only (for tests).
+#[cfg(test)]
+#[cfg(target_os = "linux")]
+pub(crate) fn allow_cpus(cpus: &[u32]) {
+    // SAFETY: cpu_set_t is plain bits, for which all zeros is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    for &cpu in cpus {
+        assert!((cpu as usize) < 8 * size_of::<libc::cpu_set_t>());
+        // SAFETY: `cpu` is within the set (asserted).
+        unsafe { libc::CPU_SET(cpu as usize, &mut set) };
+    }
+    assert!(set_affinity(&set), "{}", io::Error::last_os_error());
+}
+
+/// Elsewhere the CPU is not asked: a woken reader stays where the scheduler put it.
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn current_cpu() -> Option<u32> {
+    None
+}
+
+/// Elsewhere threads are not moved (see [`current_cpu`]).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn move_off_cpu(_cpu: u32) -> bool {
+    false
+}
+
 /// Without futexes: sleep a little, the caller re-checks.
 #[cfg(not(target_os = "linux"))]
 pub(crate) fn futex_wait(_word: &AtomicU32, _expected: u32, timeout: Duration) {
