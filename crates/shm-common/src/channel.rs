@@ -178,12 +178,18 @@ pub struct SegmentInfo {
     pub channels: Vec<ChannelInfo>,
 }
 
+/// What a read of `segment`, which someone truncated to `len` bytes, reports.
+#[cold]
+fn truncated(segment: &Segment, len: u64) -> ReadError {
+    ReadError::FileTruncated {
+        segment: segment.location.clone(),
+        len,
+    }
+}
+
 fn info(segment: &Segment) -> Result<SegmentInfo, ReadError> {
     if let Some(len) = segment.truncated_file_len(true) {
-        return Err(ReadError::FileTruncated {
-            segment: segment.location.clone(),
-            len,
-        });
+        return Err(truncated(segment, len));
     }
     let control = segment.region.control();
     let channels = (0..segment.layout.channels.len())
@@ -1292,15 +1298,7 @@ impl Reader {
         let in_data_buffers = !self.segment.layout.channels[index].slot.is_one_line();
         match self.segment.truncated_file_len(in_data_buffers) {
             None => Ok(()),
-            Some(len) => Err(self.truncated(len)),
-        }
-    }
-
-    #[cold]
-    fn truncated(&self, len: u64) -> ReadError {
-        ReadError::FileTruncated {
-            segment: self.segment.location.clone(),
-            len,
+            Some(len) => Err(truncated(&self.segment, len)),
         }
     }
 

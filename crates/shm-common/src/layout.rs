@@ -240,6 +240,13 @@ impl SlotLayout {
         (region < self.regions).then(|| self.offset + region * self.stride)
     }
 
+    /// The words of its inline line a one-line slot's records span (its capacity's, at most
+    /// the line's).
+    #[inline]
+    pub fn line_words(&self) -> usize {
+        self.capacity.div_ceil(8).min(LINE_WORDS)
+    }
+
     /// Whether every record fits in one cache line: such records are staged on the stack and
     /// moved in one burst of word stores or loads rather than streamed.
     pub fn is_one_line(&self) -> bool {

@@ -173,19 +173,23 @@ impl SharedRegion {
         Some(true)
     }
 
+    /// Checks a copy of `len` bytes at `offset` in whole words (a whole number of them, in the
+    /// mapping, 8-aligned) and splits it: the offset, and how many leading bytes the CPU's wide
+    /// moves take (whole 32-byte blocks; none where it has none).
+    fn word_copy(&self, offset: usize, len: usize) -> Option<(usize, usize)> {
+        if !len.is_multiple_of(8) {
+            return None;
+        }
+        let offset = self.checked_range(offset, len)?;
+        let wide = if wide::available() { len / 32 * 32 } else { 0 };
+        Some((offset, wide))
+    }
+
     /// Copies `src`, a whole number of words, into the region at the 8-aligned `offset` (as
     /// relaxed atomic word stores, 32 bytes per instruction where the CPU can), with no
     /// checksum; `None` (nothing done) if out of bounds, misaligned or not whole words.
     pub(crate) fn store_bytes(&self, offset: usize, src: &[u8]) -> Option<()> {
-        if !src.len().is_multiple_of(8) {
-            return None;
-        }
-        let offset = self.checked_range(offset, src.len())?;
-        let wide = if wide::available() {
-            src.len() / 32 * 32
-        } else {
-            0
-        };
+        let (offset, wide) = self.word_copy(offset, src.len())?;
         // SAFETY: the moves are available (or `wide` is 0); `offset..offset + wide` was checked
         // to lie in the mapping, which lives as long as `&self`, 8-aligned.
         unsafe { wide::store(self.base().add(offset), &src[..wide]) };
@@ -203,15 +207,7 @@ impl SharedRegion {
     /// (as relaxed atomic word loads, 32 bytes per instruction where the CPU can), with no
     /// checksum; `None` (nothing done) if out of bounds, misaligned or not whole words.
     pub(crate) fn load_bytes(&self, offset: usize, dst: &mut [u8]) -> Option<()> {
-        if !dst.len().is_multiple_of(8) {
-            return None;
-        }
-        let offset = self.checked_range(offset, dst.len())?;
-        let wide = if wide::available() {
-            dst.len() / 32 * 32
-        } else {
-            0
-        };
+        let (offset, wide) = self.word_copy(offset, dst.len())?;
         // SAFETY: as in `store_bytes`, for `offset..offset + wide`.
         unsafe { wide::load(self.base().add(offset), &mut dst[..wide]) };
         let words = self.words(offset + wide, (dst.len() - wide) / 8)?;
@@ -587,12 +583,12 @@ pub(crate) fn current_cpu() -> Option<u32> {
 #[cfg(target_os = "linux")]
 pub(crate) fn move_off_cpu(cpu: u32) -> bool {
     let cpu = cpu as usize;
-    let Some(allowed) = affinity() else {
-        return false;
-    };
     if cpu >= 8 * size_of::<libc::cpu_set_t>() {
         return false;
     }
+    let Some(allowed) = affinity() else {
+        return false;
+    };
     // SAFETY: `cpu` is below the set's size in bits (checked above); both only read the set.
     let (mine, count) = unsafe { (libc::CPU_ISSET(cpu, &allowed), libc::CPU_COUNT(&allowed)) };
     if !mine || count < 2 {
@@ -602,10 +598,11 @@ pub(crate) fn move_off_cpu(cpu: u32) -> bool {
     // SAFETY: as above, `cpu` is within the set.
     unsafe { libc::CPU_CLR(cpu, &mut elsewhere) };
     // Setting an affinity without the thread's CPU moves it before the call returns.
-    set_affinity(&elsewhere) && {
-        set_affinity(&allowed);
-        true
+    if !set_affinity(&elsewhere) {
+        return false;
     }
+    set_affinity(&allowed);
+    true
 }
 
 /// The CPUs the calling thread may run on.

@@ -38,6 +38,10 @@ impl Running {
         Running(Some(command.spawn().unwrap()))
     }
 
+    fn id(&self) -> u32 {
+        self.0.as_ref().map(Child::id).expect("still running")
+    }
+
     fn into_child(mut self) -> Child {
         self.0.take().unwrap()
     }
@@ -83,10 +87,9 @@ fn finish(child: Running, limit: Duration) -> Output {
 
 /// Asks `child` to stop as Ctrl-C would, and returns what it printed.
 fn interrupt(child: Running, signal: &str) -> Output {
-    let pid = child.0.as_ref().map(Child::id).unwrap();
     let status = Command::new("kill")
         .arg(format!("-{signal}"))
-        .arg(pid.to_string())
+        .arg(child.id().to_string())
         .status()
         .unwrap();
     assert!(status.success());

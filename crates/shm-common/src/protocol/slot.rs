@@ -115,8 +115,10 @@ impl Slot<'_> {
         // The record's buffer is the descriptor's own inline line (see
         // `Layout::for_channels`), reached without offsets or bounds checks; the words the
         // capacity spans, zeros past the record.
-        let words = self.layout.capacity.div_ceil(8).min(LINE_WORDS);
-        for (word, value) in meta.inline.words[..words].iter().zip(values) {
+        for (word, value) in meta.inline.words[..self.layout.line_words()]
+            .iter()
+            .zip(values)
+        {
             // Relaxed: ordered by the seqlock fences (`begin_write`, and the Release store of
             // the even word below).
             word.store(value, Ordering::Relaxed);
@@ -213,8 +215,10 @@ impl Slot<'_> {
         let kind_code = meta.kind.load(Ordering::Relaxed);
         let mut line = [0u64; LINE_WORDS];
         let streamed = if self.layout.is_one_line() {
-            let words = self.layout.capacity.div_ceil(8).min(LINE_WORDS);
-            for (value, word) in line.iter_mut().zip(&meta.inline.words[..words]) {
+            for (value, word) in line
+                .iter_mut()
+                .zip(&meta.inline.words[..self.layout.line_words()])
+            {
                 // Relaxed: the Acquire fence and sequence re-check below decide whether the
                 // copy counts.
                 *value = word.load(Ordering::Relaxed);
