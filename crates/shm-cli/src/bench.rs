@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 
 use serde_json::{Value, json};
 use shm_common::{
@@ -85,6 +85,9 @@ fn parse_cpus(text: &str) -> std::result::Result<[usize; 2], String> {
 pub enum PeerRole {
     /// Hand one cache line back: the round-trip floor.
     FloorEcho,
+    /// Echo records of a bare two-line seqlock with no work: the floor under shm's own line
+    /// traffic.
+    FloorSeqlockEcho,
     /// Copy 10 MiB out of bare shared memory as it is copied in: the one-way floor.
     FloorSink,
     /// Load 10 MiB of bare shared memory as it is copied in, keeping none of it: the floor
@@ -348,6 +351,7 @@ pub fn peer(args: &PeerArgs) -> Result<()> {
     let ping = if args.far { FAR_PING } else { "ping" };
     match args.role {
         PeerRole::FloorEcho => floor_echo(&segment(&base, "floor")?, parent),
+        PeerRole::FloorSeqlockEcho => seqlock_echo(&segment(&base, "seqlock")?, parent),
         PeerRole::FloorSink => floor_sink(&segment(&base, "copy-floor")?, parent, true),
         PeerRole::FloorLoad => floor_sink(&segment(&base, "copy-floor")?, parent, false),
         PeerRole::ShmEcho => {
@@ -836,14 +840,13 @@ impl ShmPair {
     }
 }
 
-/// 48-byte round trips over shared memory, both readers waiting in `mode`: (median, p99) in
-/// microseconds.
+/// 48-byte round trips over shared memory, both readers waiting in `mode`, in microseconds.
 fn shm_rtt(
     mut pair: ShmPair,
     messages: usize,
     cpu: Option<usize>,
     mode: WaitMode,
-) -> Result<(f64, f64)> {
+) -> Result<Vec<f64>> {
     let extra = if mode == WaitMode::BusyPoll {
         vec!["--busy-poll".to_owned()]
     } else {
@@ -867,7 +870,41 @@ fn shm_rtt(
     }
     pair.stop()?;
     peer.finish()?;
-    Ok(percentiles(&mut samples))
+    Ok(samples)
+}
+
+/// Slices each round-trip figure and its floors are measured in, taking turns.
+const RTT_SLICES: usize = 4;
+
+/// Structs published and read back per timed batch of [`shm_work_alone`]: enough that the two
+/// clock readings around a batch are a small part of it.
+const WORK_BATCH: usize = 100;
+
+/// One publish and one read of the 48-byte struct in this one process, no other core
+/// involved: the work each direction of a round trip does besides moving lines, in
+/// microseconds (the mean of each batch of [`WORK_BATCH`]).
+fn shm_work_alone(messages: usize) -> Result<Vec<f64>> {
+    let location = segment(&format!("shm-bench-{}", std::process::id()), "work")?;
+    let mut writer = Writer::create(&location, CreationMode::CreateNew, Capacity::AtLeast(4096))?;
+    let mut reader = Reader::open(&location)?;
+    let mut data = TestData::default();
+    let batches = messages.div_ceil(WORK_BATCH);
+    let mut samples = Vec::with_capacity(batches);
+    for batch in 0..batches + WARM_UP {
+        let started = Instant::now();
+        for id in 0..WORK_BATCH {
+            data.id = id as i32;
+            writer.send_struct(&data)?;
+            let read = reader.latest_struct()?.map(|(data, _)| data.id);
+            if read != Some(data.id) {
+                return Err(format!("read {read:?} after publishing {}", data.id).into());
+            }
+        }
+        if batch >= WARM_UP {
+            samples.push(started.elapsed().as_secs_f64() * 1e6 / WORK_BATCH as f64);
+        }
+    }
+    Ok(samples)
 }
 
 /// The word value that ends a floor ping-pong.
@@ -929,8 +966,8 @@ fn floor_echo(location: &SegmentLocation, parent: &mut Parent) -> Result<()> {
 }
 
 /// Round trips of one cache line between two processes, with no protocol, payload, checksum or
-/// clock: the floor under the 48-byte round trip, (median, p99) in microseconds.
-fn floor_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
+/// clock: the floor under the 48-byte round trip, in microseconds.
+fn floor_rtt(messages: usize, cpu: Option<usize>) -> Result<Vec<f64>> {
     let base = format!("shm-bench-{}-floor", std::process::id());
     let line = SharedLine::create(&segment(&base, "floor")?)?;
     let mut peer = Peer::spawn(
@@ -952,7 +989,139 @@ fn floor_rtt(messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
     }
     line.word().store(FLOOR_STOP, Ordering::Release);
     peer.finish()?;
-    Ok(percentiles(&mut samples))
+    Ok(samples)
+}
+
+/// A bare model of one direction of a one-line shm channel, with none of its work (no
+/// encoding, checksum, clock, length or kind checks, layers): two buffers, each a descriptor
+/// line (sequence word, three metadata words) with an inline line (six words of struct) right
+/// after it, written and read in the order of `shm_common`'s slot protocol. Its round trip is
+/// the floor under shm's own line traffic: two lines each way where the floor has one.
+struct BareSeqlock<'a> {
+    /// Each buffer's descriptor and inline line.
+    buffers: [[&'a [AtomicU64]; 2]; 2],
+}
+
+/// Words of struct in a [`BareSeqlock`] record: 48 bytes.
+const SEQLOCK_WORDS: usize = 6;
+
+impl<'a> BareSeqlock<'a> {
+    /// The model whose four lines start at line `first` of `line`'s page.
+    fn at(line: &'a SharedLine, first: usize) -> Result<BareSeqlock<'a>> {
+        let at = |index| line.line(first + index).ok_or("no such line in the page");
+        Ok(BareSeqlock {
+            buffers: [[at(0)?, at(1)?], [at(2)?, at(3)?]],
+        })
+    }
+
+    /// Publishes record `number` (from 1), its struct words `value`, `value + 1`, ...
+    fn publish(&self, number: u64, value: u64) {
+        let [descriptor, inline] = self.buffers[(number & 1) as usize];
+        // Release, then a Release fence: the seqlock writer's odd word before the data.
+        descriptor[0].store(2 * number - 1, Ordering::Release);
+        fence(Ordering::Release);
+        for (offset, word) in (0..).zip(&inline[..SEQLOCK_WORDS]) {
+            // Relaxed: published by the even word's Release store.
+            word.store(value.wrapping_add(offset), Ordering::Relaxed);
+        }
+        for word in &descriptor[1..4] {
+            // Relaxed: as the struct's words.
+            word.store(value, Ordering::Relaxed);
+        }
+        // Release: the record is complete.
+        descriptor[0].store(2 * number, Ordering::Release);
+    }
+
+    /// Waits for record `number` as a waiting shm reader does (the record's inline line loaded
+    /// beside both sequence words, then the words and the metadata, then the re-check) and
+    /// returns its first struct word.
+    fn wait(&self, number: u64, other: &mut dyn Counterpart) -> Result<u64> {
+        let [descriptor, inline] = self.buffers[(number & 1) as usize];
+        let started = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            // Relaxed: only the cache line matters.
+            std::hint::black_box(inline[0].load(Ordering::Relaxed));
+            // Acquire: the loads of the record below cannot move before these.
+            let words = self
+                .buffers
+                .map(|[descriptor, _]| descriptor[0].load(Ordering::Acquire));
+            if words[(number & 1) as usize] == 2 * number {
+                let mut record = [0u64; SEQLOCK_WORDS + 3];
+                let source = inline[..SEQLOCK_WORDS].iter().chain(&descriptor[1..4]);
+                for (value, word) in record.iter_mut().zip(source) {
+                    // Relaxed: the fence and the re-check below decide whether it counts.
+                    *value = word.load(Ordering::Relaxed);
+                }
+                fence(Ordering::Acquire);
+                // Relaxed: ordered after the copy by the fence.
+                if descriptor[0].load(Ordering::Relaxed) == 2 * number {
+                    return Ok(record[0]);
+                }
+            }
+            spins = spins.wrapping_add(1);
+            if spins.is_multiple_of(1 << 16) && started.elapsed() > LIVENESS_CHECK {
+                other.keep_waiting(started, "record on the bare seqlock")?;
+            }
+            std::hint::spin_loop();
+        }
+    }
+}
+
+/// The lines of the page where each direction's [`BareSeqlock`] starts: apart, as two
+/// segments' slots are.
+const SEQLOCK_PING: usize = 4;
+const SEQLOCK_PONG: usize = 8;
+
+/// The peer's side of the seqlock floor: hands every record back as the next one the other
+/// way, until [`FLOOR_STOP`].
+fn seqlock_echo(location: &SegmentLocation, parent: &mut Parent) -> Result<()> {
+    let line = open_created("bare seqlock", location, parent, SharedLine::open)?;
+    let ping = BareSeqlock::at(&line, SEQLOCK_PING)?;
+    let pong = BareSeqlock::at(&line, SEQLOCK_PONG)?;
+    for number in 1.. {
+        let value = ping.wait(number, parent)?;
+        if value == FLOOR_STOP {
+            break;
+        }
+        pong.publish(number, value);
+    }
+    Ok(())
+}
+
+/// Round trips of 48-byte records through a [`BareSeqlock`] each way between two processes:
+/// the floor under shm's line traffic, in microseconds.
+fn seqlock_rtt(messages: usize, cpu: Option<usize>) -> Result<Vec<f64>> {
+    let base = format!("shm-bench-{}-seqlock", std::process::id());
+    let line = SharedLine::create(&segment(&base, "seqlock")?)?;
+    let ping = BareSeqlock::at(&line, SEQLOCK_PING)?;
+    let pong = BareSeqlock::at(&line, SEQLOCK_PONG)?;
+    let mut peer = Peer::spawn(
+        &[
+            "floor-seqlock-echo".to_owned(),
+            "--segment".to_owned(),
+            base,
+        ],
+        cpu,
+        false,
+    )?;
+    let mut samples = Vec::with_capacity(messages);
+    let mut number = 0;
+    for i in 0..messages + WARM_UP {
+        number += 1;
+        let started = Instant::now();
+        ping.publish(number, number);
+        let echoed = pong.wait(number, &mut peer)?;
+        if echoed != number {
+            return Err(format!("the bare seqlock returned {echoed} for {number}").into());
+        }
+        if i >= WARM_UP {
+            samples.push(started.elapsed().as_secs_f64() * 1e6);
+        }
+    }
+    ping.publish(number + 1, FLOOR_STOP);
+    peer.finish()?;
+    Ok(samples)
 }
 
 /// The floor's signal words: how far the writer got (round in the high half, bytes in the
@@ -1200,29 +1369,26 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let streams = [Transport::Pipe, Transport::Unix, Transport::Tcp];
 
     progress("48-byte round trips");
-    let floor = floor_rtt(args.messages, peer_cpu)?;
+    // Each figure and its floors are measured in slices taken in turn: cross-core traffic here
+    // can switch between a fast and a slow state within a run, and a switch then falls on the
+    // figures and their floors alike rather than on one of them.
+    let slice = args.messages.div_ceil(RTT_SLICES);
+    let mut sliced: [Vec<f64>; 5] = Default::default();
+    for _ in 0..RTT_SLICES {
+        let [floor, seqlock, shm, busy, work] = &mut sliced;
+        floor.extend(floor_rtt(slice, peer_cpu)?);
+        seqlock.extend(seqlock_rtt(slice, peer_cpu)?);
+        let pair = ShmPair::new("rtt", 4096)?;
+        shm.extend(shm_rtt(pair, slice, peer_cpu, WaitMode::SpinThenSleep)?);
+        let pair = ShmPair::new("rtt-busy", 4096)?;
+        busy.extend(shm_rtt(pair, slice, peer_cpu, WaitMode::BusyPoll)?);
+        work.extend(shm_work_alone(slice)?);
+    }
+    let [floor, seqlock, shm, busy, work] = sliced.map(|mut samples| percentiles(&mut samples));
     // (JSON key, table label, median and p99)
     let mut rtts = vec![
-        (
-            "shm",
-            "shm",
-            shm_rtt(
-                ShmPair::new("rtt", 4096)?,
-                args.messages,
-                peer_cpu,
-                WaitMode::SpinThenSleep,
-            )?,
-        ),
-        (
-            "shm_busy_poll",
-            "shm, busy-polling",
-            shm_rtt(
-                ShmPair::new("rtt-busy", 4096)?,
-                args.messages,
-                peer_cpu,
-                WaitMode::BusyPoll,
-            )?,
-        ),
+        ("shm", "shm", shm),
+        ("shm_busy_poll", "shm, busy-polling", busy),
     ];
     for transport in &streams {
         rtts.push((
@@ -1236,20 +1402,30 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         rtts.push((
             "bridge",
             "shm, two bridges (Zenoh)",
-            shm_rtt(
+            percentiles(&mut shm_rtt(
                 ShmPair::bridged("bridge-rtt", 4096, program)?,
                 args.messages,
                 peer_cpu,
                 WaitMode::SpinThenSleep,
-            )?,
+            )?),
         ));
     }
     results.insert("floor_48b_rtt_us".to_owned(), json!(floor.0));
     results.insert("floor_48b_rtt_p99_us".to_owned(), json!(floor.1));
+    results.insert("floor_seqlock_48b_rtt_us".to_owned(), json!(seqlock.0));
+    results.insert("floor_seqlock_48b_rtt_p99_us".to_owned(), json!(seqlock.1));
+    results.insert("shm_48b_work_us".to_owned(), json!(work.0));
+    results.insert("shm_48b_work_p99_us".to_owned(), json!(work.1));
     table.push("48-byte struct, round trip        median        p99".to_owned());
     table.push(format!(
         "  one cache line (floor)     {:>9.2} µs {:>9.2} µs",
         floor.0, floor.1
+    ));
+    table.push(format!(
+        "  two lines each way, bare   {:>9.2} µs {:>9.2} µs   ({:.1} x floor: shm's line traffic, none of its work)",
+        seqlock.0,
+        seqlock.1,
+        seqlock.0 / floor.0
     ));
     for (name, label, (median, p99)) in rtts {
         results.insert(format!("{name}_48b_rtt_us"), json!(median));
@@ -1260,6 +1436,16 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             p99 / floor.1
         ));
     }
+    table.push(format!(
+        "  shm's work, one process    {:>9.2} µs {:>9.2} µs   (one publish and one read, no other core)",
+        work.0, work.1
+    ));
+    table.push(format!(
+        "  shm's round trip: lines {:.2} + work 2 x {:.2} + the rest {:.2} µs (noticing the record, the calls around)",
+        seqlock.0,
+        work.0,
+        shm.0 - seqlock.0 - 2.0 * work.0
+    ));
 
     progress("10 MiB one way");
     let memcpy = memcpy_floor(LARGE, args.large_messages);
@@ -1401,4 +1587,50 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use shm_testkit::TestSegment;
+
+    /// A waiter that never gives up (the test's own timeout ends a hang).
+    struct Patient;
+
+    impl Counterpart for Patient {
+        fn check_there(&mut self) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_bare_seqlock_hands_every_record_over_whole_and_in_order() {
+        let segment = TestSegment::new("bare-seqlock");
+        let line = SharedLine::create(&segment.location).unwrap();
+        let ping = BareSeqlock::at(&line, SEQLOCK_PING).unwrap();
+        let pong = BareSeqlock::at(&line, SEQLOCK_PONG).unwrap();
+        std::thread::scope(|scope| {
+            scope.spawn(|| {
+                for number in 1..=10_000 {
+                    let value = ping.wait(number, &mut Patient).unwrap();
+                    pong.publish(number, value * 3);
+                }
+            });
+            for number in 1..=10_000 {
+                ping.publish(number, number);
+                assert_eq!(pong.wait(number, &mut Patient).unwrap(), number * 3);
+                let [descriptor, inline] = pong.buffers[(number & 1) as usize];
+                let words: Vec<u64> = inline[..SEQLOCK_WORDS]
+                    .iter()
+                    .map(|word| word.load(Ordering::Relaxed))
+                    .collect();
+                let expected: Vec<u64> = (0..6).map(|offset| number * 3 + offset).collect();
+                assert_eq!(words, expected, "record {number}");
+                assert_eq!(descriptor[0].load(Ordering::Relaxed), 2 * number);
+            }
+        });
+        assert!(BareSeqlock::at(&line, SharedLine::LINES - 3).is_err());
+    }
 }

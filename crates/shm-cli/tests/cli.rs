@@ -335,6 +335,10 @@ fn bench_json_has_every_key_as_a_number() {
         "floor_1080p_fps",
         "floor_48b_rtt_us",
         "floor_48b_rtt_p99_us",
+        "floor_seqlock_48b_rtt_us",
+        "floor_seqlock_48b_rtt_p99_us",
+        "shm_48b_work_us",
+        "shm_48b_work_p99_us",
         "shm_first_send_3mib_ms",
         "idle_reader_cpu_percent",
     ] {

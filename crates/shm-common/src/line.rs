@@ -2,8 +2,9 @@
 //! through it is the floor under any exchange between two processes on the machine, which `shm
 //! bench` measures its figures against, in the same run (cross-core traffic on a virtual
 //! machine switches between states several times apart): [`SharedLine`], one cache line handed
-//! back and forth, for the round trip; [`SharedBytes`], bytes copied in by one process and out by
-//! another, for large transfers.
+//! back and forth, for the round trip (and the page's other lines, for a bare model of a
+//! protocol's line traffic); [`SharedBytes`], bytes copied in by one process and out by another,
+//! for large transfers.
 
 use std::io;
 use std::sync::atomic::AtomicU64;
@@ -14,7 +15,8 @@ use crate::location::{CreationMode, SegmentLocation};
 use crate::segment;
 use crate::sys::{MapError, SharedRegion};
 
-/// A page of shared memory whose first word two processes hand back and forth.
+/// A page of shared memory whose first word two processes hand back and forth; its other cache
+/// lines are there for a model of a protocol with nothing else (see [`SharedLine::line`]).
 pub struct SharedLine {
     bare: Bare,
 }
@@ -35,6 +37,18 @@ impl SharedLine {
     pub fn word(&self) -> &AtomicU64 {
         &self.bare.region.control().header.magic
     }
+
+    /// The eight words of cache line `index` of the page, `None` past its
+    /// [`SharedLine::LINES`].
+    pub fn line(&self, index: usize) -> Option<&[AtomicU64]> {
+        if index >= Self::LINES {
+            return None;
+        }
+        self.bare.region.words(64 * index, 8)
+    }
+
+    /// Cache lines in the page.
+    pub const LINES: usize = CONTROL_SIZE / 64;
 }
 
 /// Bytes in shared memory after a page of [`SharedBytes::WORDS`] signal words, each on a cache

@@ -42,6 +42,30 @@ fn a_shared_line_carries_a_word_between_two_mappings_and_goes_with_its_creator()
 }
 
 #[test]
+fn every_line_of_a_shared_page_is_shared_and_none_past_it() {
+    let segment = TestSegment::new("lines");
+    let created = SharedLine::create(&segment.location).unwrap();
+    let opened = SharedLine::open(&segment.location).unwrap();
+    assert_eq!(SharedLine::LINES, 64);
+    for index in 0..SharedLine::LINES {
+        let line = created.line(index).unwrap();
+        assert_eq!(line.len(), 8);
+        line[7].store(index as u64 + 1, Ordering::Release);
+    }
+    for index in 0..SharedLine::LINES {
+        let line = opened.line(index).unwrap();
+        assert_eq!(line[7].load(Ordering::Acquire), index as u64 + 1);
+    }
+    assert!(opened.line(SharedLine::LINES).is_none());
+    assert!(opened.line(usize::MAX).is_none());
+    assert_eq!(
+        opened.line(0).unwrap()[0].load(Ordering::Acquire),
+        opened.word().load(Ordering::Acquire),
+        "the handed word is line 0's first"
+    );
+}
+
+#[test]
 fn shared_bytes_carry_whole_words_between_two_mappings_and_refuse_anything_else() {
     let segment = TestSegment::new("bytes");
     let created = SharedBytes::create(&segment.location, 1000).unwrap();
