@@ -245,6 +245,35 @@ fn persisted_segments_outlive_their_writer() {
 }
 
 #[test]
+fn a_writer_numbers_its_structs_after_those_of_the_writer_before_it() {
+    let segment = TestSegment::new("numbering");
+    let mut first = writer(&segment.location, MIN_CAPACITY);
+    for id in 1..=3 {
+        let meta = first
+            .send_struct(&TestData {
+                id,
+                ..TestData::default()
+            })
+            .unwrap();
+        assert_eq!(meta.sequence, id as u64);
+    }
+    first.abandon();
+    let mut reader = Reader::open(&segment.location).unwrap();
+    let mut next = writer(&segment.location, MIN_CAPACITY);
+    for id in 4..=6 {
+        let meta = next
+            .send_struct(&TestData {
+                id,
+                ..TestData::default()
+            })
+            .unwrap();
+        assert_eq!(meta.sequence, id as u64, "the taking-over writer's numbers");
+        let (data, read) = reader.latest_struct().unwrap().unwrap();
+        assert_eq!((data.id, read.sequence), (id, id as u64));
+    }
+}
+
+#[test]
 fn an_abandoned_segment_looks_crashed_keeps_its_records_and_is_taken_over() {
     let segment = TestSegment::new("abandon");
     let mut writer = writer(&segment.location, MIN_CAPACITY);
@@ -534,10 +563,25 @@ fn a_corrupt_struct_record_or_contradictory_sequence_words_are_reported() {
     let err = reader.latest_struct().unwrap_err();
     assert!(matches!(err, ReadError::Inconsistent { .. }), "{err}");
 
-    // The writer's next publish repairs the slot: it continues after the highest word.
+    // The writer's next publish to the scribbled buffer repairs the slot, numbered as the
+    // writer's own second record (a one-line channel's writer counts its records itself).
     writer.send_struct(&TestData::default()).unwrap();
     let (_, meta) = reader.latest_struct().unwrap().unwrap();
-    assert_eq!(meta.sequence, 3);
+    assert_eq!(meta.sequence, 2);
+
+    // Scribbled on the buffer the writer does not write next, the slot is repaired by the
+    // publish after: within two.
+    poke(
+        &location,
+        offsets::descriptor(RecordKind::Struct, 0),
+        &1001u64.to_le_bytes(),
+    );
+    writer.send_struct(&TestData::default()).unwrap();
+    let err = reader.latest_struct().unwrap_err();
+    assert!(matches!(err, ReadError::Inconsistent { .. }), "{err}");
+    writer.send_struct(&TestData::default()).unwrap();
+    let (_, meta) = reader.latest_struct().unwrap().unwrap();
+    assert_eq!(meta.sequence, 4);
 }
 
 /// Cuts the file at `path` to `len` bytes, as someone else might.

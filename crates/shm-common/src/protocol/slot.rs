@@ -63,7 +63,7 @@ impl Slot<'_> {
 
     /// The number the writer gives its next record: after `2n`, record `n + 1`; after `2m - 1`
     /// (a writer died writing `m`, or gave the write up), `m` again.
-    fn next_record(&self) -> RecordNumber {
+    pub(crate) fn next_record(&self) -> RecordNumber {
         SequenceWord(self.highest_word()).next_record()
     }
 
@@ -74,8 +74,10 @@ impl Slot<'_> {
         if newest % 2 == 1 { newest } else { 0 }
     }
 
-    /// Writes a `len`-byte record through `encode` and publishes it. Only the lock holder calls
-    /// this; `len` must not exceed the slot's capacity (the caller checked).
+    /// Writes record `number`, of `len` bytes, through `encode` and publishes it. Only the lock
+    /// holder calls this, with the number [`Slot::next_record`] gives (or the one after the
+    /// record it published last, which is the same); `len` must not exceed the slot's capacity
+    /// (the caller checked).
     ///
     /// A record of a one-line slot is encoded, checksummed and timestamped on the stack first,
     /// then stored in one burst: a reader spinning on the descriptor line would otherwise take
@@ -87,13 +89,14 @@ impl Slot<'_> {
     /// rather than now.
     pub(crate) fn publish(
         &self,
+        number: RecordNumber,
         len: usize,
         encode: impl FnOnce(&mut dyn Sink),
         started: impl FnOnce(),
         started_ns: Option<u64>,
     ) -> RecordMeta {
         if !self.layout.is_one_line() {
-            let mut write = self.begin(len);
+            let mut write = self.begin_record(number, len);
             started();
             encode(&mut write.sink);
             if let Some(started_ns) = started_ns {
@@ -101,7 +104,6 @@ impl Slot<'_> {
             }
             return write.commit();
         }
-        let number = self.next_record();
         let index = number.buffer();
         let meta = &self.control.buffers[index];
         let mut line = LineSink::new();
@@ -342,8 +344,12 @@ impl<'a> Slot<'a> {
     /// Only the lock holder calls this; `len` must not exceed the slot's capacity (the caller
     /// checked). Readers can follow the record from now on.
     pub(crate) fn begin(&self, len: usize) -> RecordWrite<'a> {
+        self.begin_record(self.next_record(), len)
+    }
+
+    /// [`Slot::begin`] for record `number`, the one [`Slot::next_record`] gives.
+    fn begin_record(&self, number: RecordNumber, len: usize) -> RecordWrite<'a> {
         debug_assert!(!self.layout.is_one_line());
-        let number = self.next_record();
         let index = number.buffer();
         let meta = &self.control.buffers[index];
         // Before the odd word: a streaming reader that sees the odd word sees this reset or
@@ -529,7 +535,14 @@ mod loom_model {
         loom::thread::spawn(move || {
             let slot = slot(&region, capacity);
             for record in 1..=records {
-                slot.publish(len, |sink| sink.put(&vec![record; len]), || (), None);
+                let number = slot.next_record();
+                slot.publish(
+                    number,
+                    len,
+                    |sink| sink.put(&vec![record; len]),
+                    || (),
+                    None,
+                );
             }
         })
     }
@@ -623,7 +636,8 @@ mod loom_model {
                     let mut write = slot.begin(LEN);
                     write.sink.put(&[9; 8]);
                     write.abandon(&region.control().writer.generation);
-                    slot.publish(LEN, |sink| sink.put(&[1; LEN]), || (), None);
+                    let number = slot.next_record();
+                    slot.publish(number, LEN, |sink| sink.put(&[1; LEN]), || (), None);
                 })
             };
             let slot = slot(&region, STREAMED);
