@@ -873,8 +873,9 @@ fn shm_rtt(
     Ok(samples)
 }
 
-/// Slices each round-trip figure and its floors are measured in, taking turns.
-const RTT_SLICES: usize = 4;
+/// Slices each figure and its floors are measured in, taking turns (round trips, 10 MiB one
+/// way).
+const SLICES: usize = 4;
 
 /// Structs published and read back per timed batch of [`shm_work_alone`]: enough that the two
 /// clock readings around a batch are a small part of it.
@@ -1182,9 +1183,8 @@ fn floor_sink(location: &SegmentLocation, parent: &mut Parent, keep_whole: bool)
 /// clock: the writer copies 64 KiB at a time into one of two buffers in turn (as a segment's
 /// writer does) and stores how far it got; the peer (`role`: `floor-sink` keeps a copy,
 /// `floor-load` only loads the bytes) takes each piece as soon as the count says it is there.
-/// (median, p99) in milliseconds, from the first byte copied in to the peer's word saying it has
-/// the last one.
-fn floor_one_way(role: &str, messages: usize, cpu: Option<usize>) -> Result<(f64, f64)> {
+/// In milliseconds, from the first byte copied in to the peer's word saying it has the last one.
+fn floor_one_way(role: &str, messages: usize, cpu: Option<usize>) -> Result<Vec<f64>> {
     let base = format!("shm-bench-{}-floor", std::process::id());
     let shared = SharedBytes::create(&segment(&base, "copy-floor")?, 2 * LARGE)?;
     let (Some(copied_word), Some(received)) = (shared.word(COPIED), shared.word(RECEIVED)) else {
@@ -1216,18 +1216,17 @@ fn floor_one_way(role: &str, messages: usize, cpu: Option<usize>) -> Result<(f64
     }
     copied_word.store(FLOOR_STOP, Ordering::Release);
     peer.finish()?;
-    Ok(percentiles(&mut samples))
+    Ok(samples)
 }
 
 /// 10 MiB one way over shared memory (through bridges if `pair` has them), the peer in `role`
-/// (`shm-sink` copies each picture out, `shm-lease` holds it in place): (median, p99) in
-/// milliseconds.
+/// (`shm-sink` copies each picture out, `shm-lease` holds it in place), in milliseconds.
 fn shm_large(
     mut pair: ShmPair,
     role: &str,
     messages: usize,
     cpu: Option<usize>,
-) -> Result<(f64, f64)> {
+) -> Result<Vec<f64>> {
     let mut peer = pair.spawn_peer(role, &[], cpu)?;
     let payload = vec![0x5au8; LARGE];
     let mut samples = Vec::with_capacity(messages);
@@ -1246,13 +1245,13 @@ fn shm_large(
     }
     pair.stop()?;
     peer.finish()?;
-    Ok(percentiles(&mut samples))
+    Ok(samples)
 }
 
 /// 10 MiB pictures published with nobody reading them: the writer's copy into shared memory
-/// (and its checksum) alone, the part of a one-way transfer no reader can save. (median, p99)
-/// in milliseconds.
-fn shm_write_alone(messages: usize) -> Result<(f64, f64)> {
+/// (and its checksum) alone, the part of a one-way transfer no reader can save, in
+/// milliseconds.
+fn shm_write_alone(messages: usize) -> Result<Vec<f64>> {
     let mut pair = ShmPair::new("write-alone", LARGE + 4096)?;
     let payload = vec![0x5au8; LARGE];
     let mut samples = Vec::with_capacity(messages);
@@ -1263,7 +1262,7 @@ fn shm_write_alone(messages: usize) -> Result<(f64, f64)> {
             samples.push(started.elapsed().as_secs_f64() * 1e3);
         }
     }
-    Ok(percentiles(&mut samples))
+    Ok(samples)
 }
 
 /// 1080p RGBA frames streamed over shared memory, the reader checking each (its checksum is
@@ -1328,11 +1327,11 @@ fn idle_reader(seconds: f64, cpu: Option<usize>) -> Result<f64> {
     Ok(report["cpu_percent"].as_f64().unwrap_or(f64::NAN))
 }
 
-/// memcpy of `bytes` in one thread, median in milliseconds.
-fn memcpy_floor(bytes: usize, messages: usize) -> f64 {
+/// memcpy of `bytes` in one thread, in milliseconds.
+fn memcpy_floor(bytes: usize, messages: usize) -> Vec<f64> {
     let source = vec![0x5au8; bytes];
     let mut target = vec![0u8; bytes];
-    let mut samples: Vec<f64> = (0..messages + WARM_UP)
+    (0..messages + WARM_UP)
         .map(|_| {
             let started = Instant::now();
             target.copy_from_slice(std::hint::black_box(&source));
@@ -1340,8 +1339,7 @@ fn memcpy_floor(bytes: usize, messages: usize) -> f64 {
             started.elapsed().as_secs_f64() * 1e3
         })
         .skip(WARM_UP)
-        .collect();
-    percentiles(&mut samples).0
+        .collect()
 }
 
 /// Runs every measurement and prints the table or the JSON object.
@@ -1372,9 +1370,9 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     // Each figure and its floors are measured in slices taken in turn: cross-core traffic here
     // can switch between a fast and a slow state within a run, and a switch then falls on the
     // figures and their floors alike rather than on one of them.
-    let slice = args.messages.div_ceil(RTT_SLICES);
+    let slice = args.messages.div_ceil(SLICES);
     let mut sliced: [Vec<f64>; 5] = Default::default();
-    for _ in 0..RTT_SLICES {
+    for _ in 0..SLICES {
         let [floor, seqlock, shm, busy, work] = &mut sliced;
         floor.extend(floor_rtt(slice, peer_cpu)?);
         seqlock.extend(seqlock_rtt(slice, peer_cpu)?);
@@ -1448,10 +1446,24 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     ));
 
     progress("10 MiB one way");
-    let memcpy = memcpy_floor(LARGE, args.large_messages);
+    // One thread's copy does not depend on cross-core traffic: measured in one go, its
+    // buffers warm. The rest in slices taken in turn, as the round trips.
+    let memcpy = percentiles(&mut memcpy_floor(LARGE, args.large_messages)).0;
+    let slice = args.large_messages.div_ceil(SLICES);
+    let mut sliced: [Vec<f64>; 5] = Default::default();
+    for _ in 0..SLICES {
+        let [load, copy, alone, copied, held] = &mut sliced;
+        load.extend(floor_one_way("floor-load", slice, peer_cpu)?);
+        copy.extend(floor_one_way("floor-sink", slice, peer_cpu)?);
+        alone.extend(shm_write_alone(slice)?);
+        let pair = ShmPair::new("shm-sink", LARGE + 4096)?;
+        copied.extend(shm_large(pair, "shm-sink", slice, peer_cpu)?);
+        let pair = ShmPair::new("shm-lease", LARGE + 4096)?;
+        held.extend(shm_large(pair, "shm-lease", slice, peer_cpu)?);
+    }
+    let [load_floor, copy_floor, alone, copied, held] =
+        sliced.map(|mut samples| percentiles(&mut samples));
     results.insert("memcpy_10mib_ms".to_owned(), json!(memcpy));
-    let load_floor = floor_one_way("floor-load", args.large_messages, peer_cpu)?;
-    let copy_floor = floor_one_way("floor-sink", args.large_messages, peer_cpu)?;
     for (name, (median, p99)) in [("load", load_floor), ("copy", copy_floor)] {
         results.insert(format!("floor_10mib_{name}_ms"), json!(median));
         results.insert(format!("floor_10mib_{name}_p99_ms"), json!(p99));
@@ -1462,29 +1474,19 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         (
             "shm, writer alone".to_owned(),
             ["shm_10mib_write_ms", "shm_10mib_write_p99_ms"].map(str::to_owned),
-            shm_write_alone(args.large_messages)?,
+            alone,
             None,
         ),
         (
             "shm, copied out".to_owned(),
             ["shm_10mib_oneway_ms", "shm_10mib_oneway_p99_ms"].map(str::to_owned),
-            shm_large(
-                ShmPair::new("shm-sink", LARGE + 4096)?,
-                "shm-sink",
-                args.large_messages,
-                peer_cpu,
-            )?,
+            copied,
             Some(copy_floor.0),
         ),
         (
             "shm, held in place".to_owned(),
             ["shm_10mib_lease_ms", "shm_10mib_lease_p99_ms"].map(str::to_owned),
-            shm_large(
-                ShmPair::new("shm-lease", LARGE + 4096)?,
-                "shm-lease",
-                args.large_messages,
-                peer_cpu,
-            )?,
+            held,
             Some(load_floor.0),
         ),
     ];
@@ -1505,12 +1507,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         larges.push((
             "shm, two bridges (Zenoh)".to_owned(),
             ["bridge_10mib_oneway_ms", "bridge_10mib_oneway_p99_ms"].map(str::to_owned),
-            shm_large(
+            percentiles(&mut shm_large(
                 ShmPair::bridged("bridge-large", LARGE + 4096, program)?,
                 "shm-sink",
                 args.large_messages,
                 peer_cpu,
-            )?,
+            )?),
             Some(copy_floor.0),
         ));
     }
@@ -1549,7 +1551,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     progress("1080p frames");
     let fps = shm_frames(args.frame_seconds, peer_cpu)?;
     // The frames one thread could memcpy in a second: the bandwidth floor.
-    let memcpy_fps = 1e3 / memcpy_floor(FRAME, args.large_messages);
+    let memcpy_fps = 1e3 / percentiles(&mut memcpy_floor(FRAME, args.large_messages)).0;
     // The frames the bare copy across processes carries in a second at its 10 MiB rate: the
     // floor for frames copied out by another process.
     let floor_fps = 1e3 / (copy_floor.0 * FRAME as f64 / LARGE as f64);

@@ -849,8 +849,8 @@ impl Writer {
     /// this writer's last record there, once it has published one: its sequence words lie on
     /// the descriptor lines readers poll, and loading one that a reader on another core has
     /// just read brings the line back across, a transfer more on every publish (on this
-    /// project's VM a 48-byte round trip took 0.69 instead of 0.88 to 0.91 µs while cross-core
-    /// traffic was slow, 0.24 instead of 0.26 to 0.27 while it was fast). Nobody else stores
+    /// project's VM the 48-byte round trip's median went from 0.90 to 0.68 µs while cross-core
+    /// traffic was slow, from 0.27 to 0.25 while it was fast). Nobody else stores
     /// the words while this writer holds the lock. A larger channel's number comes from the
     /// words every time: a write given up midway leaves its number to the next record, and one
     /// transfer is nothing beside its bytes.

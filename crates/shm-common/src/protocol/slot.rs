@@ -62,7 +62,9 @@ impl Slot<'_> {
     }
 
     /// The number the writer gives its next record: after `2n`, record `n + 1`; after `2m - 1`
-    /// (a writer died writing `m`, or gave the write up), `m` again.
+    /// (a writer died writing `m`, or gave the write up), `m` again. It loads the descriptor
+    /// lines readers poll, which costs a cross-core transfer when a reader has just read one:
+    /// a one-line channel's writer asks once and then counts (`Writer::next_record`).
     pub(crate) fn next_record(&self) -> RecordNumber {
         SequenceWord(self.highest_word()).next_record()
     }
