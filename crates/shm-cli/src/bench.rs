@@ -874,7 +874,7 @@ fn shm_rtt(
 }
 
 /// Slices each figure and its floors are measured in, taking turns (round trips, 10 MiB one
-/// way).
+/// way, frames).
 const SLICES: usize = 4;
 
 /// Structs published and read back per timed batch of [`shm_work_alone`]: enough that the two
