@@ -1,7 +1,8 @@
 //! Hand your own structs, bytes, pictures and the frames of live streams from one process to
 //! another on the same machine through shared memory: safely (no torn reads, every length
 //! checked, the type checked), quickly (one copy in, one copy out or none at all, a futex
-//! wake-up, 0.7 µs for a 48-byte round trip) and with errors a user can act on.
+//! wake-up, 0.25 to 0.7 µs for a 48-byte round trip between two cores) and with errors a user
+//! can act on.
 //!
 //! # Your own struct in ten lines
 //!
