@@ -247,26 +247,23 @@ fn persisted_segments_outlive_their_writer() {
 #[test]
 fn a_writer_numbers_its_structs_after_those_of_the_writer_before_it() {
     let segment = TestSegment::new("numbering");
-    let mut first = writer(&segment.location, MIN_CAPACITY);
-    for id in 1..=3 {
-        let meta = first
+    let send = |writer: &mut Writer, id| {
+        writer
             .send_struct(&TestData {
                 id,
                 ..TestData::default()
             })
-            .unwrap();
-        assert_eq!(meta.sequence, id as u64);
+            .unwrap()
+    };
+    let mut first = writer(&segment.location, MIN_CAPACITY);
+    for id in 1..=3 {
+        assert_eq!(send(&mut first, id).sequence, id as u64);
     }
     first.abandon();
     let mut reader = Reader::open(&segment.location).unwrap();
     let mut next = writer(&segment.location, MIN_CAPACITY);
     for id in 4..=6 {
-        let meta = next
-            .send_struct(&TestData {
-                id,
-                ..TestData::default()
-            })
-            .unwrap();
+        let meta = send(&mut next, id);
         assert_eq!(meta.sequence, id as u64, "the taking-over writer's numbers");
         let (data, read) = reader.latest_struct().unwrap().unwrap();
         assert_eq!((data.id, read.sequence), (id, id as u64));
