@@ -1467,17 +1467,17 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     // One thread's copy does not depend on cross-core traffic: measured in one go, its
     // buffers warm. The rest in slices taken in turn, as the round trips.
     let memcpy = percentiles(&mut memcpy_floor(LARGE, args.large_messages)).0;
-    let slice = args.large_messages.div_ceil(SLICES);
+    let large_slice = args.large_messages.div_ceil(SLICES);
     let mut sliced: [Vec<f64>; 5] = Default::default();
     for _ in 0..SLICES {
         let [load, copy, alone, copied, held] = &mut sliced;
-        load.extend(floor_one_way("floor-load", slice, peer_cpu)?);
-        copy.extend(floor_one_way("floor-sink", slice, peer_cpu)?);
-        alone.extend(shm_write_alone(slice)?);
+        load.extend(floor_one_way("floor-load", large_slice, peer_cpu)?);
+        copy.extend(floor_one_way("floor-sink", large_slice, peer_cpu)?);
+        alone.extend(shm_write_alone(large_slice)?);
         let pair = ShmPair::new("shm-sink", LARGE + 4096)?;
-        copied.extend(shm_large(pair, "shm-sink", slice, peer_cpu)?);
+        copied.extend(shm_large(pair, "shm-sink", large_slice, peer_cpu)?);
         let pair = ShmPair::new("shm-lease", LARGE + 4096)?;
-        held.extend(shm_large(pair, "shm-lease", slice, peer_cpu)?);
+        held.extend(shm_large(pair, "shm-lease", large_slice, peer_cpu)?);
     }
     let [load_floor, copy_floor, alone, copied, held] =
         sliced.map(|mut samples| percentiles(&mut samples));
@@ -1571,7 +1571,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     let (mut received, mut seconds) = (0.0, 0.0);
     let mut frame_floor = Vec::new();
     for _ in 0..SLICES {
-        frame_floor.extend(floor_one_way("floor-sink", slice, peer_cpu)?);
+        frame_floor.extend(floor_one_way("floor-sink", large_slice, peer_cpu)?);
         let (frames, elapsed) = shm_frames(args.frame_seconds / SLICES as f64, peer_cpu)?;
         received += frames;
         seconds += elapsed;
@@ -1656,7 +1656,9 @@ mod tests {
                     .iter()
                     .map(|word| word.load(Ordering::Relaxed))
                     .collect();
-                let expected: Vec<u64> = (0..6).map(|offset| number * 3 + offset).collect();
+                let expected: Vec<u64> = (0..SEQLOCK_WORDS as u64)
+                    .map(|offset| number * 3 + offset)
+                    .collect();
                 assert_eq!(words, expected, "record {number}");
                 assert_eq!(descriptor[0].load(Ordering::Relaxed), 2 * number);
             }
